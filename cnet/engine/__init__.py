@@ -1,0 +1,11 @@
+"""Engine parts cnet adds to mmengine: hooks, the CPU DDP wrapper, the
+checkpoint allow-list, and the runner set-up behind the tools."""
+from .cpu_ddp import CPUDistributedDataParallel
+from .hooks import *  # noqa: F401,F403
+from .safe_globals import (checkpoint_safe_globals,
+                           register_checkpoint_safe_globals)
+
+__all__ = [
+    'CPUDistributedDataParallel', 'checkpoint_safe_globals',
+    'register_checkpoint_safe_globals'
+]

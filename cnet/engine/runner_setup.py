@@ -1,0 +1,136 @@
+"""What tools/train.py and tools/test.py do, callable from Python.
+
+The tools only parse arguments; turning a config and those arguments into
+an mmengine ``Runner`` lives here so that a user (or a test) can do the same
+without a shell.
+"""
+import os.path as osp
+from typing import Any, Dict, Optional
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.runner import Runner
+
+from cnet.utils.config_checks import check_cfg_options
+
+
+def load_config(config: str, cfg_options: Optional[Dict[str, Any]] = None,
+                work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """Read ``config``, apply ``--cfg-options``, settle work dir and DDP."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        check_cfg_options(cfg, cfg_options, config)
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    cfg.launcher = launcher
+    _settle_device(cfg)
+    return cfg
+
+
+def _settle_device(cfg: Config) -> None:
+    """NCCL on GPUs; gloo and a CPU DDP wrapper where there is no GPU."""
+    if torch.cuda.is_available() or cfg.launcher == 'none':
+        return
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg['backend'] = 'gloo'
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='cnet.CPUDistributedDataParallel',
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
+def setup_train_config(config: str, work_dir: Optional[str] = None,
+                       resume: Optional[str] = None, amp: bool = False,
+                       auto_scale_lr: bool = False,
+                       cfg_options: Optional[Dict[str, Any]] = None,
+                       launcher: str = 'none') -> Config:
+    """The config ``tools/train.py`` runs.
+
+    Args:
+        resume: ``None`` to start afresh, ``'auto'`` to resume from the
+            work dir's last checkpoint, or a checkpoint path.
+        amp: mixed precision through mmengine's ``AmpOptimWrapper`` (GPU).
+        auto_scale_lr: force linear LR scaling from the config's
+            ``auto_scale_lr.base_batch_size``.
+    """
+    cfg = load_config(config, cfg_options, work_dir, launcher)
+    if amp:
+        if not torch.cuda.is_available():
+            raise RuntimeError('--amp needs a CUDA device; none is available')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise KeyError(f'{config}: --auto-scale-lr needs '
+                           f'auto_scale_lr.base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        if not osp.isfile(resume):
+            raise FileNotFoundError(f'--resume checkpoint {resume!r} does '
+                                    f'not exist')
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg
+
+
+def setup_test_config(config: str, checkpoint: str,
+                      work_dir: Optional[str] = None,
+                      out: Optional[str] = None, format_only: bool = False,
+                      show_dir: Optional[str] = None,
+                      cfg_options: Optional[Dict[str, Any]] = None,
+                      launcher: str = 'none') -> Config:
+    """The config ``tools/test.py`` runs.
+
+    Args:
+        out: write the detections as a COCO results JSON, e.g.
+            ``results.bbox.json`` (the ``.bbox.json`` suffix is added when
+            missing).
+        format_only: only write ``out`` (test-dev), do not evaluate.
+        show_dir: draw the detections of every image into this folder
+            (relative to the work dir's timestamped run folder, as MMDetection).
+    """
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    cfg = load_config(config, cfg_options, work_dir, launcher)
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    if format_only and out is None:
+        raise ValueError('--format-only needs --out to say where the '
+                         'results go')
+    if out is not None:
+        prefix = out
+        for suffix in ('.bbox.json', '.json'):
+            if prefix.endswith(suffix):
+                prefix = prefix[:-len(suffix)]
+                break
+        evaluators = cfg.test_evaluator
+        for evaluator in (evaluators if isinstance(evaluators, list)
+                          else [evaluators]):
+            evaluator.outfile_prefix = prefix
+            evaluator.format_only = format_only
+    if show_dir is not None:
+        cfg.default_hooks.visualization = dict(
+            type='DetVisualizationHook', draw=True, test_out_dir=show_dir)
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """``Runner.from_cfg`` with cnet's registries and checkpoint allow-list."""
+    from cnet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    if 'runner_type' in cfg:
+        from mmengine.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

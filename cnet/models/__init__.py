@@ -1,0 +1,8 @@
+"""Models: importing this package registers every model part."""
+from .backbones import *  # noqa: F401,F403
+from .coders import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
+from .detectors import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403

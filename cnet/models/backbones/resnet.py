@@ -1,0 +1,177 @@
+"""ResNet-18/34/50/101/152 (He et al., 2016) as CenterNet's backbone.
+
+Module and parameter names follow torchvision's ResNet (``conv1``, ``bn1``,
+``layer1.0.conv1`` ...), which is also what the original CenterNet's
+``msra_resnet.py`` / ``resnet_dcn.py`` and MMDetection's ``ResNet`` use, so
+ImageNet weights and both model zoos load without renaming the trunk. The
+classifier (``avgpool``/``fc``) is not built.
+"""
+from typing import List, Optional, Sequence, Tuple, Type, Union
+
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from cnet.registry import MODELS
+
+# ImageNet weights the original CenterNet initialises from (msra_resnet.py).
+RESNET_IMAGENET_URLS = {
+    18: 'https://download.pytorch.org/models/resnet18-5c106cde.pth',
+    34: 'https://download.pytorch.org/models/resnet34-333f7ec4.pth',
+    50: 'https://download.pytorch.org/models/resnet50-19c8e357.pth',
+    101: 'https://download.pytorch.org/models/resnet101-5d3b4d8f.pth',
+    152: 'https://download.pytorch.org/models/resnet152-b121ed2d.pth',
+}
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1,
+                 downsample: Optional[nn.Module] = None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1,
+                 downsample: Optional[nn.Module] = None) -> None:
+        super().__init__()
+        # Stride on the 3x3 conv, as torchvision and the original CenterNet.
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+ARCH_SETTINGS = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+@MODELS.register_module()
+class ResNet(BaseModule):
+    """ResNet trunk returning the outputs of the stages in ``out_indices``.
+
+    Args:
+        depth: 18, 34, 50, 101 or 152.
+        out_indices: stages to return (0..3); CenterNet's necks take the
+            last one, stride 32.
+        frozen_stages: stages whose parameters are frozen and whose BN runs
+            in eval mode (-1: none; 0: the stem).
+        norm_eval: keep every BN layer in eval mode during training.
+        init_cfg: e.g. ``dict(type='Pretrained', checkpoint=URL)``.
+    """
+
+    def __init__(self, depth: int = 18, out_indices: Sequence[int] = (3, ),
+                 frozen_stages: int = -1, norm_eval: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if depth not in ARCH_SETTINGS:
+            raise KeyError(f'ResNet depth must be one of '
+                           f'{sorted(ARCH_SETTINGS)}, got {depth}')
+        if not set(out_indices) <= {0, 1, 2, 3}:
+            raise ValueError(f'ResNet out_indices must lie in 0..3, got '
+                             f'{tuple(out_indices)}')
+        block, stage_blocks = ARCH_SETTINGS[depth]
+        self.depth = depth
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.inplanes = 64
+        self.layer1 = self._make_layer(block, 64, stage_blocks[0], 1)
+        self.layer2 = self._make_layer(block, 128, stage_blocks[1], 2)
+        self.layer3 = self._make_layer(block, 256, stage_blocks[2], 2)
+        self.layer4 = self._make_layer(block, 512, stage_blocks[3], 2)
+        self.out_channels = tuple(c * block.expansion
+                                  for c in (64, 128, 256, 512))
+        self._freeze_stages()
+
+    def _make_layer(self, block: Type[nn.Module], planes: int,
+                    num_blocks: int, stride: int) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride,
+                          bias=False),
+                nn.BatchNorm2d(planes * block.expansion))
+        layers = [block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes) for _ in range(1, num_blocks)]
+        return nn.Sequential(*layers)
+
+    def init_weights(self) -> None:
+        if self.init_cfg is None:
+            # torchvision's initialisation (Kaiming fan-out, BN 1/0).
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(
+                        m.weight, mode='fan_out', nonlinearity='relu')
+                elif isinstance(m, nn.BatchNorm2d):
+                    nn.init.constant_(m.weight, 1)
+                    nn.init.constant_(m.bias, 0)
+        else:
+            super().init_weights()
+
+    def _freeze_stages(self) -> None:
+        frozen: List[nn.Module] = []
+        if self.frozen_stages >= 0:
+            frozen += [self.conv1, self.bn1]
+        frozen += [getattr(self, f'layer{i}')
+                   for i in range(1, self.frozen_stages + 1)]
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        outs = []
+        for i in range(4):
+            x = getattr(self, f'layer{i + 1}')(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def train(self, mode: bool = True) -> 'ResNet':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self

@@ -1,0 +1,3 @@
+from .centernet import CenterNet
+
+__all__ = ['CenterNet']

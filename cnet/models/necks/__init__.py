@@ -1,0 +1,3 @@
+from .deconv_neck import DeconvNeck
+
+__all__ = ['DeconvNeck']

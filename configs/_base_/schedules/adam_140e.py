@@ -1,0 +1,15 @@
+# The original CenterNet schedule for ResNet and DLA (src/lib/opts.py):
+# Adam, 140 epochs, lr x0.1 at epochs 90 and 120, no warm-up, no weight decay.
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=5e-4))
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=140, val_interval=10)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+param_scheduler = [
+    dict(type='MultiStepLR', by_epoch=True, milestones=[90, 120], gamma=0.1)
+]
+
+# The original's lr is 5e-4 at a total batch of 114 (experiments/
+# ctdet_coco_resdcn18.sh); it is scaled linearly to the real total batch.
+auto_scale_lr = dict(enable=True, base_batch_size=114)

@@ -1,0 +1,43 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]``."""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+from cnet.engine.runner_setup import build_runner, setup_test_config
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a CenterNet model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs and results go')
+    parser.add_argument(
+        '--out', help='write the detections as a COCO results JSON here')
+    parser.add_argument(
+        '--format-only', action='store_true',
+        help='only write --out (e.g. for test-dev), do not evaluate')
+    parser.add_argument('--show-dir',
+                        help='draw the detections of each image here')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. test_dataloader.batch_size=4')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = setup_test_config(
+        args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
+        format_only=args.format_only, show_dir=args.show_dir,
+        cfg_options=args.cfg_options, launcher=args.launcher)
+    build_runner(cfg).test()
+
+
+if __name__ == '__main__':
+    main()
