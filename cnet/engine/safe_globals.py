@@ -6,8 +6,17 @@ tensors and plain containers, the message hub's ``HistoryBuffer`` objects
 (numpy arrays inside) and numpy scalars in its runtime info, so a plain
 resume fails. Instead of switching ``weights_only`` off (which lets a
 checkpoint run arbitrary code), cnet allow-lists exactly those classes.
+
+One more obstacle: ``HistoryBuffer.__getstate__`` pickles its class-level
+table of statistics functions, which pickle writes as
+``getattr(HistoryBuffer, 'mean')``. Allowing the builtin ``getattr`` would
+let a crafted file reach any attribute of any allowed object, so instead
+cnet saves a ``HistoryBuffer`` without that table (its ``__setstate__``
+already treats the table as optional, and the defaults are rebuilt by
+its constructor).
 """
-from typing import List
+import copyreg
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -31,11 +40,21 @@ def checkpoint_safe_globals() -> List[object]:
     return [HistoryBuffer, *_numpy_globals()]
 
 
-def register_checkpoint_safe_globals() -> None:
-    """Add :func:`checkpoint_safe_globals` to torch's weights-only allow-list.
+def _reduce_history_buffer(buffer: Any) -> Tuple[type, tuple, Dict]:
+    """Pickle a HistoryBuffer as (class, no args, its arrays and length)."""
+    state = {key: value for key, value in vars(buffer).items()
+             if key != 'statistics_methods'}
+    return type(buffer), (), state
 
-    Idempotent; a no-op on torch builds without ``add_safe_globals``.
+
+def register_checkpoint_safe_globals() -> None:
+    """Make cnet's checkpoints loadable with ``weights_only=True``.
+
+    Adds :func:`checkpoint_safe_globals` to torch's allow-list and registers
+    the ``HistoryBuffer`` reducer. Idempotent.
     """
+    from mmengine.logging import HistoryBuffer
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is None:
         return

@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+from cnet.models.backbones import ResNet
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize('depth,params', [
+    (18, 11_176_512),   # torchvision resnet18 without its fc (513,000)
+    (101, 42_500_160),  # torchvision resnet101 without its fc (2,049,000)
+])
+def test_parameter_count_matches_torchvision_trunk(depth, params):
+    assert count(ResNet(depth)) == params
+
+
+def test_stage_outputs_and_strides():
+    model = ResNet(18, out_indices=(0, 1, 2, 3))
+    outs = model(torch.randn(1, 3, 64, 96))
+    assert [o.shape[1] for o in outs] == [64, 128, 256, 512]
+    assert [o.shape[-1] for o in outs] == [24, 12, 6, 3]
+
+
+def test_frozen_stages_stay_frozen_in_train_mode():
+    model = ResNet(18, frozen_stages=1)
+    model.train()
+    assert not any(p.requires_grad for p in model.layer1.parameters())
+    assert not model.bn1.training
+    assert all(p.requires_grad for p in model.layer2.parameters())
+
+
+def test_bad_depth_names_the_choices():
+    with pytest.raises(KeyError, match='18, 34, 50, 101, 152'):
+        ResNet(19)

@@ -1,0 +1,36 @@
+import torch
+
+from cnet.models.necks import DeconvNeck
+from cnet.models.necks.deconv_neck import fill_bilinear_
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_msra_layout_upsamples_by_8_with_the_original_parameter_count():
+    neck = DeconvNeck(in_channels=512, out_channels=(256, 256, 256))
+    neck.init_weights()
+    out = neck((torch.randn(1, 512, 4, 5), ))
+    assert len(out) == 1 and out[0].shape == (1, 256, 32, 40)
+    # 512*256*16 + 2 * 256*256*16 transposed-conv weights, 3 BNs of 256.
+    assert count(neck) == 512 * 256 * 16 + 2 * 256 * 256 * 16 + 3 * 512
+
+
+def test_resnet_dcn_layout_with_plain_conv():
+    neck = DeconvNeck(in_channels=512, out_channels=(256, 128, 64),
+                      with_conv=True, bilinear_init=True)
+    neck.init_weights()
+    out = neck((torch.randn(2, 512, 4, 4), ))
+    assert out[0].shape == (2, 64, 32, 32)
+
+
+def test_bilinear_kernel_matches_the_original_values():
+    deconv = torch.nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1,
+                                      bias=False)
+    fill_bilinear_(deconv)
+    # f = 2, c = 0.75: 1 - |i/2 - 0.75| = 0.25, 0.75, 0.75, 0.25.
+    row = torch.tensor([0.25, 0.75, 0.75, 0.25])
+    expected = row[:, None] * row[None, :]
+    assert torch.allclose(deconv.weight[0, 0], expected)
+    assert torch.allclose(deconv.weight[1, 0], expected)
