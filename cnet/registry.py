@@ -16,9 +16,13 @@ from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
@@ -95,10 +99,19 @@ PARAM_SCHEDULERS = Registry('parameter scheduler',
                             locations=['cnet.engine'])
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS,
                           scope='cnet', locations=['cnet.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope='cnet',
+    locations=['cnet.engine'])
+LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS,
+                          scope='cnet', locations=['cnet.engine'])
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='cnet',
+                   locations=['cnet.engine'])
 
 __all__ = [
     'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'TASK_UTILS', 'HOOKS',
     'VISUALIZERS', 'VISBACKENDS', 'DATA_SAMPLERS', 'WEIGHT_INITIALIZERS',
     'LOOPS', 'EVALUATOR', 'OPTIMIZERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS',
-    'MODEL_WRAPPERS', 'SuggestingRegistry'
+    'MODEL_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'LOG_PROCESSORS',
+    'RUNNERS', 'SuggestingRegistry'
 ]

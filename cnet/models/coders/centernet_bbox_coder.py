@@ -1,0 +1,87 @@
+"""Boxes ↔ (centre, sub-pixel offset, size) at the output stride.
+
+Encoding follows the original's training sample
+(``src/lib/datasets/sample/ctdet.py``), decoding its ``ctdet_decode``
+(``src/lib/models/decode.py``) of https://github.com/xingyizhou/CenterNet.
+"""
+from typing import Dict, Tuple
+
+import torch
+from torch import Tensor
+
+from cnet.models.utils import extract_peaks, transpose_and_gather_feat
+from cnet.models.utils import topk as select_topk
+from cnet.registry import TASK_UTILS
+
+
+@TASK_UTILS.register_module()
+class CenterNetBBoxCoder:
+    """Encodes boxes for the CenterNet targets and decodes heatmap peaks.
+
+    Args:
+        stride: input pixels per feature cell (R = 4 in the paper).
+    """
+
+    def __init__(self, stride: int = 4) -> None:
+        if stride <= 0:
+            raise ValueError(f'CenterNetBBoxCoder: stride must be positive, '
+                             f'got {stride}')
+        self.stride = stride
+
+    def encode(self, bboxes: Tensor,
+               feat_shape: Tuple[int, int]) -> Dict[str, Tensor]:
+        """Boxes in input pixels → integer centres, offsets and sizes.
+
+        The original's arithmetic: the box is clipped, in feature units, to
+        [0, W−1] × [0, H−1]; boxes with no height or width left are invalid;
+        the centre is the mid-point of the clipped box, its integer cell the
+        truncation, the offset the remainder, the size (w, h) of the clipped
+        box.
+
+        Args:
+            bboxes: (N, 4) xyxy in network-input pixels.
+            feat_shape: (H, W) of the output maps.
+
+        Returns:
+            dict with ``centers`` (N, 2) int64 cell (x, y), ``offsets``
+            (N, 2) float, ``wh`` (N, 2) float (feature units) and ``valid``
+            (N,) bool.
+        """
+        height, width = feat_shape
+        boxes = bboxes / self.stride
+        x1 = boxes[:, 0].clamp(0, width - 1)
+        y1 = boxes[:, 1].clamp(0, height - 1)
+        x2 = boxes[:, 2].clamp(0, width - 1)
+        y2 = boxes[:, 3].clamp(0, height - 1)
+        wh = torch.stack([x2 - x1, y2 - y1], dim=1)               # (N, 2)
+        centers = torch.stack([(x1 + x2) / 2, (y1 + y2) / 2], dim=1)
+        centers_int = centers.long()   # truncation: centres are ≥ 0
+        return dict(centers=centers_int,
+                    offsets=centers - centers_int.to(centers.dtype),
+                    wh=wh,
+                    valid=(wh[:, 0] > 0) & (wh[:, 1] > 0))
+
+    def decode(self, heatmap: Tensor, wh: Tensor, offset: Tensor,
+               topk: int = 100,
+               kernel: int = 3) -> Tuple[Tensor, Tensor, Tensor]:
+        """Heatmap peaks → the top K boxes of each image, in input pixels.
+
+        Args:
+            heatmap: (B, C, H, W) scores after the sigmoid.
+            wh: (B, 2, H, W) sizes (w, h) in feature units.
+            offset: (B, 2, H, W) sub-pixel offsets (δx, δy).
+            topk: K, boxes kept per image (over all classes).
+            kernel: window of the peak test.
+
+        Returns:
+            ``(bboxes, scores, labels)``: (B, K, 4) xyxy in input pixels,
+            (B, K) scores sorted best first, (B, K) int64 classes.
+        """
+        peaks = extract_peaks(heatmap, kernel)
+        scores, inds, labels, ys, xs = select_topk(peaks, topk)
+        offset_at = transpose_and_gather_feat(offset, inds)       # (B, K, 2)
+        wh_at = transpose_and_gather_feat(wh, inds)                # (B, K, 2)
+        centers = torch.stack([xs, ys], dim=-1) + offset_at       # (B, K, 2)
+        half = wh_at / 2
+        bboxes = torch.cat([centers - half, centers + half], dim=-1)
+        return bboxes * self.stride, scores, labels
