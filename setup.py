@@ -12,6 +12,14 @@ def read_version() -> str:
         return re.search(r"__version__ = '([^']+)'", f.read()).group(1)
 
 
+def read_readme() -> str:
+    path = osp.join(HERE, 'README.md')
+    if not osp.exists(path):
+        return ''
+    with open(path, encoding='utf-8') as f:
+        return f.read()
+
+
 def read_requirements(name: str) -> list:
     lines = []
     with open(osp.join(HERE, 'requirements', name)) as f:
@@ -27,7 +35,7 @@ setup(
     version=read_version(),
     description='CenterNet ("Objects as Points") as a config-driven toolbox '
     'on mmengine: detection, human pose and monocular 3-D heads',
-    long_description=open(osp.join(HERE, 'README.md')).read(),
+    long_description=read_readme(),
     long_description_content_type='text/markdown',
     python_requires='>=3.9',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs',
