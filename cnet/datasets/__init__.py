@@ -1,0 +1,10 @@
+"""Datasets (registered in ``cnet.registry.DATASETS``) and their transforms."""
+from . import transforms  # noqa: F401  registers the transforms
+from .coco import CocoDataset, load_coco_json
+from .shapes import (SHAPE_CLASSES, ShapesDataset, generate_shapes_dataset,
+                     render_image)
+
+__all__ = [
+    'CocoDataset', 'ShapesDataset', 'generate_shapes_dataset',
+    'render_image', 'load_coco_json', 'SHAPE_CLASSES'
+]

@@ -1,0 +1,19 @@
+"""The data pipeline's transforms (in ``cnet.registry.TRANSFORMS``)."""
+from .affine_utils import (affine_transform_bboxes, affine_transform_points,
+                           clip_bboxes, get_affine_transform,
+                           horizontal_flip_matrix, to_homogeneous)
+from .center_affine import (CenterAffine, RandomCenterAffine, apply_affine,
+                            filter_instances, get_border)
+from .flip import RandomFlip
+from .formatting import PackDetInputs
+from .loading import LoadAnnotations, LoadImageFromFile
+from .photometric import ColorJitter, PCALighting, jitter_coefficients
+
+__all__ = [
+    'LoadImageFromFile', 'LoadAnnotations', 'RandomCenterAffine',
+    'CenterAffine', 'RandomFlip', 'ColorJitter', 'PCALighting',
+    'PackDetInputs', 'get_affine_transform', 'affine_transform_points',
+    'affine_transform_bboxes', 'clip_bboxes', 'horizontal_flip_matrix',
+    'to_homogeneous', 'apply_affine', 'filter_instances', 'get_border',
+    'jitter_coefficients'
+]

@@ -1,0 +1,54 @@
+import cv2
+import numpy as np
+import pytest
+
+from cnet.datasets.transforms import LoadAnnotations, LoadImageFromFile
+
+
+def test_load_image_reads_bgr_uint8_and_shapes(tmp_path):
+    img = np.zeros((30, 40, 3), np.uint8)
+    img[..., 0] = 200  # blue in BGR
+    cv2.imwrite(str(tmp_path / 'a.png'), img)
+    results = LoadImageFromFile()(dict(img_path=str(tmp_path / 'a.png')))
+    assert results['img'].dtype == np.uint8
+    np.testing.assert_array_equal(results['img'], img)
+    assert results['img_shape'] == results['ori_shape'] == (30, 40)
+
+
+def test_grayscale_files_are_read_as_three_channels(tmp_path):
+    cv2.imwrite(str(tmp_path / 'g.png'), np.full((8, 9), 77, np.uint8))
+    results = LoadImageFromFile()(dict(img_path=str(tmp_path / 'g.png')))
+    assert results['img'].shape == (8, 9, 3)
+
+
+def test_missing_image_is_named(tmp_path):
+    path = tmp_path / 'missing.jpg'
+    with pytest.raises(FileNotFoundError, match=f'{path} does not exist'):
+        LoadImageFromFile()(dict(img_path=str(path)))
+
+
+def test_unreadable_image_is_named(tmp_path):
+    path = tmp_path / 'broken.jpg'
+    path.write_bytes(b'not a jpeg at all')
+    with pytest.raises(OSError, match=f'{path} exists but cannot be decoded'):
+        LoadImageFromFile()(dict(img_path=str(path)))
+
+
+def test_load_annotations_builds_the_three_arrays():
+    results = LoadAnnotations()(dict(instances=[
+        dict(bbox=[1, 2, 3, 4], bbox_label=2, ignore_flag=0),
+        dict(bbox=[5, 6, 7, 8.5], bbox_label=0, ignore_flag=1)]))
+    assert results['gt_bboxes'].dtype == np.float32
+    np.testing.assert_array_equal(results['gt_bboxes'],
+                                  [[1, 2, 3, 4], [5, 6, 7, 8.5]])
+    assert results['gt_bboxes_labels'].dtype == np.int64
+    np.testing.assert_array_equal(results['gt_bboxes_labels'], [2, 0])
+    assert results['gt_ignore_flags'].dtype == bool
+    np.testing.assert_array_equal(results['gt_ignore_flags'], [False, True])
+
+
+def test_load_annotations_of_an_empty_image_has_empty_shapes():
+    results = LoadAnnotations()(dict(instances=[]))
+    assert results['gt_bboxes'].shape == (0, 4)
+    assert results['gt_bboxes_labels'].shape == (0,)
+    assert results['gt_ignore_flags'].shape == (0,)
