@@ -58,16 +58,20 @@ def setup_train_config(config: str, work_dir: Optional[str] = None,
     Args:
         resume: ``None`` to start afresh, ``'auto'`` to resume from the
             work dir's last checkpoint, or a checkpoint path.
-        amp: mixed precision through mmengine's ``AmpOptimWrapper`` (GPU).
+        amp: mixed precision: fp16 with a dynamic loss scale through
+            mmengine's ``AmpOptimWrapper`` on a GPU, bf16 autocast through
+            ``AutocastOptimWrapper`` on a CPU.
         auto_scale_lr: force linear LR scaling from the config's
             ``auto_scale_lr.base_batch_size``.
     """
     cfg = load_config(config, cfg_options, work_dir, launcher)
     if amp:
-        if not torch.cuda.is_available():
-            raise RuntimeError('--amp needs a CUDA device; none is available')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+            cfg.optim_wrapper.dtype = 'bfloat16'
     if auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise KeyError(f'{config}: --auto-scale-lr needs '

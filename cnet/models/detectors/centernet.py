@@ -6,6 +6,7 @@ https://github.com/xingyizhou/CenterNet.
 """
 from typing import Dict, List, Optional, Tuple, Union
 
+import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
@@ -28,6 +29,8 @@ class CenterNet(BaseModel):
         train_cfg / test_cfg: handed to the head (``min_overlap``;
             ``topk``, ``local_maximum_kernel``, ``max_per_img``).
         data_preprocessor: e.g. ``dict(type='DetDataPreprocessor', ...)``.
+        channels_last: run the network in NHWC memory layout, which oneDNN
+            (CPU) and cuDNN (fp16/bf16 tensor cores) convolve faster.
     """
 
     def __init__(self, backbone: dict, bbox_head: dict,
@@ -35,6 +38,7 @@ class CenterNet(BaseModel):
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
+                 channels_last: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
@@ -45,9 +49,14 @@ class CenterNet(BaseModel):
         self.bbox_head = MODELS.build(bbox_head)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """(B, 3, H, W) → stride-4 features, one per stack."""
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         feats = self.backbone(inputs)
         if self.neck is not None:
             feats = self.neck(feats)

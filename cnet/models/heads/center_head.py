@@ -218,7 +218,9 @@ class CenterHead(BaseModule):
             feats: ``num_stacks`` maps (B, in_channels, H, W), one per stack.
 
         Returns:
-            ``name → [ (B, out_channels, H, W) per stack ]``.
+            ``name → [ (B, out_channels, H, W) per stack ]``, float32 also
+            under bf16/fp16 autocast, so that losses and decoding keep full
+            precision.
         """
         if isinstance(feats, Tensor):
             feats = (feats, )
@@ -226,7 +228,7 @@ class CenterHead(BaseModule):
             raise ValueError(f'CenterHead: got {len(feats)} feature maps for '
                              f'{self.num_stacks} stack(s)')
         return {
-            name: [branch(feat) for branch, feat in zip(stacks, feats)]
+            name: [branch(feat).float() for branch, feat in zip(stacks, feats)]
             for name, stacks in self.branches.items()
         }
 
