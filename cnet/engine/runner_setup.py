@@ -4,6 +4,7 @@ The tools only parse arguments; turning a config and those arguments into
 an mmengine ``Runner`` lives here so that a user (or a test) can do the same
 without a shell.
 """
+import os
 import os.path as osp
 from typing import Any, Dict, Optional
 
@@ -130,10 +131,27 @@ def setup_test_config(config: str, checkpoint: str,
     return cfg
 
 
+def _init_cpu_process_group(cfg: Config) -> None:
+    """Join torchrun's process group over gloo where there is no GPU.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` first, which a
+    CPU-only torch does not have; the runner skips it when a group exists.
+    """
+    if (cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available()
+            or torch.distributed.is_initialized()):
+        return
+    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
+    torch.distributed.init_process_group(
+        backend=dist_cfg.get('backend', 'gloo'),
+        rank=int(os.environ['RANK']),
+        world_size=int(os.environ['WORLD_SIZE']))
+
+
 def build_runner(cfg: Config) -> Runner:
     """``Runner.from_cfg`` with cnet's registries and checkpoint allow-list."""
     from cnet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
+    _init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         return RUNNERS.build(cfg)
