@@ -8,6 +8,12 @@ Two layouts of the original code, chosen by ``with_conv``:
 - ``resnet_dcn.py`` (``with_conv=True``): each stage a 3×3 conv (deformable
   in the original, a plain conv unless ``conv_cfg`` names one), BN, ReLU, then
   a bilinear-initialised 4×4 transposed conv, BN, ReLU; 256/128/64 channels.
+
+Optionally (``lateral_channels``, not in the original), each upsampled map
+also receives a 1×1-projected backbone map of the same stride, added as in
+an FPN: the stride-4 output then sees fine detail directly instead of only
+through the stride-32 map. It helps most on small inputs, where the
+stride-32 map is a few cells wide (the shapes config).
 """
 import math
 from typing import List, Optional, Sequence, Tuple
@@ -51,12 +57,17 @@ class DeconvNeck(BaseModule):
             ``kernel_size=3`` and ``padding=1``.
         bilinear_init: bilinear initialisation of the transposed convs (the
             ``resnet_dcn`` layout); otherwise N(0, 0.001²) (``msra_resnet``).
+        lateral_channels: channels of the backbone maps at the stride of
+            each upsampling stage's output (e.g. ``(256, 128, 64)`` for
+            ResNet-18's stages 3, 2, 1), to add through 1×1 conv + BN. The
+            backbone must then return those stages too (``out_indices``).
     """
 
     def __init__(self, in_channels: int = 512,
                  out_channels: Sequence[int] = (256, 256, 256),
                  with_conv: bool = False, conv_cfg: Optional[dict] = None,
                  bilinear_init: bool = False,
+                 lateral_channels: Optional[Sequence[int]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if conv_cfg is not None and not with_conv:
@@ -79,6 +90,18 @@ class DeconvNeck(BaseModule):
                        nn.BatchNorm2d(planes), nn.ReLU(inplace=True)]
             channels = planes
         self.deconv_layers = nn.Sequential(*layers)
+        self.layers_per_stage = 6 if with_conv else 3
+        if lateral_channels is not None:
+            if len(lateral_channels) != len(self.out_channels):
+                raise ValueError(
+                    f'DeconvNeck: lateral_channels needs one entry per '
+                    f'upsampling stage ({len(self.out_channels)}), got '
+                    f'{tuple(lateral_channels)}')
+            self.lateral_convs = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(c, planes, 1, bias=False),
+                              nn.BatchNorm2d(planes))
+                for c, planes in zip(lateral_channels, self.out_channels))
+        self.lateral_channels = lateral_channels
 
     def _make_conv(self, in_channels: int, out_channels: int) -> nn.Module:
         if self.conv_cfg is None:
@@ -93,7 +116,7 @@ class DeconvNeck(BaseModule):
         super().init_weights()
         if self.init_cfg is not None:
             return
-        for m in self.deconv_layers.modules():
+        for m in self.modules():
             if isinstance(m, nn.ConvTranspose2d):
                 if self.bilinear_init:
                     fill_bilinear_(m)
@@ -105,4 +128,17 @@ class DeconvNeck(BaseModule):
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tuple[Tensor]:
         """Upsample the last backbone output: (B, C, H, W) → (B, C', 8H, 8W)."""
-        return (self.deconv_layers(feats[-1]), )
+        if self.lateral_channels is None:
+            return (self.deconv_layers(feats[-1]), )
+        num_stages = len(self.out_channels)
+        if len(feats) < num_stages + 1:
+            raise ValueError(
+                f'DeconvNeck: lateral_channels needs the backbone to return '
+                f'{num_stages + 1} maps (e.g. out_indices=(0, 1, 2, 3)), got '
+                f'{len(feats)}')
+        x = feats[-1]
+        step = self.layers_per_stage
+        for i, lateral in enumerate(self.lateral_convs):
+            x = self.deconv_layers[i * step:(i + 1) * step](x)
+            x = x + lateral(feats[-2 - i])
+        return (x, )
