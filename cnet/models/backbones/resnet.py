@@ -89,11 +89,15 @@ class ResNet(BaseModule):
         frozen_stages: stages whose parameters are frozen and whose BN runs
             in eval mode (-1: none; 0: the stem).
         norm_eval: keep every BN layer in eval mode during training.
+        zero_init_residual: when initialised from scratch, zero the last BN
+            of each residual branch so that every block starts as the
+            identity (Goyal et al. 2017); trains faster from scratch.
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint=URL)``.
     """
 
     def __init__(self, depth: int = 18, out_indices: Sequence[int] = (3, ),
                  frozen_stages: int = -1, norm_eval: bool = False,
+                 zero_init_residual: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in ARCH_SETTINGS:
@@ -107,6 +111,7 @@ class ResNet(BaseModule):
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        self.zero_init_residual = zero_init_residual
 
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -144,6 +149,12 @@ class ResNet(BaseModule):
                 elif isinstance(m, nn.BatchNorm2d):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
+            if self.zero_init_residual:
+                for m in self.modules():
+                    if isinstance(m, Bottleneck):
+                        nn.init.constant_(m.bn3.weight, 0)
+                    elif isinstance(m, BasicBlock):
+                        nn.init.constant_(m.bn2.weight, 0)
         else:
             super().init_weights()
 

@@ -34,3 +34,17 @@ def test_frozen_stages_stay_frozen_in_train_mode():
 def test_bad_depth_names_the_choices():
     with pytest.raises(KeyError, match='18, 34, 50, 101, 152'):
         ResNet(19)
+
+
+@pytest.mark.parametrize('depth, last_bn', [(18, 'bn2'), (50, 'bn3')])
+def test_zero_init_residual_makes_each_block_start_as_identity(depth,
+                                                               last_bn):
+    model = ResNet(depth, zero_init_residual=True)
+    model.init_weights()
+    for stage in (model.layer1, model.layer4):
+        for block in stage:
+            assert torch.count_nonzero(getattr(block, last_bn).weight) == 0
+            assert torch.count_nonzero(block.bn1.weight) > 0
+    default = ResNet(depth)
+    default.init_weights()
+    assert torch.count_nonzero(getattr(default.layer1[0], last_bn).weight) > 0
