@@ -170,15 +170,16 @@ def render_image(rng: np.random.Generator,
         image_size_range[0], image_size_range[1] + 1, size=2))
     img = random_texture(rng, height, width)
     owner = np.full((height, width), -1, dtype=np.int16)  # top shape per pixel
-    num_objects = 0 if rng.random() < empty_ratio else int(
-        rng.integers(1, max_objects + 1))
+    # 1..max_objects, skewed towards fewer (mean about max_objects / 4 + 1).
+    num_objects = 0 if rng.random() < empty_ratio or max_objects == 0 else \
+        1 + int(rng.uniform() ** 3 * max_objects)
     min_size, max_size = object_size_range
     # A pixel box can exceed the outline's extent by up to 2 px: keep <= max.
     max_size = max(min(max_size - 2, 0.75 * min(height, width)), min_size)
     objects, colours = [], {}
     for index in range(num_objects):
         category = int(rng.integers(len(SHAPE_CLASSES)))
-        size = float(np.exp(rng.uniform(np.log(min_size), np.log(max_size))))
+        size = float(rng.uniform(min_size, max_size))
         center = (rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height)
         outline = shape_outline(SHAPE_CLASSES[category], rng.uniform(0.55, 1.0))
         points = place_outline(outline, rng.uniform(0, 2 * np.pi), size, center)
