@@ -12,7 +12,7 @@ model = dict(
     # the identity, which trains faster from scratch. ResNet-18's first three
     # stages: at 160 px its stride-32 map would be 5x5 cells, which halves the
     # shapes mAP of this short schedule (docs/benchmarks.md).
-    backbone=dict(init_cfg=None, zero_init_residual=True,
+    backbone=dict(init_cfg=None, zero_init_residual=True, num_stages=3,
                   out_indices=(0, 1, 2)),
     # The resnet_dcn layout (plain 3x3 convs) from stride 16, plus lateral
     # maps of stages 2 and 1 added after each upsampling.
@@ -61,14 +61,14 @@ val_evaluator = dict(ann_file=data_root + 'val/annotations.json',
 test_evaluator = val_evaluator
 
 # A short schedule: Adam at a from-scratch LR for batch 16, x0.1 near the end.
-max_epochs = 16
+max_epochs = 18
 # bf16 autocast: twice the float32 speed on CPUs with AVX512-BF16 / AMX.
 optim_wrapper = dict(type='AutocastOptimWrapper', dtype='bfloat16',
                      optimizer=dict(lr=2e-3))
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', by_epoch=True, milestones=[14], gamma=0.1)
+    dict(type='MultiStepLR', by_epoch=True, milestones=[16], gamma=0.1)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 default_hooks = dict(logger=dict(interval=20),

@@ -84,8 +84,11 @@ class ResNet(BaseModule):
 
     Args:
         depth: 18, 34, 50, 101 or 152.
-        out_indices: stages to return (0..3); CenterNet's necks take the
-            last one, stride 32.
+        num_stages: stages built (1..4); fewer end the trunk early (3: the
+            stride-16 trunk, without the 8.4M parameters of ``layer4``
+            for ResNet-18).
+        out_indices: stages to return (0..num_stages - 1); CenterNet's
+            necks take the last one, stride 32.
         frozen_stages: stages whose parameters are frozen and whose BN runs
             in eval mode (-1: none; 0: the stem).
         norm_eval: keep every BN layer in eval mode during training.
@@ -95,7 +98,8 @@ class ResNet(BaseModule):
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint=URL)``.
     """
 
-    def __init__(self, depth: int = 18, out_indices: Sequence[int] = (3, ),
+    def __init__(self, depth: int = 18, num_stages: int = 4,
+                 out_indices: Sequence[int] = (3, ),
                  frozen_stages: int = -1, norm_eval: bool = False,
                  zero_init_residual: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
@@ -103,11 +107,19 @@ class ResNet(BaseModule):
         if depth not in ARCH_SETTINGS:
             raise KeyError(f'ResNet depth must be one of '
                            f'{sorted(ARCH_SETTINGS)}, got {depth}')
-        if not set(out_indices) <= {0, 1, 2, 3}:
-            raise ValueError(f'ResNet out_indices must lie in 0..3, got '
-                             f'{tuple(out_indices)}')
+        if not 1 <= num_stages <= 4:
+            raise ValueError(f'ResNet num_stages must lie in 1..4, got '
+                             f'{num_stages}')
+        if not out_indices or not set(out_indices) <= set(range(num_stages)):
+            raise ValueError(f'ResNet out_indices must lie in '
+                             f'0..{num_stages - 1} (num_stages={num_stages}), '
+                             f'got {tuple(out_indices)}')
+        if frozen_stages > num_stages:
+            raise ValueError(f'ResNet frozen_stages ({frozen_stages}) exceeds '
+                             f'num_stages ({num_stages})')
         block, stage_blocks = ARCH_SETTINGS[depth]
         self.depth = depth
+        self.num_stages = num_stages
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -118,12 +130,11 @@ class ResNet(BaseModule):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         self.inplanes = 64
-        self.layer1 = self._make_layer(block, 64, stage_blocks[0], 1)
-        self.layer2 = self._make_layer(block, 128, stage_blocks[1], 2)
-        self.layer3 = self._make_layer(block, 256, stage_blocks[2], 2)
-        self.layer4 = self._make_layer(block, 512, stage_blocks[3], 2)
-        self.out_channels = tuple(c * block.expansion
-                                  for c in (64, 128, 256, 512))
+        widths = (64, 128, 256, 512)[:num_stages]
+        for i, planes in enumerate(widths):
+            self.add_module(f'layer{i + 1}', self._make_layer(
+                block, planes, stage_blocks[i], 1 if i == 0 else 2))
+        self.out_channels = tuple(c * block.expansion for c in widths)
         self._freeze_stages()
 
     def _make_layer(self, block: Type[nn.Module], planes: int,
@@ -172,7 +183,7 @@ class ResNet(BaseModule):
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         outs = []
-        for i in range(4):
+        for i in range(self.num_stages):
             x = getattr(self, f'layer{i + 1}')(x)
             if i in self.out_indices:
                 outs.append(x)

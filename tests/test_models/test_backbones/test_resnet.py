@@ -48,3 +48,19 @@ def test_zero_init_residual_makes_each_block_start_as_identity(depth,
     default = ResNet(depth)
     default.init_weights()
     assert torch.count_nonzero(getattr(default.layer1[0], last_bn).weight) > 0
+
+
+def test_num_stages_ends_the_trunk_early():
+    model = ResNet(18, num_stages=3, out_indices=(0, 1, 2))
+    assert not hasattr(model, 'layer4')
+    assert model.out_channels == (64, 128, 256)
+    outs = model(torch.randn(1, 3, 64, 64))
+    assert [o.shape[1:] for o in outs] == [(64, 16, 16), (128, 8, 8),
+                                           (256, 4, 4)]
+    # Every parameter takes part in the output (DDP needs this).
+    sum(o.sum() for o in outs).backward()
+    assert all(p.grad is not None for p in model.parameters())
+    with pytest.raises(ValueError, match=r'out_indices must lie in 0\.\.2'):
+        ResNet(18, num_stages=3, out_indices=(3, ))
+    with pytest.raises(ValueError, match='num_stages must lie in 1..4'):
+        ResNet(18, num_stages=5)
