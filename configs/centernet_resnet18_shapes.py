@@ -10,8 +10,8 @@ model = dict(
     channels_last=True,  # faster convolutions on CPU (oneDNN)
     # From scratch (nothing is downloaded); each residual block starts as
     # the identity, which trains faster from scratch. ResNet-18's first three
-    # stages: at 160 px its stride-32 map would be 5x5 cells, which halves the
-    # shapes mAP of this short schedule (docs/benchmarks.md).
+    # stages: at this input its stride-32 map would be 5x5 cells, which halves
+    # the shapes mAP of this short schedule (docs/benchmarks.md).
     backbone=dict(init_cfg=None, zero_init_residual=True, num_stages=3,
                   out_indices=(0, 1, 2)),
     # The resnet_dcn layout (plain 3x3 convs) from stride 16, plus lateral
