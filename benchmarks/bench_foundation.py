@@ -12,26 +12,24 @@ timed in the same run and printed as ratios:
 """
 import argparse
 import platform
-import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Dict
 
 import torch
 
+from bench_head import (measure, time_decode, time_target_building,
+                        time_targets_and_loss)
 from cnet.registry import MODELS
 from cnet.utils import register_all_modules
 
 
-def median_ms(fn: Callable[[], object], warmup: int, iters: int) -> Dict:
-    for _ in range(warmup):
-        fn()
-    times: List[float] = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return dict(median=statistics.median(times), min=min(times),
-                max=max(times), iters=iters)
+def print_references(figures: Dict[str, Dict], digits: int) -> None:
+    """One line per reference: its median ms and how much faster cnet is."""
+    ours = figures['cnet']['median']
+    for name, figure in figures.items():
+        if name != 'cnet':
+            print(f'  {name}: {figure["median"]:.{digits}f} ms '
+                  f'(cnet is {figure["median"] / ours:.1f}x faster)')
 
 
 def build_model() -> torch.nn.Module:
@@ -97,7 +95,7 @@ def main() -> None:
     model.eval()
     image = torch.randn(1, 3, size, size)
     with torch.no_grad():
-        forward = median_ms(lambda: model.bbox_head(model.extract_feat(image)),
+        forward = measure(lambda: model.bbox_head(model.extract_feat(image)),
                             warmup=2, iters=10)
     print(f'forward, batch 1, {size}x{size}: {forward["median"]:.1f} ms '
           f'(min {forward["min"]:.1f}, max {forward["max"]:.1f})')
@@ -107,14 +105,16 @@ def main() -> None:
     images = torch.randn(args.train_batch, 3, size, size)
     samples = random_samples(args.train_batch, 50, size, 80, generator)
 
-    def train_step() -> None:
-        losses = model.loss(images, samples)
+    def train_step(inputs: torch.Tensor, dtype: torch.dtype = None) -> None:
+        with torch.autocast('cpu', dtype=dtype, enabled=dtype is not None):
+            losses = model.loss(inputs, samples)
         total = sum(losses.values())
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
 
-    step = median_ms(train_step, warmup=1, iters=args.step_iters)
+    step = measure(lambda: train_step(images), warmup=1,
+                   iters=args.step_iters)
     print(f'training step, batch {args.train_batch}, {size}x{size}: '
           f'{step["median"]:.0f} ms')
     if args.bf16:
@@ -122,23 +122,13 @@ def main() -> None:
         # here with channels_last as the shapes config sets it.
         model.to(memory_format=torch.channels_last)
         images_cl = images.contiguous(memory_format=torch.channels_last)
-
-        def bf16_step() -> None:
-            with torch.autocast('cpu', dtype=torch.bfloat16):
-                losses = model.loss(images_cl, samples)
-            total = sum(losses.values())
-            optimizer.zero_grad()
-            total.backward()
-            optimizer.step()
-
-        fast = median_ms(bf16_step, warmup=1, iters=args.step_iters)
+        fast = measure(lambda: train_step(images_cl, torch.bfloat16),
+                       warmup=1, iters=args.step_iters)
         print(f'training step, bf16 autocast + channels_last: '
               f'{fast["median"]:.0f} ms '
               f'({step["median"] / fast["median"]:.2f}x float32)')
         model.to(memory_format=torch.contiguous_format)
 
-    from bench_head import (time_decode, time_target_building,
-                            time_targets_and_loss)
     head_figures = time_targets_and_loss(
         centernet_root=args.centernet_root, mmdet_root=args.mmdet_root)
     decode_figures = time_decode(centernet_root=args.centernet_root,
@@ -146,23 +136,14 @@ def main() -> None:
     ours = head_figures['cnet']['median']
     print(f'target building + loss (16 x 50 objects, 80 classes, 128x128): '
           f'{ours:.1f} ms = {100 * ours / step["median"]:.2f}% of the step')
-    for name, figure in head_figures.items():
-        if name != 'cnet':
-            print(f'  {name}: {figure["median"]:.1f} ms '
-                  f'(cnet is {figure["median"] / ours:.1f}x faster)')
+    print_references(head_figures, digits=1)
     targets = time_target_building(args.centernet_root, args.mmdet_root)
     ours = targets['cnet']['median']
     print(f'target building alone: {ours:.1f} ms')
-    for name, figure in targets.items():
-        if name != 'cnet':
-            print(f'  {name}: {figure["median"]:.1f} ms '
-                  f'(cnet is {figure["median"] / ours:.1f}x faster)')
+    print_references(targets, digits=1)
     ours = decode_figures['cnet']['median']
     print(f'decode 80x128x128 -> top-100: {ours:.2f} ms')
-    for name, figure in decode_figures.items():
-        if name != 'cnet':
-            print(f'  {name}: {figure["median"]:.2f} ms '
-                  f'(cnet is {figure["median"] / ours:.1f}x faster)')
+    print_references(decode_figures, digits=2)
 
     from bench_pipeline import time_pipeline
     pipeline = time_pipeline(centernet_root=args.centernet_root)
