@@ -17,8 +17,8 @@ from typing import Dict
 
 import torch
 
-from bench_head import (measure, time_decode, time_target_building,
-                        time_targets_and_loss)
+from bench_head import (DECODE_HEATMAPS, measure, time_decode,
+                        time_target_building, time_targets_and_loss)
 from cnet.registry import MODELS
 from cnet.utils import register_all_modules
 
@@ -131,8 +131,6 @@ def main() -> None:
 
     head_figures = time_targets_and_loss(
         centernet_root=args.centernet_root, mmdet_root=args.mmdet_root)
-    decode_figures = time_decode(centernet_root=args.centernet_root,
-                                 mmdet_root=args.mmdet_root)
     ours = head_figures['cnet']['median']
     print(f'target building + loss (16 x 50 objects, 80 classes, 128x128): '
           f'{ours:.1f} ms = {100 * ours / step["median"]:.2f}% of the step')
@@ -141,9 +139,13 @@ def main() -> None:
     ours = targets['cnet']['median']
     print(f'target building alone: {ours:.1f} ms')
     print_references(targets, digits=1)
-    ours = decode_figures['cnet']['median']
-    print(f'decode 80x128x128 -> top-100: {ours:.2f} ms')
-    print_references(decode_figures, digits=2)
+    for kind in DECODE_HEATMAPS:
+        decode_figures = time_decode(centernet_root=args.centernet_root,
+                                     mmdet_root=args.mmdet_root, kind=kind)
+        ours = decode_figures['cnet']['median']
+        print(f'decode 80x128x128 -> top-100 ({kind} heatmap): '
+              f'{ours:.2f} ms')
+        print_references(decode_figures, digits=2)
 
     from bench_pipeline import time_pipeline
     pipeline = time_pipeline(centernet_root=args.centernet_root)

@@ -2,7 +2,8 @@
 
 (a) target building + loss for 16 images × 50 objects, 80 classes, 128×128
     maps (512×512 inputs); (b) decoding an 80×128×128 heatmap to the top 100
-    (batch 1). Median and spread (25th–75th percentile, min, max) over many
+    (batch 1): normal noise, 20 objects on a noisy background, and a
+    plateau (``decode_heatmap``). Median and spread (25th–75th percentile, min, max) over many
     iterations after warm-up.
 
 With the reference checkouts given, the same work is timed in the same run:
@@ -353,10 +354,43 @@ def _feature_boxes(batch_instances: List[InstanceData]):
 
 
 # ---------------------------------------------------------------- (b) decode
+DECODE_HEATMAPS = ('noise', 'objects', 'plateau')
+
+
+def decode_heatmap(kind: str, size: int = 512, seed: int = 2) -> torch.Tensor:
+    """Heatmap logits (1, 80, size / 4, size / 4) to decode.
+
+    ``'noise'``: standard normal logits, a peak in every ninth cell;
+    ``'objects'``: a trained detector's look, the Gaussian targets of 20
+    objects at 0.9 over a background of noise around sigmoid 0.01;
+    ``'plateau'``: one constant value, every cell a tied peak, the case
+    where the row bound of ``topk_peaks`` proves nothing and cnet decodes
+    the full map.
+    """
+    out = size // STRIDE
+    generator = torch.Generator().manual_seed(seed)
+    if kind == 'noise':
+        return torch.randn(1, NUM_CLASSES, out, out, generator=generator)
+    if kind == 'plateau':
+        return torch.full((1, NUM_CLASSES, out, out), -2.0)
+    if kind != 'objects':
+        raise ValueError(f'decode_heatmap: kind must be one of '
+                         f'{DECODE_HEATMAPS}, got {kind!r}')
+    head = CenterHead(num_classes=NUM_CLASSES, in_channels=64)
+    instances = random_instances(1, 20, size, seed=seed)
+    target = head.get_targets(instances, None,
+                              (1, NUM_CLASSES, out, out))
+    noise = torch.randn(1, NUM_CLASSES, out, out, generator=generator)
+    background = torch.logit(torch.tensor(0.01)) + noise
+    return torch.maximum(background,
+                         torch.logit(0.9 * target['center_heatmap_target']))
+
+
 def time_decode(centernet_root: Optional[str] = None,
                 mmdet_root: Optional[str] = None, size: int = 512,
-                iters: int = 200) -> Dict[str, Dict]:
-    """Sigmoid + peaks + top-100 boxes of one 80×128×128 heatmap.
+                iters: int = 200, kind: str = 'noise') -> Dict[str, Dict]:
+    """Sigmoid + peaks + top-100 boxes of one 80×128×128 heatmap of the
+    given ``kind`` (see ``decode_heatmap``).
 
     Returns:
         ``{'cnet': ..., 'original': ..., 'mmdet': ...}`` (references only
@@ -365,6 +399,7 @@ def time_decode(centernet_root: Optional[str] = None,
     out = size // STRIDE
     head = CenterHead(num_classes=NUM_CLASSES, in_channels=64)
     outputs = random_outputs(1, out, requires_grad=False, seed=2)
+    outputs['hm'] = [decode_heatmap(kind, size)]
     heatmap, wh, reg = outputs['hm'][0], outputs['wh'][0], outputs['reg'][0]
     figures = {}
     with torch.no_grad():
@@ -430,12 +465,14 @@ def main() -> None:
         print(describe(name, figure, None if name == 'cnet' else
                        figures['cnet']))
 
-    decode = time_decode(args.centernet_root, args.mmdet_root,
-                         iters=args.decode_iters)
     print('(b) decode 80x128x128 -> top-100, batch 1 (sigmoid included)')
-    for name, figure in decode.items():
-        print(describe(name, figure, None if name == 'cnet' else
-                       decode['cnet']))
+    for kind in DECODE_HEATMAPS:
+        decode = time_decode(args.centernet_root, args.mmdet_root,
+                             iters=args.decode_iters, kind=kind)
+        print(f' {kind} heatmap')
+        for name, figure in decode.items():
+            print(describe(name, figure, None if name == 'cnet' else
+                           decode['cnet']))
 
 
 if __name__ == '__main__':

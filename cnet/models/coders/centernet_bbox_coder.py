@@ -4,13 +4,12 @@ Encoding follows the original's training sample
 (``src/lib/datasets/sample/ctdet.py``), decoding its ``ctdet_decode``
 (``src/lib/models/decode.py``) of https://github.com/xingyizhou/CenterNet.
 """
-from typing import Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from cnet.models.utils import extract_peaks, transpose_and_gather_feat
-from cnet.models.utils import topk as select_topk
+from cnet.models.utils import topk_peaks, transpose_and_gather_feat
 from cnet.registry import TASK_UTILS
 
 
@@ -63,22 +62,28 @@ class CenterNetBBoxCoder:
 
     def decode(self, heatmap: Tensor, wh: Tensor, offset: Tensor,
                topk: int = 100,
-               kernel: int = 3) -> Tuple[Tensor, Tensor, Tensor]:
+               kernel: int = 3,
+               activation: Optional[Callable[[Tensor], Tensor]] = None
+               ) -> Tuple[Tensor, Tensor, Tensor]:
         """Heatmap peaks → the top K boxes of each image, in input pixels.
 
         Args:
-            heatmap: (B, C, H, W) scores after the sigmoid.
+            heatmap: (B, C, H, W) scores after the sigmoid, or logits when
+                ``activation`` is given.
             wh: (B, 2, H, W) sizes (w, h) in feature units.
             offset: (B, 2, H, W) sub-pixel offsets (δx, δy).
             topk: K, boxes kept per image (over all classes).
             kernel: window of the peak test.
+            activation: non-decreasing map from ``heatmap`` to scores
+                (``torch.sigmoid`` for logits), applied only to the rows
+                that can hold the top K (see ``topk_peaks``).
 
         Returns:
             ``(bboxes, scores, labels)``: (B, K, 4) xyxy in input pixels,
             (B, K) scores sorted best first, (B, K) int64 classes.
         """
-        peaks = extract_peaks(heatmap, kernel)
-        scores, inds, labels, ys, xs = select_topk(peaks, topk)
+        scores, inds, labels, ys, xs = topk_peaks(heatmap, topk, kernel,
+                                                  activation)
         offset_at = transpose_and_gather_feat(offset, inds)       # (B, K, 2)
         wh_at = transpose_and_gather_feat(wh, inds)                # (B, K, 2)
         centers = torch.stack([xs, ys], dim=-1) + offset_at       # (B, K, 2)

@@ -477,11 +477,11 @@ class CenterHead(BaseModule):
             ``bboxes`` (B, K, 4) float32, ``scores`` (B, K), ``labels``
             (B, K) int64.
         """
-        heatmap = outputs['hm'][-1].sigmoid()
         bboxes, scores, labels = self.bbox_coder.decode(
-            heatmap, outputs['wh'][-1], outputs['reg'][-1],
+            outputs['hm'][-1], outputs['wh'][-1], outputs['reg'][-1],
             topk=self.test_cfg['topk'],
-            kernel=self.test_cfg['local_maximum_kernel'])
+            kernel=self.test_cfg['local_maximum_kernel'],
+            activation=torch.sigmoid)
         return dict(bboxes=bboxes.float(), scores=scores, labels=labels)
 
     def to_original_pixels(self, detections: Dict[str, Tensor],

@@ -3,12 +3,13 @@ from .affine import (inverse_affine_bboxes, inverse_affine_points,
                      stack_affine_matrices)
 from .gaussian_target import (draw_gaussian, draw_gaussians, gaussian_2d,
                               gaussian_radius, heatmap_radius)
-from .peaks import (extract_peaks, gather_feat, topk,
+from .peaks import (extract_peaks, gather_feat, topk, topk_peaks,
                     transpose_and_gather_feat, window_max)
 
 __all__ = [
     'gaussian_radius', 'heatmap_radius', 'gaussian_2d', 'draw_gaussian',
-    'draw_gaussians', 'window_max', 'extract_peaks', 'topk', 'gather_feat',
+    'draw_gaussians', 'window_max', 'extract_peaks', 'topk', 'topk_peaks',
+    'gather_feat',
     'transpose_and_gather_feat', 'inverse_affine_points',
     'inverse_affine_bboxes', 'stack_affine_matrices'
 ]

@@ -4,7 +4,7 @@ The original's ``_nms``, ``_topk``, ``_gather_feat`` and
 ``_transpose_and_gather_feat`` (``src/lib/models/decode.py`` and
 ``src/lib/models/utils.py`` of https://github.com/xingyizhou/CenterNet).
 """
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +52,9 @@ def extract_peaks(heatmap: Tensor, kernel: int = 3) -> Tensor:
     Returns:
         (B, C, H, W) ``heatmap`` with non-peaks set to 0.
     """
-    return heatmap * (window_max(heatmap, kernel) == heatmap)
+    # torch.where: multiplying by the bool mask casts it, ~3x slower.
+    return torch.where(window_max(heatmap, kernel) == heatmap, heatmap,
+                       heatmap.new_zeros(()))
 
 
 def topk(scores: Tensor,
@@ -113,3 +115,90 @@ def transpose_and_gather_feat(feat: Tensor, ind: Tensor) -> Tensor:
     gathered = flat.gather(
         2, ind.unsqueeze(1).expand(-1, flat.size(1), -1))         # (B, D, K)
     return gathered.transpose(1, 2)
+
+
+def topk_peaks(heatmap: Tensor,
+               k: int = 100,
+               kernel: int = 3,
+               activation: Optional[Callable[[Tensor], Tensor]] = None,
+               candidate_rows: Optional[int] = None
+               ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``topk(extract_peaks(activation(heatmap), kernel), k)``, reading
+    only the rows that can hold the answer.
+
+    A peak is at most the maximum of its row, so the top K peaks of an
+    image lie in the rows with the largest maxima. The row maxima take one
+    reduction over the map; the activation, the window test and the top K
+    then run on the ``candidate_rows`` best rows (with the rows around
+    them) only. The answer is proved, per image: when the K-th peak found
+    there beats every value the other rows can hold (the largest of their
+    maxima, and 0 for the non-peaks), it is the exact answer; otherwise
+    that image is decoded over its full map. Scores and positions equal
+    the full computation's; only the order among equal scores may differ,
+    as in ``topk``.
+
+    Args:
+        heatmap: (B, C, H, W) raw scores, any memory layout.
+        k: how many to keep; capped at C·H·W.
+        kernel: odd window of the peak test.
+        activation: a non-decreasing function applied to the scores first
+            (``torch.sigmoid`` for logits); ``None`` for scores as given.
+        candidate_rows: rows read per image; default ``4 * k``.
+
+    Returns:
+        as ``topk``: ``(scores, inds, labels, ys, xs)``, each (B, K).
+    """
+    if kernel % 2 != 1:
+        raise ValueError(f'topk_peaks: kernel must be odd, got {kernel}')
+    num_images, num_classes, height, width = heatmap.shape
+    k = min(k, num_classes * height * width)
+    num_rows = 4 * k if candidate_rows is None else candidate_rows
+    if num_rows * width < k or num_rows >= num_classes * height:
+        return _full_topk_peaks(heatmap, k, kernel, activation)
+
+    # The best rows by their maximum; the next one bounds all the others.
+    row_max = heatmap.amax(dim=-1).reshape(num_images, -1)       # (B, C·H)
+    best_max, rows = torch.topk(row_max, num_rows + 1)
+    rows, outside_max = rows[:, :num_rows], best_max[:, num_rows]
+    classes = torch.div(rows, height, rounding_mode='floor')      # (B, M)
+    row_ys = rows - classes * height
+
+    # Each candidate row with its kernel // 2 neighbours above and below.
+    pad = kernel // 2
+    band_ys = row_ys.unsqueeze(-1) + torch.arange(
+        -pad, pad + 1, device=heatmap.device)                      # (B, M, k)
+    inside = (band_ys >= 0) & (band_ys < height)
+    image_index = torch.arange(num_images, device=heatmap.device)
+    band = heatmap[image_index[:, None, None], classes.unsqueeze(-1),
+                   band_ys.clamp(0, height - 1)]                  # (B, M, k, W)
+    if activation is not None:
+        band = activation(band)
+        outside_max = activation(outside_max)
+    band = band.masked_fill(~inside.unsqueeze(-1), float('-inf'))
+    centre = band[:, :, pad]                                      # (B, M, W)
+    is_peak = window_max(band, kernel)[:, :, pad] == centre
+    peaks = torch.where(is_peak, centre, centre.new_zeros(()))
+    scores, cells = torch.topk(peaks.reshape(num_images, -1), k)  # (B, K)
+
+    row_of = torch.div(cells, width, rounding_mode='floor')
+    labels = classes.gather(1, row_of)
+    ys = row_ys.gather(1, row_of)
+    xs = cells - row_of * width
+    inds = ys * width + xs
+    result = [scores, inds, labels, ys.to(scores.dtype), xs.to(scores.dtype)]
+
+    # Proved where the K-th score beats every value outside the band.
+    proved = scores[:, -1] > outside_max.clamp(min=0)
+    if not bool(proved.all()):
+        redo = (~proved).nonzero().squeeze(1)
+        full = _full_topk_peaks(heatmap[redo], k, kernel, activation)
+        for tensor, exact in zip(result, full):
+            tensor[redo] = exact.to(tensor.dtype)
+    return tuple(result)
+
+
+def _full_topk_peaks(heatmap: Tensor, k: int, kernel: int,
+                     activation: Optional[Callable[[Tensor], Tensor]]
+                     ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    scores = heatmap if activation is None else activation(heatmap)
+    return topk(extract_peaks(scores, kernel), k)

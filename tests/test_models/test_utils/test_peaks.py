@@ -3,7 +3,8 @@ import torch
 import pytest
 import torch.nn.functional as F
 
-from cnet.models.utils import (extract_peaks, gather_feat, topk,
+import cnet.models.utils.peaks as peaks_module
+from cnet.models.utils import (extract_peaks, gather_feat, topk, topk_peaks,
                                transpose_and_gather_feat, window_max)
 
 
@@ -73,3 +74,91 @@ def test_gathers_read_maps_at_flat_positions():
     assert torch.equal(gather_feat(reference, ind), gathered)
     # (y, x) = (3, 4) of image 0 is flat index 19.
     assert torch.equal(gathered[0, 1], feat_map[0, :, 3, 4])
+
+
+def full_topk_peaks(heatmap, k, kernel=3, activation=None):
+    scores = heatmap if activation is None else activation(heatmap)
+    return topk(extract_peaks(scores, kernel), k)
+
+
+def assert_same_detections(fast, full):
+    """Equal scores in order; equal positions wherever scores differ from
+    their neighbours (among equal scores the order is free)."""
+    assert torch.equal(fast[0], full[0])
+    unique = torch.ones_like(full[0], dtype=torch.bool)
+    unique[:, 1:] &= full[0][:, 1:] != full[0][:, :-1]
+    unique[:, :-1] &= full[0][:, :-1] != full[0][:, 1:]
+    for mine, reference in zip(fast[1:], full[1:]):
+        assert mine.dtype == reference.dtype
+        assert torch.equal(mine[unique], reference[unique])
+
+
+def blob_logits(generator, num_images, num_classes, size, num_blobs):
+    """Gaussian blobs on a noisy negative background, like a trained
+    heatmap's logits."""
+    logits = torch.randn(num_images, num_classes, size, size,
+                         generator=generator) - 6
+    ys, xs = torch.meshgrid(torch.arange(size), torch.arange(size),
+                            indexing='ij')
+    for b in range(num_images):
+        for _ in range(num_blobs):
+            c, cy, cx = torch.randint(size, (3, ), generator=generator)
+            sigma = 1 + 5 * torch.rand((), generator=generator)
+            blob = 8 * torch.exp(-((ys - cy)**2 + (xs - cx)**2) /
+                                 (2 * sigma**2)) - 3
+            c = c % num_classes
+            logits[b, c] = torch.maximum(logits[b, c], blob)
+    return logits
+
+
+@pytest.mark.parametrize('kernel', [3, 5])
+@pytest.mark.parametrize('activation', [None, torch.sigmoid])
+def test_topk_peaks_equals_peaks_then_topk(kernel, activation):
+    generator = torch.Generator().manual_seed(kernel)
+    maps = [
+        torch.randn(2, 20, 48, 40, generator=generator),
+        blob_logits(generator, 2, 20, 48, num_blobs=6),
+        # Rounded values: ties inside windows and across rows.
+        (torch.rand(2, 6, 30, 30, generator=generator) * 6).round(),
+    ]
+    for heatmap in maps:
+        for layout in (torch.contiguous_format, torch.channels_last):
+            fast = topk_peaks(heatmap.contiguous(memory_format=layout), 50,
+                              kernel, activation)
+            assert_same_detections(
+                fast, full_topk_peaks(heatmap, 50, kernel, activation))
+
+
+def test_topk_peaks_reads_only_the_candidate_rows_when_it_can(monkeypatch):
+    full_calls = []
+
+    def counted(heatmap, *args):
+        full_calls.append(heatmap.shape[0])
+        return full_topk_peaks(heatmap, *args)
+
+    monkeypatch.setattr(peaks_module, '_full_topk_peaks', counted)
+    generator = torch.Generator().manual_seed(0)
+    heatmap = blob_logits(generator, 3, 20, 48, num_blobs=6)
+    # Image 1: a constant plateau, every cell a tied peak; no row bound
+    # proves the top K, so that image alone takes the full map.
+    heatmap[1] = 0.5
+    fast = topk_peaks(heatmap, 50, activation=torch.sigmoid)
+    assert full_calls == [1]
+    assert_same_detections(
+        fast, full_topk_peaks(heatmap, 50, activation=torch.sigmoid))
+    # Maps too small for the row bound to pay take the full path directly.
+    full_calls.clear()
+    small = torch.rand(1, 2, 8, 8, generator=generator)
+    assert_same_detections(topk_peaks(small, 20), full_topk_peaks(small, 20))
+    assert full_calls == [1]
+
+
+def test_topk_peaks_keeps_zero_scored_picks_when_peaks_run_out():
+    heatmap = torch.zeros(1, 2, 40, 40)
+    heatmap[0, 1, 7, 9] = 0.8
+    scores, inds, labels, ys, xs = topk_peaks(heatmap, 5, candidate_rows=4)
+    assert scores[0, 0] == 0.8 and labels[0, 0] == 1
+    assert ys[0, 0] == 7 and xs[0, 0] == 9 and inds[0, 0] == 7 * 40 + 9
+    assert (scores[0, 1:] == 0).all()
+    with pytest.raises(ValueError, match='odd'):
+        topk_peaks(heatmap, 5, kernel=4)
