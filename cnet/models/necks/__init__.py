@@ -1,3 +1,4 @@
 from .deconv_neck import DeconvNeck
+from .dla_neck import DLANeck
 
-__all__ = ['DeconvNeck']
+__all__ = ['DeconvNeck', 'DLANeck']
