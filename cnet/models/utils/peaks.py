@@ -160,6 +160,10 @@ def topk_peaks(heatmap: Tensor,
     row_max = heatmap.amax(dim=-1).reshape(num_images, -1)       # (B, C·H)
     best_max, rows = torch.topk(row_max, num_rows + 1)
     rows, outside_max = rows[:, :num_rows], best_max[:, num_rows]
+    if not bool((best_max[:, 0] > outside_max).any()):
+        # Flat maps (an untrained head): no K-th peak can beat the rows
+        # left out, so no image can be proved; skip the attempt.
+        return _full_topk_peaks(heatmap, k, kernel, activation)
     classes = torch.div(rows, height, rounding_mode='floor')      # (B, M)
     row_ys = rows - classes * height
 

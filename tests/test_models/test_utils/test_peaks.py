@@ -146,6 +146,12 @@ def test_topk_peaks_reads_only_the_candidate_rows_when_it_can(monkeypatch):
     assert full_calls == [1]
     assert_same_detections(
         fast, full_topk_peaks(heatmap, 50, activation=torch.sigmoid))
+    # A batch of flat maps (an untrained head) cannot be proved: the whole
+    # batch goes to the full map at once.
+    full_calls.clear()
+    flat = torch.full((2, 20, 48, 48), 0.3)
+    assert_same_detections(topk_peaks(flat, 50), full_topk_peaks(flat, 50))
+    assert full_calls == [2]
     # Maps too small for the row bound to pay take the full path directly.
     full_calls.clear()
     small = torch.rand(1, 2, 8, 8, generator=generator)
