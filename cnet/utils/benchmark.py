@@ -1,0 +1,200 @@
+"""Inference latency of a config, stage by stage.
+
+What ``tools/benchmark.py`` runs: one image through the config's test
+pipeline (load, the CenterNet affine, packing), the data preprocessor
+(normalise, stack, move to the device), the network's forward (backbone,
+neck, head) and the post-processing (decode to the top K, boxes back to the
+original image), each timed on its own (warm-up, then many iterations: the
+median and the spread), and all four in a row as the end-to-end latency at
+batch 1.
+"""
+import copy
+import os
+import os.path as osp
+import platform
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import DefaultScope
+
+from cnet.registry import MODELS
+
+DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
+STAGES = ('pipeline', 'preprocess', 'forward', 'postprocess', 'end_to_end')
+
+
+def summarise(times_ms: List[float]) -> Dict[str, float]:
+    """Median, quartiles, min and max of a list of times (ms)."""
+    p25, median, p75 = np.percentile(times_ms, [25, 50, 75])
+    return dict(median=float(median), p25=float(p25), p75=float(p75),
+                min=float(min(times_ms)), max=float(max(times_ms)),
+                iters=len(times_ms))
+
+
+def time_call(fn: Callable[[], object], warmup: int, iters: int,
+              sync: Callable[[], None]) -> Dict[str, float]:
+    """``summarise`` of ``iters`` timed calls of ``fn`` after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - start) * 1000)
+    return summarise(times)
+
+
+def inference_pipeline(cfg: Config) -> List[dict]:
+    """The config's test pipeline without annotation loading."""
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    return [copy.deepcopy(t) for t in pipeline
+            if t['type'] != 'LoadAnnotations']
+
+
+def default_image(cfg: Config, work_dir: str) -> str:
+    """The first image of the config's test set when it is on disk, else a
+    random 640×480 JPEG (COCO's typical size) written to ``work_dir``."""
+    dataset = cfg.test_dataloader.dataset
+    root = dataset.get('data_root', '')
+    if dataset.get('type') == 'ShapesDataset':
+        folder = osp.join(root, dataset.get('split', 'val'), 'images')
+    else:
+        folder = osp.join(root, dataset.get('data_prefix', {}).get('img', ''))
+    if osp.isdir(folder):
+        names = sorted(n for n in os.listdir(folder)
+                       if n.lower().endswith(('.jpg', '.jpeg', '.png')))
+        if names:
+            return osp.join(folder, names[0])
+    path = osp.join(work_dir, 'random_640x480.jpg')
+    generator = np.random.default_rng(0)
+    cv2.imwrite(path, generator.integers(0, 256, (480, 640, 3),
+                                         dtype=np.uint8))
+    return path
+
+
+def build_model(cfg: Config, checkpoint: Optional[str], device: str,
+                dtype: torch.dtype, channels_last: bool) -> torch.nn.Module:
+    """The config's model, from ``checkpoint`` or randomly initialised
+    (nothing is downloaded), in eval mode, cast to ``dtype``."""
+    model_cfg = copy.deepcopy(cfg.model)
+    if checkpoint is None:
+        model_cfg.backbone.init_cfg = None
+    model = MODELS.build(model_cfg)
+    if checkpoint is None:
+        model.init_weights()
+    else:
+        from mmengine.runner import load_checkpoint
+
+        from cnet.engine.safe_globals import register_checkpoint_safe_globals
+        register_checkpoint_safe_globals()
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    model = model.to(device).eval()
+    # The network runs in dtype; the preprocessor's statistics stay float32.
+    for module in (model.backbone, model.neck, model.bbox_head):
+        if module is not None:
+            module.to(dtype)
+    if channels_last:
+        model.channels_last = True
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
+                        image: Optional[str] = None, device: str = 'cpu',
+                        dtype: str = 'fp32', channels_last: bool = False,
+                        compile_model: bool = False,
+                        cuda_graphs: bool = False, warmup: int = 5,
+                        iters: int = 50) -> Dict:
+    """Time each inference stage of ``cfg`` at batch 1.
+
+    Args:
+        cfg: a cnet config (its model and test pipeline are used).
+        checkpoint: weights to load; ``None`` for random weights (latency
+            does not depend on them, except decoding: see the docs).
+        image: an image file; default :func:`default_image`.
+        device: ``'cpu'`` or ``'cuda'``.
+        dtype: ``'fp32'``, ``'fp16'`` or ``'bf16'``: the network's weights
+            and inputs are cast to it.
+        channels_last: run the network in NHWC.
+        compile_model: ``torch.compile`` the network's forward.
+        cuda_graphs: compile with ``mode='reduce-overhead'`` (CUDA graphs).
+        warmup, iters: calls before timing, timed calls per stage.
+
+    Returns:
+        dict with ``stages`` (``STAGES`` → :func:`summarise` dicts in ms)
+        and the settings.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f'benchmark: dtype must be one of {sorted(DTYPES)}, '
+                         f'got {dtype!r}')
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        raise RuntimeError('benchmark: device cuda asked for, but torch sees '
+                           'no GPU')
+    if cuda_graphs and not device.startswith('cuda'):
+        raise ValueError('benchmark: --cuda-graphs needs a CUDA device')
+    sync = (torch.cuda.synchronize if device.startswith('cuda')
+            else (lambda: None))
+    with DefaultScope.overwrite_default_scope('cnet'), \
+            tempfile.TemporaryDirectory() as work_dir:
+        image = image or default_image(cfg, work_dir)
+        if not osp.isfile(image):
+            raise FileNotFoundError(f'benchmark: image {image!r} not found')
+        pipeline = Compose(inference_pipeline(cfg))
+        model = build_model(cfg, checkpoint, device, DTYPES[dtype],
+                            channels_last)
+        network = model.bbox_head
+        extract_feat = model.extract_feat
+        if compile_model or cuda_graphs:
+            mode = 'reduce-overhead' if cuda_graphs else 'default'
+            extract_feat = torch.compile(extract_feat, mode=mode)
+            network = torch.compile(model.bbox_head, mode=mode)
+
+        def run_pipeline():
+            return pipeline(dict(img_path=image, img_id=0))
+
+        def preprocess(packed):
+            data = model.data_preprocessor(pseudo_collate([packed]))
+            data['inputs'] = data['inputs'].to(DTYPES[dtype])
+            return data
+
+        def forward(data):
+            return network(extract_feat(data['inputs']))
+
+        def postprocess(outputs, data):
+            metas = [sample.metainfo for sample in data['data_samples']]
+            return model.bbox_head.predict_by_feat(outputs, metas)
+
+        def end_to_end():
+            data = preprocess(run_pipeline())
+            return postprocess(forward(data), data)
+
+        with torch.no_grad():
+            packed = run_pipeline()
+            data = preprocess(packed)
+            outputs = forward(data)
+            stages = dict(
+                pipeline=time_call(run_pipeline, warmup, iters, sync),
+                preprocess=time_call(lambda: preprocess(packed), warmup,
+                                     iters, sync),
+                forward=time_call(lambda: forward(data), warmup, iters,
+                                  sync),
+                postprocess=time_call(lambda: postprocess(outputs, data),
+                                      warmup, iters, sync),
+                end_to_end=time_call(end_to_end, warmup, iters, sync))
+        input_shape = tuple(data['inputs'].shape)
+    device_name = (torch.cuda.get_device_name() if device.startswith('cuda')
+                   else platform.processor() or platform.machine())
+    return dict(stages=stages, device=device_name, dtype=dtype,
+                channels_last=channels_last, compile=compile_model,
+                cuda_graphs=cuda_graphs, image=image,
+                input_shape=input_shape, torch=torch.__version__,
+                threads=torch.get_num_threads(),
+                checkpoint=checkpoint)

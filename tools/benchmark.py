@@ -1,0 +1,74 @@
+"""Inference latency stage by stage:
+``python tools/benchmark.py CONFIG [CHECKPOINT] [options]``."""
+import argparse
+import json
+
+import torch
+from mmengine.config import DictAction
+from terminaltables import AsciiTable
+
+from cnet.engine.runner_setup import load_config
+from cnet.utils.benchmark import DTYPES, STAGES, benchmark_inference
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Time preprocessing, forward and decoding of a config')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='weights (default: random, nothing downloaded)')
+    parser.add_argument('--image', help='image to run (default: the first '
+                        'test image on disk, else a random 640x480 JPEG)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--dtype', nargs='+', default=['fp32'],
+                        choices=sorted(DTYPES),
+                        help='one row per dtype (network weights and input)')
+    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the network')
+    parser.add_argument('--cuda-graphs', action='store_true',
+                        help="torch.compile with mode='reduce-overhead'")
+    parser.add_argument('--warmup', type=int, default=5)
+    parser.add_argument('--iters', type=int, default=50)
+    parser.add_argument('--threads', type=int,
+                        help='torch CPU threads (default: torch\'s)')
+    parser.add_argument('--out', help='write the figures as JSON here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = load_config(args.config, args.cfg_options)
+    runs = [benchmark_inference(
+        cfg, args.checkpoint, image=args.image, device=args.device,
+        dtype=dtype, channels_last=args.channels_last,
+        compile_model=args.compile, cuda_graphs=args.cuda_graphs,
+        warmup=args.warmup, iters=args.iters) for dtype in args.dtype]
+
+    first = runs[0]
+    print(f'{args.config} on {first["device"]}, torch {first["torch"]}, '
+          f'{first["threads"]} threads, input {first["input_shape"]}, '
+          f'image {first["image"]}, {args.iters} iterations')
+    table = [['dtype', *STAGES, 'pre/post share']]
+    for run in runs:
+        stages = run['stages']
+        # Pipeline, preprocessing and decoding against the end-to-end time.
+        outside = sum(stages[s]['median']
+                      for s in ('pipeline', 'preprocess', 'postprocess'))
+        share = 100 * outside / stages['end_to_end']['median']
+        table.append([run['dtype']] + [
+            f'{stages[s]["median"]:.2f} ms ({stages[s]["p25"]:.2f}-'
+            f'{stages[s]["p75"]:.2f})' for s in STAGES] + [f'{share:.1f} %'])
+    print(AsciiTable(table).table)
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(config=args.config, runs=runs), f, indent=2)
+        print(f'figures written to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
