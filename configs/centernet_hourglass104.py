@@ -25,6 +25,12 @@ test_pipeline = [
     dict(type='CenterAffine', mode='keep_res', pad=127),
     dict(type='PackDetInputs'),
 ]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='CenterAffineTTA', scales=(0.5, 0.75, 1.0, 1.25, 1.5), mode='keep_res', pad=127,
+         transforms=[dict(type='PackDetInputs')]),
+]
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 

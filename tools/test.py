@@ -20,6 +20,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-dir',
                         help='draw the detections of each image here')
     parser.add_argument(
+        '--tta', action='store_true',
+        help="test-time augmentation: the config's tta_model and "
+        "tta_pipeline (default: the original's flip test and scales "
+        "0.5-1.5 merged by Soft-NMS)")
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config keys, e.g. test_dataloader.batch_size=4')
     parser.add_argument('--launcher', default='none',
@@ -35,7 +40,7 @@ def main() -> None:
     cfg = setup_test_config(
         args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
         format_only=args.format_only, show_dir=args.show_dir,
-        cfg_options=args.cfg_options, launcher=args.launcher)
+        cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta)
     build_runner(cfg).test()
 
 

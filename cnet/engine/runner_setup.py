@@ -4,14 +4,19 @@ The tools only parse arguments; turning a config and those arguments into
 an mmengine ``Runner`` lives here so that a user (or a test) can do the same
 without a shell.
 """
+import copy
+import logging
 import os
 import os.path as osp
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from cnet.datasets.transforms import ORIGINAL_TEST_SCALES
+from cnet.models.detectors import ORIGINAL_MERGE_NMS
 from cnet.utils.config_checks import check_cfg_options
 
 
@@ -95,7 +100,7 @@ def setup_test_config(config: str, checkpoint: str,
                       out: Optional[str] = None, format_only: bool = False,
                       show_dir: Optional[str] = None,
                       cfg_options: Optional[Dict[str, Any]] = None,
-                      launcher: str = 'none') -> Config:
+                      launcher: str = 'none', tta: bool = False) -> Config:
     """The config ``tools/test.py`` runs.
 
     Args:
@@ -105,6 +110,8 @@ def setup_test_config(config: str, checkpoint: str,
         format_only: only write ``out`` (test-dev), do not evaluate.
         show_dir: draw the detections of every image into this folder
             (relative to the work dir's timestamped run folder, as MMDetection).
+        tta: test with the config's ``tta_model`` and ``tta_pipeline`` (see
+            :func:`apply_tta`).
     """
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
@@ -128,7 +135,79 @@ def setup_test_config(config: str, checkpoint: str,
     if show_dir is not None:
         cfg.default_hooks.visualization = dict(
             type='DetVisualizationHook', draw=True, test_out_dir=show_dir)
+    if tta:
+        apply_tta(cfg)
     return cfg
+
+
+# What --tta uses when a config has no tta_model: the original's flip test and
+# its multi-scale merge.
+DEFAULT_TTA_MODEL = dict(type='CenterNetTTAModel', flip=True,
+                         nms=ORIGINAL_MERGE_NMS, max_per_img=100)
+
+
+def default_tta_pipeline(test_pipeline: List[dict],
+                         scales: tuple = ORIGINAL_TEST_SCALES) -> List[dict]:
+    """The TTA pipeline of a test pipeline: its ``CenterAffine`` and every
+    step after it become one ``CenterAffineTTA`` view per scale.
+
+    Args:
+        test_pipeline: e.g. ``[Load..., LoadAnnotations, CenterAffine(mode,
+            pad), PackDetInputs]``.
+        scales: the views' scales (the original's five by default).
+
+    Returns:
+        ``[Load..., LoadAnnotations, CenterAffineTTA(scales, mode, pad,
+        transforms=[PackDetInputs])]``.
+
+    Raises:
+        ValueError: the pipeline has no ``CenterAffine``.
+    """
+    types = [step.get('type') for step in test_pipeline]
+    if 'CenterAffine' not in types:
+        raise ValueError(f'--tta without a tta_pipeline in the config needs a '
+                         f'CenterAffine in the test pipeline to derive one '
+                         f'from; its steps are {types}')
+    index = types.index('CenterAffine')
+    affine = dict(copy.deepcopy(test_pipeline[index]))
+    affine.pop('type')
+    scale_factor = affine.pop('scale_factor', 1.0)
+    if scale_factor != 1.0:
+        raise ValueError(f'--tta: the test pipeline\'s CenterAffine has '
+                         f'scale_factor={scale_factor}; the TTA views set it')
+    return [copy.deepcopy(step) for step in test_pipeline[:index]] + [
+        dict(type='CenterAffineTTA', scales=tuple(scales), **affine,
+             transforms=[copy.deepcopy(step)
+                         for step in test_pipeline[index + 1:]])
+    ]
+
+
+def apply_tta(cfg: Config) -> None:
+    """Swap in the config's ``tta_model`` and ``tta_pipeline`` (``--tta``).
+
+    As MMDetection's ``tools/test.py --tta``: the model becomes
+    ``dict(**cfg.tta_model, module=cfg.model)`` and the test dataset's
+    pipeline becomes ``cfg.tta_pipeline``. A config without ``tta_model``
+    gets :data:`DEFAULT_TTA_MODEL` (flip, Soft-NMS merge); one without
+    ``tta_pipeline`` gets :func:`default_tta_pipeline` of its test pipeline
+    (the original's scales 0.5–1.5); either default is logged.
+    """
+    if 'tta_model' not in cfg:
+        cfg.tta_model = copy.deepcopy(DEFAULT_TTA_MODEL)
+        print_log(f'--tta: the config has no tta_model; using '
+                  f'{cfg.tta_model}', logger='current',
+                  level=logging.WARNING)
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # wrappers (ConcatDataset, ...)
+        dataset = dataset.dataset
+    if 'tta_pipeline' not in cfg:
+        cfg.tta_pipeline = default_tta_pipeline(dataset.pipeline)
+        print_log(f'--tta: the config has no tta_pipeline; derived from its '
+                  f'test pipeline with the original\'s scales '
+                  f'{ORIGINAL_TEST_SCALES}: {cfg.tta_pipeline}',
+                  logger='current', level=logging.WARNING)
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    dataset.pipeline = cfg.tta_pipeline
 
 
 def _init_cpu_process_group(cfg: Config) -> None:

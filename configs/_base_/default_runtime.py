@@ -22,3 +22,13 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
+
+# tools/test.py --tta: every view of the dataset config's tta_pipeline is tested with its mirror
+# (the original's --flip_test); several views (scales) are merged per class by the original's
+# Gaussian Soft-NMS, then the 100 best are kept (merge_outputs in src/lib/detectors/ctdet.py).
+tta_model = dict(
+    type='CenterNetTTAModel',
+    flip=True,
+    nms=dict(type='soft_nms', method='gaussian', iou_threshold=0.5, sigma=0.5,
+             score_threshold=0.001),
+    max_per_img=100)

@@ -4,16 +4,19 @@ from .affine_utils import (affine_transform_bboxes, affine_transform_points,
                            horizontal_flip_matrix, to_homogeneous)
 from .center_affine import (CenterAffine, RandomCenterAffine, apply_affine,
                             filter_instances, get_border)
+from .center_affine_tta import ORIGINAL_TEST_SCALES, CenterAffineTTA
 from .flip import RandomFlip
 from .formatting import PackDetInputs
-from .loading import LoadAnnotations, LoadImageFromFile
+from .loading import (LoadAnnotations, LoadImageFromFile,
+                      LoadImageFromNDArray)
 from .photometric import ColorJitter, PCALighting, jitter_coefficients
 
 __all__ = [
-    'LoadImageFromFile', 'LoadAnnotations', 'RandomCenterAffine',
-    'CenterAffine', 'RandomFlip', 'ColorJitter', 'PCALighting',
-    'PackDetInputs', 'get_affine_transform', 'affine_transform_points',
-    'affine_transform_bboxes', 'clip_bboxes', 'horizontal_flip_matrix',
-    'to_homogeneous', 'apply_affine', 'filter_instances', 'get_border',
-    'jitter_coefficients'
+    'LoadImageFromFile', 'LoadImageFromNDArray', 'LoadAnnotations',
+    'RandomCenterAffine', 'CenterAffine', 'CenterAffineTTA',
+    'ORIGINAL_TEST_SCALES', 'RandomFlip', 'ColorJitter',
+    'PCALighting', 'PackDetInputs', 'get_affine_transform',
+    'affine_transform_points', 'affine_transform_bboxes', 'clip_bboxes',
+    'horizontal_flip_matrix', 'to_homogeneous', 'apply_affine',
+    'filter_instances', 'get_border', 'jitter_coefficients'
 ]

@@ -37,6 +37,46 @@ class LoadImageFromFile(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+class LoadImageFromNDArray(BaseTransform):
+    """Take an image that is already in memory from ``results['img']``.
+
+    The in-memory counterpart of :class:`LoadImageFromFile`, for video
+    frames, camera images and ``inference_detector`` on arrays: the image
+    must be what ``cv2.imread`` would have returned, (H, W, 3) uint8 BGR.
+    A grayscale (H, W) or (H, W, 1) image is expanded to three channels, as
+    ``cv2.imread(..., IMREAD_COLOR)`` does for a grayscale file.
+
+    Adds ``img_shape`` and ``ori_shape`` (both (H, W)); ``img_path`` is
+    ``None`` unless the caller set it.
+
+    Raises:
+        TypeError: ``img`` is not a uint8 numpy array.
+        ValueError: ``img`` is neither (H, W), (H, W, 1) nor (H, W, 3).
+    """
+
+    def transform(self, results: Dict) -> Dict:
+        img = results.get('img')
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
+            kind = (f'a {img.dtype} array' if isinstance(img, np.ndarray)
+                    else type(img).__name__)
+            raise TypeError(f'LoadImageFromNDArray: results[\'img\'] must be '
+                            f'a uint8 BGR numpy array, got {kind}')
+        if img.ndim == 3 and img.shape[2] == 1:
+            img = img[..., 0]
+        if img.ndim == 2:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f'LoadImageFromNDArray: results[\'img\'] must be '
+                             f'(H, W, 3) BGR or (H, W) grayscale, got shape '
+                             f'{img.shape}')
+        results['img'] = img
+        results.setdefault('img_path', None)
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+
+@TRANSFORMS.register_module()
 class LoadAnnotations(BaseTransform):
     """Turn a dataset's ``instances`` into the three ground-truth arrays.
 

@@ -1,3 +1,4 @@
 from .centernet import CenterNet
+from .centernet_tta import ORIGINAL_MERGE_NMS, CenterNetTTAModel
 
-__all__ = ['CenterNet']
+__all__ = ['CenterNet', 'CenterNetTTAModel', 'ORIGINAL_MERGE_NMS']

@@ -27,7 +27,11 @@ class CenterNet(BaseModel):
             already return stride-4 maps (Hourglass: one per stack).
         bbox_head: ``CenterHead`` or a subclass (pose, 3-D).
         train_cfg / test_cfg: handed to the head (``min_overlap``;
-            ``topk``, ``local_maximum_kernel``, ``max_per_img``).
+            ``topk``, ``local_maximum_kernel``, ``max_per_img``). ``test_cfg``
+            may also hold ``flip=True``: the original's flip test
+            (``--flip_test``) in every prediction, see :meth:`predict`.
+            Multi-scale testing is :class:`CenterNetTTAModel`'s
+            (``tools/test.py --tta``).
         data_preprocessor: e.g. ``dict(type='DetDataPreprocessor', ...)``.
         channels_last: run the network in NHWC memory layout, which oneDNN
             (CPU) and cuDNN (fp16/bf16 tensor cores) convolve faster.
@@ -79,11 +83,31 @@ class CenterNet(BaseModel):
         return self.bbox_head.loss(self.extract_feat(inputs), data_samples)
 
     def predict(self, inputs: Tensor, data_samples: List[DetDataSample],
-                rescale: bool = True) -> List[DetDataSample]:
+                rescale: bool = True,
+                flip: Optional[bool] = None) -> List[DetDataSample]:
         """Detections in original-image pixels (``rescale=True``) or in
-        network-input pixels, stored as each sample's ``pred_instances``."""
+        network-input pixels, stored as each sample's ``pred_instances``.
+
+        Args:
+            inputs: (B, 3, H, W) normalised images.
+            data_samples: their B samples (``affine_matrix`` in metainfo).
+            rescale: map the boxes back to the original images.
+            flip: the original's flip test: the network runs on the B images
+                and their left-right mirrors, (2B, 3, H, W), and the head
+                averages each image's heatmap scores and sizes with its
+                mirror's flipped back (``pre_process`` / ``process`` of the
+                original's ``base_detector.py`` / ``ctdet.py``). The mirror
+                is of the network input, so the maps flipped back are in the
+                image's own input frame and its ``affine_matrix`` maps them
+                exactly. ``None``: ``test_cfg['flip']`` (default False).
+        """
+        if flip is None:
+            flip = bool((self.test_cfg or {}).get('flip', False))
+        if flip:
+            inputs = torch.cat([inputs, inputs.flip(-1)])  # (2B, 3, H, W)
         results = self.bbox_head.predict(
-            self.extract_feat(inputs), data_samples, rescale=rescale)
+            self.extract_feat(inputs), data_samples, rescale=rescale,
+            flip=flip)
         for sample, pred_instances in zip(data_samples, results):
             sample.pred_instances = pred_instances
         return data_samples

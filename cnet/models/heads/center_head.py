@@ -24,7 +24,8 @@ from torch import Tensor
 import cnet.models.coders  # noqa: F401
 import cnet.models.losses  # noqa: F401
 from cnet.models.utils import (draw_gaussians, heatmap_radius,
-                               inverse_affine_bboxes, stack_affine_matrices,
+                               inverse_affine_bboxes, merge_flipped,
+                               stack_affine_matrices,
                                transpose_and_gather_feat)
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
@@ -433,29 +434,43 @@ class CenterHead(BaseModule):
     # --------------------------------------------------------------- inference
     def predict(self, feats: Union[Tensor, Sequence[Tensor]],
                 batch_data_samples: List[DetDataSample],
-                rescale: bool = True) -> List[InstanceData]:
-        """Detections of every image (see :meth:`predict_by_feat`)."""
+                rescale: bool = True,
+                flip: bool = False) -> List[InstanceData]:
+        """Detections of every image (see :meth:`predict_by_feat`).
+
+        Args:
+            feats: see :meth:`forward`; with ``flip``, the features of the B
+                images then of their B mirrors.
+            batch_data_samples: the B images' samples.
+            rescale: original pixels if True, network-input pixels if False.
+            flip: merge each image with its mirror (the original's flip test).
+        """
         outputs = self(feats)
         return self.predict_by_feat(
             outputs, [sample.metainfo for sample in batch_data_samples],
-            rescale=rescale)
+            rescale=rescale, flip=flip)
 
     def predict_by_feat(self, outputs: Dict[str, List[Tensor]],
                         batch_img_metas: List[dict],
-                        rescale: bool = True) -> List[InstanceData]:
+                        rescale: bool = True,
+                        flip: bool = False) -> List[InstanceData]:
         """Decode the last stack; map boxes back to the original image.
 
         Args:
-            outputs: :meth:`forward`'s result.
-            batch_img_metas: per image metainfo; with ``rescale`` it must hold
-                ``affine_matrix`` (3, 3), original → input pixels.
+            outputs: :meth:`forward`'s result, (B, ...) maps, or (2B, ...)
+                with ``flip``: the B images then their B mirrors.
+            batch_img_metas: per image metainfo (B of them); with ``rescale``
+                it must hold ``affine_matrix`` (3, 3), original → input
+                pixels.
             rescale: original pixels if True, network-input pixels if False.
+            flip: merge each image's maps with its mirror's (see
+                :meth:`decode`).
 
         Returns:
             one ``InstanceData`` per image with ``bboxes`` (K, 4) float32,
             ``scores`` (K,) and ``labels`` (K,) int64, best first.
         """
-        detections = self.decode(outputs)
+        detections = self.decode(outputs, flip=flip)
         if rescale:
             detections = self.to_original_pixels(detections, batch_img_metas)
         max_per_img = self.test_cfg['max_per_img']
@@ -467,21 +482,43 @@ class CenterHead(BaseModule):
             }))
         return results
 
-    def decode(self, outputs: Dict[str, List[Tensor]]) -> Dict[str, Tensor]:
+    def decode(self, outputs: Dict[str, List[Tensor]],
+               flip: bool = False) -> Dict[str, Tensor]:
         """Top-K detections of the last stack, in network-input pixels.
 
         Sigmoid without the training clamp (as the original's test), 3×3
         peaks, top K over all classes and positions, offset and size.
 
+        With ``flip`` (the original's ``--flip_test``, ``process`` in
+        ``ctdet.py``) the maps hold B images then their B mirrors: the
+        heatmap *scores* (after the sigmoid) and the sizes are averaged with
+        the mirror's flipped back, the offsets are the image's alone. A
+        subclass with left/right-dependent branches (keypoints) overrides
+        this to flip them its own way.
+
+        Args:
+            outputs: :meth:`forward`'s result, (B, ...) maps, or (2B, ...)
+                with ``flip``.
+            flip: merge the images with their mirrors first.
+
         Returns:
             ``bboxes`` (B, K, 4) float32, ``scores`` (B, K), ``labels``
             (B, K) int64.
         """
+        heatmap = outputs['hm'][-1]
+        wh = outputs['wh'][-1]
+        offset = outputs['reg'][-1]
+        activation = torch.sigmoid
+        if flip:
+            heatmap = merge_flipped(heatmap.sigmoid())    # (B, C, H, W)
+            wh = merge_flipped(wh)                         # (B, 2, H, W)
+            offset = offset[:len(offset) // 2]             # (B, 2, H, W)
+            activation = None
         bboxes, scores, labels = self.bbox_coder.decode(
-            outputs['hm'][-1], outputs['wh'][-1], outputs['reg'][-1],
+            heatmap, wh, offset,
             topk=self.test_cfg['topk'],
             kernel=self.test_cfg['local_maximum_kernel'],
-            activation=torch.sigmoid)
+            activation=activation)
         return dict(bboxes=bboxes.float(), scores=scores, labels=labels)
 
     def to_original_pixels(self, detections: Dict[str, Tensor],

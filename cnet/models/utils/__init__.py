@@ -1,8 +1,11 @@
-"""Pure tensor functions of CenterNet: targets, peaks, gathering, affine."""
+"""Pure tensor functions of CenterNet: targets, peaks, gathering, affine,
+flip-test merging and NMS."""
 from .affine import (inverse_affine_bboxes, inverse_affine_points,
                      stack_affine_matrices)
+from .flip_merge import merge_flipped
 from .gaussian_target import (draw_gaussian, draw_gaussians, gaussian_2d,
                               gaussian_radius, heatmap_radius)
+from .nms import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
 from .peaks import (extract_peaks, gather_feat, topk, topk_peaks,
                     transpose_and_gather_feat, window_max)
 
@@ -11,5 +14,6 @@ __all__ = [
     'draw_gaussians', 'window_max', 'extract_peaks', 'topk', 'topk_peaks',
     'gather_feat',
     'transpose_and_gather_feat', 'inverse_affine_points',
-    'inverse_affine_bboxes', 'stack_affine_matrices'
+    'inverse_affine_bboxes', 'stack_affine_matrices', 'merge_flipped',
+    'box_iou', 'nms', 'batched_nms', 'soft_nms', 'batched_soft_nms'
 ]

@@ -19,6 +19,14 @@ test_pipeline = [
     dict(type='CenterAffine', mode='keep_res', pad=31),
     dict(type='PackDetInputs'),
 ]
+# tools/test.py --tta: one view per scale of the original's multi-scale test (--test_scales
+# 0.5,0.75,1,1.25,1.5); scales=(1.0,) is the flip test alone. tta_model is in default_runtime.py.
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='CenterAffineTTA', scales=(0.5, 0.75, 1.0, 1.25, 1.5), mode='keep_res', pad=31,
+         transforms=[dict(type='PackDetInputs')]),
+]
 
 train_dataloader = dict(
     batch_size=16,

@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cnet.datasets.transforms import LoadAnnotations, LoadImageFromFile
+from cnet.datasets.transforms import (LoadAnnotations, LoadImageFromFile,
+                                      LoadImageFromNDArray)
 
 
 def test_load_image_reads_bgr_uint8_and_shapes(tmp_path):
@@ -52,3 +53,30 @@ def test_load_annotations_of_an_empty_image_has_empty_shapes():
     assert results['gt_bboxes'].shape == (0, 4)
     assert results['gt_bboxes_labels'].shape == (0,)
     assert results['gt_ignore_flags'].shape == (0,)
+
+
+def test_ndarray_loader_gives_what_the_file_loader_gives(tmp_path):
+    img = np.random.default_rng(0).integers(0, 256, (30, 40, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / 'a.png'), img)
+    from_file = LoadImageFromFile()(dict(img_path=str(tmp_path / 'a.png')))
+    from_array = LoadImageFromNDArray()(dict(img=img))
+    np.testing.assert_array_equal(from_array['img'], from_file['img'])
+    assert from_array['img_shape'] == from_array['ori_shape'] == (30, 40)
+    assert from_array['img_path'] is None
+
+
+@pytest.mark.parametrize('shape', [(8, 9), (8, 9, 1)])
+def test_ndarray_loader_expands_grayscale_to_three_channels(shape):
+    results = LoadImageFromNDArray()(dict(img=np.full(shape, 77, np.uint8)))
+    assert results['img'].shape == (8, 9, 3)
+    assert (results['img'] == 77).all()
+
+
+def test_ndarray_loader_refuses_other_dtypes_and_shapes():
+    with pytest.raises(TypeError, match='uint8 BGR numpy array, got a '
+                                        'float32 array'):
+        LoadImageFromNDArray()(dict(img=np.zeros((4, 4, 3), np.float32)))
+    with pytest.raises(TypeError, match='got str'):
+        LoadImageFromNDArray()(dict(img='a.jpg'))
+    with pytest.raises(ValueError, match=r'got shape \(4, 4, 4\)'):
+        LoadImageFromNDArray()(dict(img=np.zeros((4, 4, 4), np.uint8)))
