@@ -4,6 +4,9 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from cnet.structures import DetDataSample
+from .heatmap import overlay_heatmap
+
 
 def class_color(label: int) -> Tuple[int, int, int]:
     """A fixed, well-spread BGR colour per class index."""
@@ -41,3 +44,36 @@ def draw_boxes(image: np.ndarray, bboxes: np.ndarray, labels: np.ndarray,
         cv2.putText(canvas, text, (x1, max(y1 - 3, 10)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
     return canvas
+
+
+def draw_det_sample(image: np.ndarray, sample: DetDataSample,
+                    class_names: Optional[Sequence[str]] = None,
+                    score_thr: float = 0.3,
+                    heatmap_alpha: float = 0.5) -> np.ndarray:
+    """Draw a predicted sample on its original image.
+
+    The heatmap (``sample.pred_heatmap.heatmap``, (1, H, W) in the image's
+    pixels, as ``inference_detector(..., with_heatmap=True)`` adds it) is
+    blended first when the sample has one, then the boxes of
+    ``pred_instances`` with a score of at least ``score_thr`` are drawn
+    with their class name and score.
+
+    Args:
+        image: (H, W, 3) uint8 BGR, the image the sample was predicted on.
+        sample: with ``pred_instances`` (``bboxes`` (K, 4) xyxy in original
+            pixels, ``scores`` (K,), ``labels`` (K,)).
+        class_names: names indexed by label; the label number otherwise.
+        score_thr: boxes under it are not drawn.
+        heatmap_alpha: weight of the heatmap's colour map.
+
+    Returns:
+        (H, W, 3) uint8 BGR, a new array.
+    """
+    canvas = image
+    if 'pred_heatmap' in sample:
+        heatmap = sample.pred_heatmap.heatmap[0].cpu().numpy()
+        canvas = overlay_heatmap(canvas, heatmap, alpha=heatmap_alpha)
+    pred = sample.pred_instances
+    return draw_boxes(canvas, pred.bboxes.cpu().numpy(),
+                      pred.labels.cpu().numpy(), pred.scores.cpu().numpy(),
+                      class_names, score_thr)

@@ -1,0 +1,333 @@
+"""MMDetection's user API for a trained CenterNet: build it, run it on images.
+
+>>> model = init_detector('configs/centernet_resnet18_shapes.py',
+...                       'epoch_28.pth')
+>>> sample = inference_detector(model, 'demo.jpg')
+>>> sample.pred_instances.bboxes  # (K, 4) xyxy in the image's pixels
+"""
+import os
+import os.path as osp
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmengine.structures import PixelData
+from torch import nn
+
+from cnet.models.utils import merge_flipped
+from cnet.registry import MODELS, TRANSFORMS
+from cnet.structures import DetDataSample
+from cnet.utils import check_cfg_options, register_all_modules
+from cnet.visualization import heatmap_to_image
+
+ImageType = Union[str, Path, np.ndarray]
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
+                    '.webp')
+
+
+def init_detector(config: Union[str, Path, Config],
+                  checkpoint: Optional[str] = None, device: str = 'cpu',
+                  cfg_options: Optional[Dict[str, Any]] = None) -> nn.Module:
+    """Build a detector from its config and load its weights, for inference.
+
+    As MMDetection's ``init_detector``: registers cnet's modules and makes
+    the config's ``default_scope`` current, builds ``config.model``, loads
+    ``checkpoint`` (``torch.load`` keeps ``weights_only=True``, see
+    ``cnet/engine/safe_globals.py``), and returns the model in eval mode on
+    ``device`` with ``model.cfg`` (the config) and ``model.dataset_meta``
+    (``classes``).
+
+    The classes come from the checkpoint's ``meta['dataset_meta']`` (which
+    mmengine's Runner writes), else from the config: the test dataset's
+    ``metainfo.classes`` or a top-level ``classes``. With none of them,
+    ``classes`` is ``None`` (with a warning) and drawings show label numbers.
+
+    Args:
+        config: a config file or an mmengine ``Config``.
+        checkpoint: weights; ``None`` keeps the random initialisation.
+        device: e.g. ``'cpu'`` or ``'cuda:0'``.
+        cfg_options: overrides, as ``--cfg-options`` (an unknown key path
+            is an error).
+
+    Returns:
+        The model, in eval mode, on ``device``.
+
+    Raises:
+        FileNotFoundError: ``config`` or ``checkpoint`` does not exist.
+        TypeError: ``config`` is neither a path nor a ``Config``.
+    """
+    if isinstance(config, (str, Path)):
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'config file {str(config)!r} does not '
+                                    f'exist')
+        config = Config.fromfile(str(config))
+    elif isinstance(config, Config):
+        config = config.copy()
+    else:
+        raise TypeError(f'init_detector: config must be a file path or an '
+                        f'mmengine Config, got {type(config).__name__}')
+    if cfg_options:
+        check_cfg_options(config, cfg_options, config.filename or 'config')
+        config.merge_from_dict(cfg_options)
+    if 'model' not in config:
+        raise KeyError(f'init_detector: {config.filename or "the config"} '
+                       f'has no model')
+
+    register_all_modules(init_default_scope=False)
+    init_default_scope(config.get('default_scope', 'cnet'))
+    # SyncBN needs a process group; inference runs in one process.
+    model = revert_sync_batchnorm(MODELS.build(config.model))
+
+    dataset_meta = None
+    if checkpoint is not None:
+        if not osp.isfile(checkpoint):
+            raise FileNotFoundError(f'checkpoint {checkpoint!r} does not '
+                                    f'exist')
+        loaded = load_checkpoint(model, checkpoint, map_location='cpu')
+        meta = loaded.get('meta', {}) if isinstance(loaded, dict) else {}
+        if meta.get('dataset_meta'):
+            dataset_meta = {key.lower(): value
+                            for key, value in meta['dataset_meta'].items()}
+    if dataset_meta is None:
+        dataset_meta = {'classes': _classes_from_config(config)}
+        if dataset_meta['classes'] is None:
+            warnings.warn(
+                f'init_detector: neither the checkpoint ({checkpoint}) nor '
+                f'the config names the classes; labels stay numbers')
+    model.dataset_meta = dataset_meta
+    model.cfg = config
+    model.to(device)
+    model.eval()
+    return model
+
+
+def _classes_from_config(config: Config) -> Optional[Tuple[str, ...]]:
+    """``classes`` of the test dataset's metainfo, else a top-level one."""
+    dataset = _test_dataset_cfg(config)
+    classes = None
+    if dataset is not None:
+        classes = (dataset.get('metainfo') or {}).get('classes')
+    if classes is None:
+        classes = config.get('classes')
+    return None if classes is None else tuple(classes)
+
+
+def _test_dataset_cfg(config: Config) -> Optional[dict]:
+    """The test dataset's config, under any dataset wrappers."""
+    dataset = config.get('test_dataloader', {}).get('dataset')
+    while dataset is not None and 'pipeline' not in dataset \
+            and 'dataset' in dataset:
+        dataset = dataset['dataset']
+    return dataset
+
+
+def _transform_name(transform: dict) -> str:
+    """A transform's type without its scope (``'cnet.CenterAffine'``)."""
+    name = transform['type']
+    name = name if isinstance(name, str) else name.__name__
+    return name.split('.')[-1]
+
+
+def build_test_pipeline(config: Config, from_ndarray: bool = False
+                        ) -> Compose:
+    """The config's test pipeline, made fit for images without annotations.
+
+    Takes ``test_dataloader.dataset.pipeline`` (``test_pipeline`` when the
+    dataset has none), drops ``LoadAnnotations`` (there are none to load)
+    and, with ``from_ndarray``, reads the image from ``results['img']``
+    (``LoadImageFromNDArray``) instead of ``LoadImageFromFile``.
+
+    Args:
+        config: a detector's config (``model.cfg``).
+        from_ndarray: the images come as arrays rather than files.
+
+    Raises:
+        KeyError: the config has no test pipeline, or it does not start by
+            loading the image.
+    """
+    dataset = _test_dataset_cfg(config)
+    pipeline = None if dataset is None else dataset.get('pipeline')
+    if pipeline is None:
+        pipeline = config.get('test_pipeline')
+    if not pipeline:
+        raise KeyError(f'{config.filename or "the config"} has neither '
+                       f'test_dataloader.dataset.pipeline nor test_pipeline')
+    pipeline = [dict(transform) for transform in pipeline
+                if _transform_name(transform) != 'LoadAnnotations']
+    names = [_transform_name(transform) for transform in pipeline]
+    if 'LoadImageFromFile' not in names:
+        raise KeyError(f'{config.filename or "the config"}: the test pipeline '
+                       f'{names} has no LoadImageFromFile to read the image')
+    if from_ndarray:
+        index = names.index('LoadImageFromFile')
+        pipeline[index] = dict(type='LoadImageFromNDArray')
+    return Compose([TRANSFORMS.build(transform) for transform in pipeline])
+
+
+def list_images(folder: str) -> List[str]:
+    """The image files directly in ``folder`` (by extension), sorted.
+
+    Raises:
+        FileNotFoundError: the folder holds no image.
+    """
+    names = sorted(name for name in os.listdir(folder)
+                   if name.lower().endswith(IMAGE_EXTENSIONS)
+                   and osp.isfile(osp.join(folder, name)))
+    if not names:
+        raise FileNotFoundError(f'no image ({", ".join(IMAGE_EXTENSIONS)}) '
+                                f'in the folder {folder!r}')
+    return [osp.join(folder, name) for name in names]
+
+
+def _as_image_list(imgs: Union[ImageType, Sequence[ImageType]]
+                   ) -> Tuple[List[ImageType], bool]:
+    """The images of ``imgs`` and whether the caller gave several."""
+    if isinstance(imgs, (list, tuple)):
+        images, is_batch = list(imgs), True
+    elif isinstance(imgs, (str, Path)) and osp.isdir(imgs):
+        images, is_batch = list_images(str(imgs)), True
+    else:
+        images, is_batch = [imgs], False
+    for i, image in enumerate(images):
+        if isinstance(image, Path):
+            images[i] = str(image)
+        elif not isinstance(image, (str, np.ndarray)):
+            raise TypeError(f'inference_detector: image {i} must be a path '
+                            f'or a BGR numpy array, got '
+                            f'{type(image).__name__}')
+    return images, is_batch
+
+
+class _HeatmapRecorder:
+    """Keeps the last centre heatmap the head computes (a forward hook)."""
+
+    def __init__(self) -> None:
+        self.heatmap: Optional[torch.Tensor] = None
+
+    def __call__(self, module: nn.Module, inputs: Any,
+                 outputs: Dict[str, List[torch.Tensor]]) -> None:
+        # The last stack's logits, as the decoder uses.
+        self.heatmap = outputs['hm'][-1].detach()  # (B, C, h, w)
+
+
+def _attach_heatmaps(samples: List[DetDataSample],
+                     logits: torch.Tensor) -> None:
+    """Store each sample's max-over-classes sigmoid heatmap, original pixels.
+
+    Args:
+        samples: B predicted samples, with ``affine_matrix``, ``ori_shape``
+            and ``batch_input_shape`` metainfo.
+        logits: (B, C, h, w) heatmap logits of the batch, or (2B, C, h, w)
+            under the flip test (``test_cfg.flip``): the images then their
+            mirrors, whose scores are averaged as the decoder does.
+    """
+    scores = logits.sigmoid()
+    if len(scores) == 2 * len(samples):
+        scores = merge_flipped(scores)
+    peak_maps = scores.amax(dim=1).float().cpu().numpy()  # (B, h, w)
+    for sample, peak_map in zip(samples, peak_maps):
+        stride = sample.batch_input_shape[0] / peak_map.shape[0]
+        heatmap = heatmap_to_image(peak_map, sample.affine_matrix, stride,
+                                   sample.ori_shape)
+        sample.pred_heatmap = PixelData(
+            heatmap=torch.from_numpy(heatmap)[None])  # (1, H, W)
+
+
+def _run_batch(model: nn.Module, batch: List[dict],
+               recorder: Optional[_HeatmapRecorder]) -> List[DetDataSample]:
+    """``model.test_step`` on packed pipeline results of one input shape."""
+    data = dict(inputs=[item['inputs'] for item in batch],
+                data_samples=[item['data_samples'] for item in batch])
+    with torch.no_grad():
+        samples = model.test_step(data)
+    if recorder is not None:
+        _attach_heatmaps(samples, recorder.heatmap)
+    return samples
+
+
+def inference_detector(model: nn.Module,
+                       imgs: Union[ImageType, Sequence[ImageType]],
+                       batch_size: int = 1, *, with_heatmap: bool = False
+                       ) -> Union[DetDataSample, List[DetDataSample]]:
+    """Detect objects in one image, a list of images or a folder.
+
+    Each image goes through the config's test pipeline (without
+    ``LoadAnnotations``; arrays through ``LoadImageFromNDArray``), the
+    model's data preprocessor and ``model.test_step``, as in
+    ``tools/test.py``; boxes come back in the original image's pixels.
+
+    Images are batched by ``batch_size`` among those of the same network
+    input shape, so that no batch is padded: padding would put a black
+    border where a lone image meets the convolutions' zero padding, and
+    change the detections near its right and bottom edges. Results are in
+    the order of the input either way.
+
+    Args:
+        model: from :func:`init_detector` (needs ``model.cfg``).
+        imgs: an image (file path or (H, W, 3) uint8 BGR array, as
+            ``cv2.imread`` gives), a list of them, or a folder (every image
+            directly in it, sorted by name).
+        batch_size: images per forward pass.
+        with_heatmap: also store, per sample, ``pred_heatmap.heatmap``
+            (1, H, W) float32 in original pixels: the max over classes of
+            the sigmoid centre heatmap (of the last stack; under the flip
+            test, averaged with the mirror's as the decoder does).
+
+    Returns:
+        One ``DetDataSample`` for one image; a list for a list or a folder.
+        Each holds ``pred_instances``: ``bboxes`` (K, 4) xyxy, ``scores``
+        (K,) best first, ``labels`` (K,), on the model's device, and the
+        metainfo of the pipeline (``img_path``, ``ori_shape``,
+        ``affine_matrix`` ...); ``img_id`` is the image's index in ``imgs``.
+    """
+    if batch_size < 1:
+        raise ValueError(f'inference_detector: batch_size must be ≥ 1, got '
+                         f'{batch_size}')
+    if getattr(model, 'cfg', None) is None:
+        raise AttributeError('inference_detector: the model has no cfg; '
+                             'build it with init_detector')
+    images, is_batch = _as_image_list(imgs)
+    pipelines: Dict[bool, Compose] = {}
+    recorder = hook = None
+    if with_heatmap:
+        recorder = _HeatmapRecorder()
+        hook = model.bbox_head.register_forward_hook(recorder)
+
+    results: List[Optional[DetDataSample]] = [None] * len(images)
+    # input shape → [(index, packed results)], in order of first appearance
+    pending: 'OrderedDict[Tuple[int, ...], List[Tuple[int, dict]]]' = \
+        OrderedDict()
+
+    def flush(shape: Tuple[int, ...]) -> None:
+        indices, batch = zip(*pending.pop(shape))
+        for index, sample in zip(indices,
+                                 _run_batch(model, list(batch), recorder)):
+            results[index] = sample
+
+    try:
+        for index, image in enumerate(images):
+            from_ndarray = isinstance(image, np.ndarray)
+            if from_ndarray not in pipelines:
+                pipelines[from_ndarray] = build_test_pipeline(
+                    model.cfg, from_ndarray)
+            data = (dict(img=image, img_id=index) if from_ndarray
+                    else dict(img_path=image, img_id=index))
+            packed = pipelines[from_ndarray](data)
+            shape = tuple(packed['inputs'].shape)
+            pending.setdefault(shape, []).append((index, packed))
+            if len(pending[shape]) == batch_size:
+                flush(shape)
+        while pending:
+            flush(next(iter(pending)))
+    finally:
+        if hook is not None:
+            hook.remove()
+    return results if is_batch else results[0]
