@@ -8,6 +8,7 @@ import copy
 import logging
 import os
 import os.path as osp
+import warnings
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -137,7 +138,27 @@ def setup_test_config(config: str, checkpoint: str,
             type='DetVisualizationHook', draw=True, test_out_dir=show_dir)
     if tta:
         apply_tta(cfg)
+    warn_on_padded_test_batches(cfg)
     return cfg
+
+
+def warn_on_padded_test_batches(cfg: Config) -> None:
+    """Warn when a test batch would pad ``keep_res`` inputs of different
+    sizes to one shape: the zero border shifts the detections near the
+    bottom and right edges (by pixels to hundreds of pixels on the shapes
+    set), so the mAP is not the one batch 1 gives. The original tests one
+    image at a time; ``inference_detector`` groups images by input shape."""
+    loader = cfg.get('test_dataloader')
+    if not loader or loader.get('batch_size', 1) <= 1:
+        return
+    pipeline = loader.get('dataset', {}).get('pipeline', [])
+    if any(t.get('type') == 'CenterAffine' and
+           t.get('mode', 'keep_res') == 'keep_res' for t in pipeline):
+        warnings.warn(
+            f'test_dataloader.batch_size={loader.batch_size} with keep_res '
+            f'inputs: images of different sizes are padded into one batch, '
+            f'which changes the detections near the padded edges; use '
+            f'batch_size=1 for the figures the original reports')
 
 
 # What --tta uses when a config has no tta_model: the original's flip test and

@@ -6,6 +6,7 @@ import re
 import socket
 import subprocess
 import sys
+import warnings
 from typing import Dict, List
 
 import pytest
@@ -129,3 +130,19 @@ def test_missing_checkpoint_or_config_is_named(tmp_path):
         setup_test_config(SHAPES_CONFIG, str(tmp_path / 'nope.pth'))
     with pytest.raises(FileNotFoundError, match='missing.py'):
         setup_train_config(str(tmp_path / 'missing.py'))
+
+
+def test_batched_keep_res_test_warns_that_padding_changes_detections(
+        tiny_shapes_root, tmp_path):
+    checkpoint = tmp_path / 'model.pth'
+    checkpoint.write_bytes(b'')    # only its existence is checked here
+    options = tiny_options(tiny_shapes_root)
+    with pytest.warns(UserWarning, match='batch_size=4 with keep_res'):
+        setup_test_config(SHAPES_CONFIG, str(checkpoint),
+                          work_dir=str(tmp_path),
+                          cfg_options={**options,
+                                       'test_dataloader.batch_size': 4})
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', UserWarning)
+        setup_test_config(SHAPES_CONFIG, str(checkpoint),
+                          work_dir=str(tmp_path), cfg_options=options)
