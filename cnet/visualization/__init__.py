@@ -1,8 +1,13 @@
 """Drawing boxes and heatmaps (later keypoints, 3-D boxes) on images."""
+from .browse import (SampleBrowser, draw_training_sample, gui_available,
+                     sample_file_name, show_image, target_heatmap,
+                     upsample_heatmap)
 from .draw import class_color, draw_boxes, draw_det_sample
 from .heatmap import heatmap_to_image, overlay_heatmap
 
 __all__ = [
-    'class_color', 'draw_boxes', 'draw_det_sample', 'heatmap_to_image',
-    'overlay_heatmap'
+    'SampleBrowser', 'class_color', 'draw_boxes', 'draw_det_sample',
+    'draw_training_sample', 'gui_available', 'heatmap_to_image',
+    'overlay_heatmap', 'sample_file_name', 'show_image', 'target_heatmap',
+    'upsample_heatmap'
 ]

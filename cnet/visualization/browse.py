@@ -1,0 +1,229 @@
+"""What the network trains on: augmented inputs, gt boxes, target heatmaps.
+
+The logic of ``tools/browse_dataset.py`` (MMDetection's ``browse_dataset``
+plus CenterNet's target heatmap), callable from Python: every sample of a
+config's dataset, through its augmentation pipeline, as the network input
+(``PackDetInputs``' ``inputs``, before the data preprocessor normalises it)
+with its gt boxes and the centre heatmap that the config's head builds from
+them (:meth:`CenterHead.get_targets`).
+"""
+import os
+import os.path as osp
+import re
+import sys
+from typing import Dict, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+
+from cnet.registry import DATASETS, MODELS
+from .draw import draw_boxes
+from .heatmap import overlay_heatmap
+
+# Crowd regions (``ignored_instances``): no target, no loss on negatives.
+IGNORED_COLOR = (160, 160, 160)
+WINDOW_NAME = 'cnet browse_dataset'
+
+
+def input_image(inputs: torch.Tensor) -> np.ndarray:
+    """``PackDetInputs``' (3, H, W) tensor as an (H, W, 3) uint8 BGR image.
+
+    Float inputs (after photometric augmentation) are rounded and clipped to
+    [0, 255]; they are not normalised yet (the data preprocessor does that).
+    """
+    if inputs.ndim != 3:
+        raise ValueError(f'input_image: inputs must be (C, H, W), got shape '
+                         f'{tuple(inputs.shape)}')
+    image = inputs.detach().cpu().permute(1, 2, 0).numpy()
+    if image.dtype != np.uint8:
+        image = np.clip(np.round(image), 0, 255).astype(np.uint8)
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    return np.ascontiguousarray(image)
+
+
+def upsample_heatmap(heatmap: np.ndarray, stride: int,
+                     image_shape: Tuple[int, int]) -> np.ndarray:
+    """A stride-R heatmap in network-input pixels, cell (x, y) at (x·R, y·R).
+
+    The decoder's placement (``box = (x + δx ± w/2) · R``), so a Gaussian's
+    peak lands on the pixel its box centre decodes to; ``cv2.resize`` would
+    put it at ``x·R + (R − 1)/2``. Bilinear in between, the last row and
+    column replicated up to the input's border.
+
+    Args:
+        heatmap: (h, w) float.
+        stride: R.
+        image_shape: (H, W) of the network input.
+
+    Returns:
+        (H, W) float32.
+    """
+    if heatmap.ndim != 2:
+        raise ValueError(f'upsample_heatmap: heatmap must be (h, w), got '
+                         f'shape {heatmap.shape}')
+    to_cells = np.array([[1.0 / stride, 0, 0], [0, 1.0 / stride, 0]])
+    height, width = int(image_shape[0]), int(image_shape[1])
+    return cv2.warpAffine(
+        np.ascontiguousarray(heatmap, dtype=np.float32), to_cells,
+        (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE)
+
+
+def target_heatmap(head: torch.nn.Module, gt_instances: InstanceData,
+                   input_shape: Tuple[int, int]) -> np.ndarray:
+    """The centre heatmap target of one sample, max over classes.
+
+    Args:
+        head: a ``CenterHead`` (or subclass) as the config builds it.
+        gt_instances: ``bboxes`` (N, 4) xyxy in network-input pixels,
+            ``labels`` (N,).
+        input_shape: (H, W) of the network input.
+
+    Returns:
+        (H, W) float32 in [0, 1], in network-input pixels (1 at every
+        object's integer centre).
+    """
+    stride = int(head.bbox_coder.stride)
+    height, width = int(input_shape[0]), int(input_shape[1])
+    feat_shape = (1, head.num_classes, height // stride, width // stride)
+    with torch.no_grad():
+        targets = head.get_targets([gt_instances], None, feat_shape,
+                                   device=torch.device('cpu'))
+    heatmap = targets['center_heatmap_target'][0].max(dim=0).values  # (h, w)
+    return upsample_heatmap(heatmap.numpy(), stride, (height, width))
+
+
+def draw_training_sample(packed_sample: Dict,
+                         heatmap: Optional[np.ndarray],
+                         class_names: Optional[Sequence[str]],
+                         heatmap_alpha: float = 0.5) -> np.ndarray:
+    """Draw a packed training sample: input, target heatmap, gt boxes.
+
+    The heatmap is blended first (JET colour map: dark red at 1), then the
+    ignored regions (1 px, grey) and the gt boxes (2 px, class colour, class
+    name) are drawn on top, unblended.
+
+    Args:
+        packed_sample: ``PackDetInputs``' output: ``inputs`` (3, H, W) BGR
+            and ``data_samples`` with ``gt_instances`` (``bboxes`` (N, 4)
+            xyxy in input pixels, ``labels`` (N,)) and, optionally,
+            ``ignored_instances``.
+        heatmap: (H, W) in [0, 1] in input pixels (:func:`target_heatmap`),
+            or ``None`` for no overlay.
+        class_names: names indexed by label; the label number otherwise.
+        heatmap_alpha: weight of the colour map.
+
+    Returns:
+        (H, W, 3) uint8 BGR, a new array.
+    """
+    canvas = input_image(packed_sample['inputs'])
+    if heatmap is not None:
+        canvas = overlay_heatmap(canvas, heatmap, alpha=heatmap_alpha)
+    sample = packed_sample['data_samples']
+    if 'ignored_instances' in sample:
+        for box in sample.ignored_instances.bboxes.cpu().numpy():
+            x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), IGNORED_COLOR, 1)
+    if 'gt_instances' in sample:
+        gt = sample.gt_instances
+        canvas = draw_boxes(canvas, gt.bboxes.cpu().numpy().reshape(-1, 4),
+                            gt.labels.cpu().numpy(), None, class_names)
+    return canvas
+
+
+def sample_file_name(index: int, img_path: Optional[str],
+                     ext: str = '.png') -> str:
+    """``<index>_<image file stem><ext>``, e.g. ``3_000017.png``."""
+    stem = (osp.splitext(osp.basename(img_path))[0] if img_path
+            else 'sample')
+    return f'{index}_{stem}{ext}'
+
+
+class SampleBrowser:
+    """The samples of a config's dataset, drawn as the network trains on them.
+
+    The dataset of ``cfg.train_dataloader`` (``split='train'``, with its
+    augmentation) or ``cfg.val_dataloader`` (``'val'``); the heatmap target
+    comes from ``cfg.model.bbox_head`` built with ``cfg.model.train_cfg``,
+    as the detector builds it.
+
+    Args:
+        cfg: a loaded config (``--cfg-options`` applied).
+        split: ``'train'`` or ``'val'``.
+        with_heatmap: blend the target heatmap.
+    """
+
+    LOADERS = dict(train='train_dataloader', val='val_dataloader')
+
+    def __init__(self, cfg: Config, split: str = 'train',
+                 with_heatmap: bool = True) -> None:
+        from cnet.utils import register_all_modules
+        register_all_modules(init_default_scope=False)
+        if split not in self.LOADERS:
+            raise ValueError(f'SampleBrowser: split must be one of '
+                             f'{sorted(self.LOADERS)}, got {split!r}')
+        loader = self.LOADERS[split]
+        if loader not in cfg:
+            raise KeyError(f'the config has no {loader} to browse')
+        self.dataset = DATASETS.build(cfg[loader].dataset)
+        self.class_names = self.dataset.metainfo.get('classes')
+        self.head = None
+        if with_heatmap:
+            head_cfg = dict(cfg.model.bbox_head)
+            head_cfg.update(train_cfg=cfg.model.get('train_cfg'))
+            self.head = MODELS.build(head_cfg)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Tuple[Dict, np.ndarray]:
+        """``(packed_sample, canvas)``: ``PackDetInputs``' output of sample
+        ``index`` (a fresh random augmentation on every call) and
+        :func:`draw_training_sample`'s image of it."""
+        packed = self.dataset[index]
+        heatmap = None
+        if self.head is not None:
+            sample = packed['data_samples']
+            gt = (sample.gt_instances if 'gt_instances' in sample else
+                  InstanceData(bboxes=torch.zeros(0, 4),
+                               labels=torch.zeros(0, dtype=torch.long)))
+            heatmap = target_heatmap(self.head, gt,
+                                     tuple(packed['inputs'].shape[-2:]))
+        return packed, draw_training_sample(packed, heatmap,
+                                            self.class_names)
+
+
+def gui_available() -> bool:
+    """Whether ``cv2.imshow`` can open a window here.
+
+    Needs an OpenCV built with a GUI backend (not opencv-python-headless)
+    and, on Linux, a display: Qt aborts the whole process without one
+    instead of raising.
+    """
+    match = re.search(r'^\s*GUI:\s*(\S+)', cv2.getBuildInformation(), re.M)
+    if match is None or match.group(1).upper() == 'NONE':
+        return False
+    if sys.platform.startswith('linux'):
+        return bool(os.environ.get('DISPLAY')
+                    or os.environ.get('WAYLAND_DISPLAY'))
+    return True
+
+
+def show_image(canvas: np.ndarray, wait_s: float = 2.0) -> None:
+    """Show an image in a window for ``wait_s`` seconds (0: until a key).
+
+    Raises:
+        RuntimeError: no OpenCV GUI or no display (see
+            :func:`gui_available`).
+    """
+    if not gui_available():
+        raise RuntimeError(
+            'showing needs an OpenCV build with a GUI (opencv-python, not '
+            'opencv-python-headless) and a display (DISPLAY or '
+            'WAYLAND_DISPLAY); run headless with --not-show --output-dir DIR')
+    cv2.imshow(WINDOW_NAME, canvas)
+    cv2.waitKey(max(int(round(wait_s * 1000)), 0))
