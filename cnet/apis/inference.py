@@ -206,7 +206,7 @@ def _as_image_list(imgs: Union[ImageType, Sequence[ImageType]]
     return images, is_batch
 
 
-class _HeatmapRecorder:
+class HeatmapRecorder:
     """Keeps the last centre heatmap the head computes (a forward hook)."""
 
     def __init__(self) -> None:
@@ -218,7 +218,7 @@ class _HeatmapRecorder:
         self.heatmap = outputs['hm'][-1].detach()  # (B, C, h, w)
 
 
-def _attach_heatmaps(samples: List[DetDataSample],
+def attach_heatmaps(samples: List[DetDataSample],
                      logits: torch.Tensor) -> None:
     """Store each sample's max-over-classes sigmoid heatmap, original pixels.
 
@@ -242,14 +242,14 @@ def _attach_heatmaps(samples: List[DetDataSample],
 
 
 def _run_batch(model: nn.Module, batch: List[dict],
-               recorder: Optional[_HeatmapRecorder]) -> List[DetDataSample]:
+               recorder: Optional[HeatmapRecorder]) -> List[DetDataSample]:
     """``model.test_step`` on packed pipeline results of one input shape."""
     data = dict(inputs=[item['inputs'] for item in batch],
                 data_samples=[item['data_samples'] for item in batch])
     with torch.no_grad():
         samples = model.test_step(data)
     if recorder is not None:
-        _attach_heatmaps(samples, recorder.heatmap)
+        attach_heatmaps(samples, recorder.heatmap)
     return samples
 
 
@@ -298,7 +298,7 @@ def inference_detector(model: nn.Module,
     pipelines: Dict[bool, Compose] = {}
     recorder = hook = None
     if with_heatmap:
-        recorder = _HeatmapRecorder()
+        recorder = HeatmapRecorder()
         hook = model.bbox_head.register_forward_hook(recorder)
 
     results: List[Optional[DetDataSample]] = [None] * len(images)

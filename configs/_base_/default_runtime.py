@@ -7,7 +7,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='auto'),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # val_samples > 0: at each validation, the first images drawn with their detections and
+    # centre heatmap, given to the visualizer's backends (tools/test.py --show-dir sets its own).
+    visualization=dict(type='DetVisualizationHook', val_samples=0))
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -15,6 +18,10 @@ env_cfg = dict(
     # tools/train.py falls back to gloo when no GPU is present.
     dist_cfg=dict(backend='nccl'))
 
+# TensorBoard: add dict(type='TensorboardVisBackend') (pip install tensorboard) to log the scalars
+# and the validation drawings there too, e.g. with
+#   --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),dict(type='TensorboardVisBackend')]"
+#   default_hooks.visualization.val_samples=4
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)

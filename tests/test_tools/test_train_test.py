@@ -9,6 +9,8 @@ import sys
 import warnings
 from typing import Dict, List
 
+import cv2
+import numpy as np
 import pytest
 
 from cnet.engine.runner_setup import (build_runner, setup_test_config,
@@ -146,3 +148,26 @@ def test_batched_keep_res_test_warns_that_padding_changes_detections(
         warnings.simplefilter('error', UserWarning)
         setup_test_config(SHAPES_CONFIG, str(checkpoint),
                           work_dir=str(tmp_path), cfg_options=options)
+
+
+def test_validation_logs_drawn_samples_with_heatmaps(tiny_shapes_root,
+                                                    tmp_path):
+    options = tiny_options(tiny_shapes_root, max_epochs=1)
+    options['default_hooks.visualization.val_samples'] = 2
+    cfg = setup_train_config(SHAPES_CONFIG, work_dir=str(tmp_path),
+                             cfg_options=options)
+    runner = build_runner(cfg)
+    runner.train()
+    images = sorted(
+        name for _, _, files in os.walk(tmp_path) for name in files
+        if name.startswith('val_') and name.endswith('.png'))
+    # The first two val images, logged at epoch 1.
+    assert images == ['val_000000_1.png', 'val_000001_1.png']
+    path = next(osp.join(root, name) for root, _, files in os.walk(tmp_path)
+                for name in files if name == images[0])
+    drawing = cv2.imread(path)
+    original = cv2.imread(osp.join(tiny_shapes_root, 'val', 'images',
+                                   '000000.jpg'))
+    # The heatmap overlay recolours the whole image.
+    assert drawing.shape == original.shape
+    assert np.abs(drawing.astype(int) - original.astype(int)).mean() > 10

@@ -1,4 +1,6 @@
-"""Write each test image with its detections drawn (``tools/test.py --show-dir``)."""
+"""Draw detections: every test image into a folder (``tools/test.py
+--show-dir``), and the first validation images with their heatmaps into the
+visualizer's backends at each validation (TensorBoard when configured)."""
 import os
 import os.path as osp
 from typing import Optional, Sequence
@@ -9,7 +11,7 @@ from mmengine.runner import Runner
 
 from cnet.registry import HOOKS
 from cnet.structures import DetDataSample
-from cnet.visualization import draw_boxes
+from cnet.visualization import draw_boxes, draw_det_sample
 
 
 @HOOKS.register_module()
@@ -20,14 +22,60 @@ class DetVisualizationHook(Hook):
         draw: off by default so that configs can keep the hook listed.
         test_out_dir: folder, relative to the run's log dir unless absolute.
         score_thr: detections under it are not drawn.
+        val_samples: at each validation, the first this many images are
+            drawn with their detections over their centre heatmap (max over
+            classes of the sigmoid) and given to the runner's visualizer as
+            ``val_<image name>`` at the epoch: its ``LocalVisBackend`` writes
+            PNGs under ``vis_data/vis_image``, a ``TensorboardVisBackend``
+            shows them in TensorBoard. 0 turns it off.
     """
 
     def __init__(self, draw: bool = False,
                  test_out_dir: Optional[str] = None,
-                 score_thr: float = 0.3) -> None:
+                 score_thr: float = 0.3, val_samples: int = 0) -> None:
         self.draw = draw
         self.test_out_dir = test_out_dir
         self.score_thr = score_thr
+        self.val_samples = val_samples
+        self._recorder = None
+        self._handle = None
+        self._logged = 0
+
+    def before_val_epoch(self, runner: Runner) -> None:
+        if self.val_samples <= 0:
+            return
+        from cnet.apis.inference import HeatmapRecorder
+        model = runner.model
+        model = getattr(model, 'module', model)     # DDP wrappers
+        self._recorder = HeatmapRecorder()
+        self._handle = model.bbox_head.register_forward_hook(self._recorder)
+        self._logged = 0
+
+    def after_val_iter(self, runner: Runner, batch_idx: int,
+                       data_batch: dict,
+                       outputs: Sequence[DetDataSample]) -> None:
+        if self._recorder is None or self._logged >= self.val_samples:
+            return
+        from cnet.apis.inference import attach_heatmaps
+        attach_heatmaps(list(outputs), self._recorder.heatmap)
+        classes = runner.val_evaluator.dataset_meta.get('classes')
+        for sample in outputs:
+            if self._logged >= self.val_samples:
+                break
+            image = cv2.imread(sample.img_path)
+            if image is None:
+                raise FileNotFoundError(
+                    f'DetVisualizationHook: cannot read {sample.img_path}')
+            canvas = draw_det_sample(image, sample, classes, self.score_thr)
+            name = osp.splitext(osp.basename(sample.img_path))[0]
+            runner.visualizer.add_image(f'val_{name}', canvas[..., ::-1],
+                                        step=runner.epoch)
+            self._logged += 1
+
+    def after_val_epoch(self, runner: Runner, metrics=None) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+        self._handle = self._recorder = None
 
     def after_test_iter(self, runner: Runner, batch_idx: int,
                         data_batch: dict,
