@@ -1,3 +1,4 @@
 from .coco_metric import CocoMetric
+from .voc_metric import VOCMetric
 
-__all__ = ['CocoMetric']
+__all__ = ['CocoMetric', 'VOCMetric']
