@@ -67,6 +67,8 @@ def model_complexity(cfg: Config, shape: Union[int, Sequence[int]] = 512,
     if isinstance(shape, int):
         shape = (shape, shape)
     shape = tuple(int(s) for s in shape)
+    if len(shape) == 1:         # --shape 128: a square input
+        shape = shape * 2
     if len(shape) != 2 or min(shape) <= 0:
         raise ValueError(f'get_flops: shape must be (H, W) of positive ints '
                          f'or one int, got {shape}')

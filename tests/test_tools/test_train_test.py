@@ -151,23 +151,25 @@ def test_batched_keep_res_test_warns_that_padding_changes_detections(
 
 
 def test_validation_logs_drawn_samples_with_heatmaps(tiny_shapes_root,
-                                                    tmp_path):
+                                                    tmp_path, monkeypatch):
     options = tiny_options(tiny_shapes_root, max_epochs=1)
     options['default_hooks.visualization.val_samples'] = 2
     cfg = setup_train_config(SHAPES_CONFIG, work_dir=str(tmp_path),
                              cfg_options=options)
     runner = build_runner(cfg)
+    logged = {}
+
+    def add_image(name, image, step=0):
+        logged[(name, step)] = image
+
+    # The visualizer is a process-wide instance: read what it is given.
+    monkeypatch.setattr(runner.visualizer, 'add_image', add_image)
     runner.train()
-    images = sorted(
-        name for _, _, files in os.walk(tmp_path) for name in files
-        if name.startswith('val_') and name.endswith('.png'))
-    # The first two val images, logged at epoch 1.
-    assert images == ['val_000000_1.png', 'val_000001_1.png']
-    path = next(osp.join(root, name) for root, _, files in os.walk(tmp_path)
-                for name in files if name == images[0])
-    drawing = cv2.imread(path)
+    # The first two val images, logged at epoch 1, as RGB drawings.
+    assert sorted(logged) == [('val_000000', 1), ('val_000001', 1)]
     original = cv2.imread(osp.join(tiny_shapes_root, 'val', 'images',
-                                   '000000.jpg'))
+                                   '000000.jpg'))[..., ::-1]
+    drawing = logged[('val_000000', 1)]
     # The heatmap overlay recolours the whole image.
     assert drawing.shape == original.shape
     assert np.abs(drawing.astype(int) - original.astype(int)).mean() > 10

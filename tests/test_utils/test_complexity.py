@@ -14,6 +14,8 @@ def test_flops_double_with_the_input_area_and_params_do_not_change():
     assert wide['flops'] / square['flops'] == pytest.approx(2, rel=0.1)
     assert wide['params'] == square['params']
     assert square['input_shape'] == (1, 3, 64, 64)
+    # One value, as `tools/get_flops.py --shape 64` passes it: a square.
+    assert model_complexity(cfg, [64], show_table=False) == square
 
 
 def test_table_names_the_backbone_and_head():
