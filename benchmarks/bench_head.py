@@ -52,7 +52,6 @@ import importlib.util
 import math
 import platform
 import sys
-import time
 import types
 import warnings
 from pathlib import Path
@@ -63,6 +62,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from cnet.models.heads.center_head import CenterHead
+from cnet.utils.benchmark import time_call
 
 NUM_CLASSES = 80
 STRIDE = 4
@@ -70,18 +70,9 @@ STRIDE = 4
 
 # ------------------------------------------------------------------ timing
 def measure(fn: Callable[[], object], warmup: int, iters: int) -> Dict:
-    """Median, quartiles, min and max in ms of ``fn`` after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    times: List[float] = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    quartiles = np.percentile(times, [25, 50, 75])
-    return dict(median=float(quartiles[1]), p25=float(quartiles[0]),
-                p75=float(quartiles[2]), min=min(times), max=max(times),
-                iters=iters)
+    """Median, quartiles, min and max in ms of ``fn`` after ``warmup`` runs
+    (``cnet.utils.benchmark.time_call`` on the CPU: nothing to sync)."""
+    return time_call(fn, warmup, iters, sync=lambda: None)
 
 
 def random_instances(batch: int, num_objects: int, size: int,

@@ -9,7 +9,6 @@ median and the spread), and all four in a row as the end-to-end latency at
 batch 1.
 """
 import copy
-import os
 import os.path as osp
 import platform
 import tempfile
@@ -69,10 +68,11 @@ def default_image(cfg: Config, work_dir: str) -> str:
     else:
         folder = osp.join(root, dataset.get('data_prefix', {}).get('img', ''))
     if osp.isdir(folder):
-        names = sorted(n for n in os.listdir(folder)
-                       if n.lower().endswith(('.jpg', '.jpeg', '.png')))
-        if names:
-            return osp.join(folder, names[0])
+        from cnet.apis.inference import list_images
+        try:
+            return list_images(folder)[0]
+        except FileNotFoundError:      # a folder with no image
+            pass
     path = osp.join(work_dir, 'random_640x480.jpg')
     generator = np.random.default_rng(0)
     cv2.imwrite(path, generator.integers(0, 256, (480, 640, 3),

@@ -14,6 +14,14 @@ from cnet.structures import DetDataSample
 from cnet.visualization import draw_boxes, draw_det_sample
 
 
+def read_image(path: str):
+    """The BGR image at ``path``; an error naming it when unreadable."""
+    image = cv2.imread(path)
+    if image is None:
+        raise FileNotFoundError(f'DetVisualizationHook: cannot read {path}')
+    return image
+
+
 @HOOKS.register_module()
 class DetVisualizationHook(Hook):
     """Draw test-time detections into ``{run dir}/{test_out_dir}/``.
@@ -62,10 +70,7 @@ class DetVisualizationHook(Hook):
         for sample in outputs:
             if self._logged >= self.val_samples:
                 break
-            image = cv2.imread(sample.img_path)
-            if image is None:
-                raise FileNotFoundError(
-                    f'DetVisualizationHook: cannot read {sample.img_path}')
+            image = read_image(sample.img_path)
             canvas = draw_det_sample(image, sample, classes, self.score_thr)
             name = osp.splitext(osp.basename(sample.img_path))[0]
             runner.visualizer.add_image(f'val_{name}', canvas[..., ::-1],
@@ -88,10 +93,7 @@ class DetVisualizationHook(Hook):
         os.makedirs(out_dir, exist_ok=True)
         classes = runner.test_evaluator.dataset_meta.get('classes')
         for sample in outputs:
-            image = cv2.imread(sample.img_path)
-            if image is None:
-                raise FileNotFoundError(
-                    f'DetVisualizationHook: cannot read {sample.img_path}')
+            image = read_image(sample.img_path)
             pred = sample.pred_instances
             canvas = draw_boxes(image, pred.bboxes.cpu().numpy(),
                                 pred.labels.cpu().numpy(),
