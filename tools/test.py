@@ -4,7 +4,8 @@ import os
 
 from mmengine.config import DictAction
 
-from cnet.engine.runner_setup import build_runner, setup_test_config
+from cnet.engine.runner_setup import (build_runner, close_process_group,
+                                      setup_test_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +43,7 @@ def main() -> None:
         format_only=args.format_only, show_dir=args.show_dir,
         cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta)
     build_runner(cfg).test()
+    close_process_group()
 
 
 if __name__ == '__main__':

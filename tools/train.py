@@ -4,7 +4,8 @@ import os
 
 from mmengine.config import DictAction
 
-from cnet.engine.runner_setup import build_runner, setup_train_config
+from cnet.engine.runner_setup import (build_runner, close_process_group,
+                                      setup_train_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,6 +38,7 @@ def main() -> None:
         auto_scale_lr=args.auto_scale_lr, cfg_options=args.cfg_options,
         launcher=args.launcher)
     build_runner(cfg).train()
+    close_process_group()
 
 
 if __name__ == '__main__':

@@ -256,3 +256,16 @@ def build_runner(cfg: Config) -> Runner:
         from mmengine.registry import RUNNERS
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+def close_process_group() -> None:
+    """Wait for every rank, then destroy the default process group.
+
+    A process that exits with a live gloo group can abort in interpreter
+    teardown ('terminate called without an active exception', SIGABRT) while
+    gloo's worker threads still hold tensors; torch asks callers to destroy
+    the group at the end of main. No-op in a single process.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
