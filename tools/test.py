@@ -21,6 +21,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-dir',
                         help='draw the detections of each image here')
     parser.add_argument(
+        '--no-progress', action='store_true',
+        help='no progress bar over the test images')
+    parser.add_argument(
         '--tta', action='store_true',
         help="test-time augmentation: the config's tta_model and "
         "tta_pipeline (default: the original's flip test and scales "
@@ -41,7 +44,8 @@ def main() -> None:
     cfg = setup_test_config(
         args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
         format_only=args.format_only, show_dir=args.show_dir,
-        cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta)
+        cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta,
+        progress=not args.no_progress)
     build_runner(cfg).test()
     close_process_group()
 

@@ -19,6 +19,8 @@ import os.path as osp
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Sequence, Tuple
 
+from mmengine.utils import ProgressBar
+
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
                'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
                'sheep', 'sofa', 'train', 'tvmonitor')
@@ -129,8 +131,11 @@ def voc_image_id(year: str, name: str) -> int:
     return int(year) * 1_000_000 + int(digits)
 
 
-def convert_voc_split(devkit_root: str, sets: Sequence[Tuple[str, str]]) -> dict:
+def convert_voc_split(devkit_root: str, sets: Sequence[Tuple[str, str]],
+                      progress: bool = False) -> dict:
     """COCO dict of the images of ``VOC<year>/ImageSets/Main/<image set>.txt`` for each set.
+
+    ``progress`` draws a bar over the XML files of each set.
 
     Raises:
         FileNotFoundError: an image-set list or an annotation file is missing.
@@ -143,19 +148,27 @@ def convert_voc_split(devkit_root: str, sets: Sequence[Tuple[str, str]]) -> dict
             raise FileNotFoundError(f'VOC image set list {list_file} does not exist')
         with open(list_file, encoding='utf-8') as f:
             names = [line.strip() for line in f if line.strip()]
+        if progress:
+            print(f'VOC{year} {image_set}: {len(names)} annotation files')
+        bar = ProgressBar(len(names)) if progress else None
         for name in names:
             xml_path = osp.join(voc_dir, 'Annotations', f'{name}.xml')
             if not osp.isfile(xml_path):
                 raise FileNotFoundError(f'annotation file {xml_path} does not exist')
             records.append((voc_image_id(year, name), parse_voc_xml(xml_path)))
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            print()
     return build_coco_dict(records)
 
 
 def convert_voc(devkit_root: str,
-                splits: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = VOC_SPLITS
-                ) -> Dict[str, dict]:
+                splits: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = VOC_SPLITS,
+                progress: bool = False) -> Dict[str, dict]:
     """``{file name: COCO dict}`` of each split (default: the original's two files)."""
-    return {file_name: convert_voc_split(devkit_root, sets) for file_name, sets in splits}
+    return {file_name: convert_voc_split(devkit_root, sets, progress)
+            for file_name, sets in splits}
 
 
 __all__ = ['VOC_CLASSES', 'VOC_SPLITS', 'parse_voc_xml', 'voc_box_to_coco', 'build_coco_dict',

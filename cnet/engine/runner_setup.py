@@ -101,7 +101,8 @@ def setup_test_config(config: str, checkpoint: str,
                       out: Optional[str] = None, format_only: bool = False,
                       show_dir: Optional[str] = None,
                       cfg_options: Optional[Dict[str, Any]] = None,
-                      launcher: str = 'none', tta: bool = False) -> Config:
+                      launcher: str = 'none', tta: bool = False,
+                      progress: bool = True) -> Config:
     """The config ``tools/test.py`` runs.
 
     Args:
@@ -113,6 +114,8 @@ def setup_test_config(config: str, checkpoint: str,
             (relative to the work dir's timestamped run folder, as MMDetection).
         tta: test with the config's ``tta_model`` and ``tta_pipeline`` (see
             :func:`apply_tta`).
+        progress: add a :class:`ProgressBarHook` over the test images
+            unless the config has one.
     """
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
@@ -138,6 +141,10 @@ def setup_test_config(config: str, checkpoint: str,
             type='DetVisualizationHook', draw=True, test_out_dir=show_dir)
     if tta:
         apply_tta(cfg)
+    custom_hooks = list(cfg.get('custom_hooks') or [])
+    if progress and not any(hook.get('type') == 'ProgressBarHook'
+                            for hook in custom_hooks):
+        cfg.custom_hooks = custom_hooks + [dict(type='ProgressBarHook')]
     warn_on_padded_test_batches(cfg)
     return cfg
 

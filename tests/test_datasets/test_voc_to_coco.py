@@ -91,9 +91,12 @@ def test_image_ids_of_both_years_do_not_collide():
 def test_tool_writes_the_two_files_and_cnet_reads_them(tmp_path):
     devkit = write_devkit(tmp_path / 'VOCdevkit')
     out_dir = tmp_path / 'annotations'
-    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'dataset_converters',
-                                             'pascal_voc.py'), devkit, '--out-dir',
-                    str(out_dir)], check=True, cwd=ROOT, capture_output=True)
+    proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'dataset_converters',
+                                                    'pascal_voc.py'), devkit, '--out-dir',
+                           str(out_dir)], check=True, cwd=ROOT, capture_output=True, text=True)
+    # One progress bar per image set, ending at its count of XML files.
+    assert 'VOC2007 trainval: 1 annotation files' in proc.stdout
+    assert '1/1, ' in proc.stdout
     trainval = json.loads((out_dir / 'pascal_trainval0712.json').read_text())
     test = json.loads((out_dir / 'pascal_test2007.json').read_text())
     assert [i['id'] for i in trainval['images']] == [2007000005, 2012000002]

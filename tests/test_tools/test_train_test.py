@@ -1,4 +1,5 @@
 """End to end: train, test, resume and DDP on the tiny shapes set."""
+import glob
 import json
 import os
 import os.path as osp
@@ -113,6 +114,9 @@ def test_dist_train_and_dist_test_agree_with_single_process_test(
     single_metrics = METRIC.findall(single)
     dist_metrics = METRIC.findall(dist)
     assert single_metrics and single_metrics == dist_metrics
+    # The progress bar counts all 6 val images, also with 3 per rank.
+    assert re.search(r'6/6, [0-9.]+ task/s', single)
+    assert re.search(r'6/6, [0-9.]+ task/s', dist)
 
 
 def test_unknown_type_or_key_is_named(tiny_shapes_root, tmp_path):
@@ -173,3 +177,53 @@ def test_validation_logs_drawn_samples_with_heatmaps(tiny_shapes_root,
     # The heatmap overlay recolours the whole image.
     assert drawing.shape == original.shape
     assert np.abs(drawing.astype(int) - original.astype(int)).mean() > 10
+
+
+def test_tensorboard_backend_gets_the_losses_metrics_and_drawings(
+        tiny_shapes_root, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    options = tiny_options(tiny_shapes_root, max_epochs=1)
+    options['default_hooks.visualization.val_samples'] = 2
+    options['visualizer.vis_backends'] = [
+        dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+    # Visualizers are process-wide instances found by name: a new one here.
+    options['visualizer.name'] = 'tensorboard_test'
+    cfg = setup_train_config(SHAPES_CONFIG, work_dir=str(tmp_path),
+                             cfg_options=options)
+    build_runner(cfg).train()
+    events = glob.glob(str(tmp_path / '**' / 'events.out.tfevents.*'),
+                       recursive=True)
+    assert len(events) == 1
+    accumulator = EventAccumulator(osp.dirname(events[0]),
+                                   size_guidance={'images': 0, 'scalars': 0})
+    accumulator.Reload()
+    scalars = set(accumulator.Tags()['scalars'])
+    assert {'loss', 'loss_center_heatmap', 'loss_wh', 'loss_offset', 'lr',
+            'coco/bbox_mAP', 'coco/bbox_mAP_50'} <= scalars, scalars
+    assert set(accumulator.Tags()['images']) == {'val_000000', 'val_000001'}
+    encoded = accumulator.Images('val_000000')[0].encoded_image_string
+    drawing = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
+    original = cv2.imread(osp.join(tiny_shapes_root, 'val', 'images',
+                                   '000000.jpg'))
+    assert drawing.shape == original.shape
+    assert np.abs(drawing.astype(int) - original.astype(int)).mean() > 10
+
+
+def test_test_config_gets_one_progress_bar_unless_turned_off(
+        tiny_shapes_root, tmp_path):
+    checkpoint = tmp_path / 'model.pth'
+    checkpoint.write_bytes(b'')    # only its existence is checked here
+    options = tiny_options(tiny_shapes_root)
+
+    def bars(cfg) -> int:
+        return sum(hook['type'] == 'ProgressBarHook'
+                   for hook in cfg.get('custom_hooks', []))
+
+    assert bars(setup_test_config(SHAPES_CONFIG, str(checkpoint),
+                                  cfg_options=options)) == 1
+    assert bars(setup_test_config(SHAPES_CONFIG, str(checkpoint),
+                                  cfg_options=options, progress=False)) == 0
+    options['custom_hooks'] = [dict(type='ProgressBarHook', val=True)]
+    assert bars(setup_test_config(SHAPES_CONFIG, str(checkpoint),
+                                  cfg_options=options)) == 1

@@ -21,7 +21,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    for file_name, coco in convert_voc(args.devkit_root).items():
+    for file_name, coco in convert_voc(args.devkit_root, progress=True).items():
         path = osp.join(args.out_dir, file_name)
         dump_json_atomic(coco, path)
         print(f'{path}: {len(coco["images"])} images, {len(coco["annotations"])} boxes')
