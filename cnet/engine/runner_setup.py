@@ -5,6 +5,7 @@ an mmengine ``Runner`` lives here so that a user (or a test) can do the same
 without a shell.
 """
 import copy
+import importlib.util
 import logging
 import os
 import os.path as osp
@@ -38,7 +39,28 @@ def load_config(config: str, cfg_options: Optional[Dict[str, Any]] = None,
                                 osp.splitext(osp.basename(config))[0])
     cfg.launcher = launcher
     _settle_device(cfg)
+    _add_tensorboard(cfg, config)
     return cfg
+
+
+def _add_tensorboard(cfg: Config, config: str) -> None:
+    """``tensorboard = True`` adds TensorBoard's backend beside the others.
+
+    A switch rather than a list to edit: ``--cfg-options`` cannot write a
+    list of dicts, and the local backend must stay (it writes the JSON log
+    that ``tools/analyze_logs.py`` reads).
+    """
+    if not cfg.get('tensorboard', False):
+        return
+    if importlib.util.find_spec('tensorboard') is None:
+        raise ImportError(f'{config}: tensorboard=True needs the tensorboard '
+                          f'package (pip install tensorboard)')
+    visualizer = cfg.setdefault('visualizer', ConfigDict(type='Visualizer'))
+    backends = list(visualizer.get('vis_backends') or [])
+    if not any(backend.get('type') == 'TensorboardVisBackend'
+               for backend in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    visualizer.vis_backends = backends
 
 
 def _settle_device(cfg: Config) -> None:

@@ -18,10 +18,10 @@ env_cfg = dict(
     # tools/train.py falls back to gloo when no GPU is present.
     dist_cfg=dict(backend='nccl'))
 
-# TensorBoard: add dict(type='TensorboardVisBackend') (pip install tensorboard) to log the scalars
-# and the validation drawings there too, e.g. with
-#   --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),dict(type='TensorboardVisBackend')]"
-#   default_hooks.visualization.val_samples=4
+# TensorBoard (pip install tensorboard): tensorboard = True adds its backend beside the local one,
+# for the losses, lr and metrics; with default_hooks.visualization.val_samples > 0 the validation
+# drawings too. From the command line: --cfg-options tensorboard=True.
+tensorboard = False
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)

@@ -185,12 +185,13 @@ def test_tensorboard_backend_gets_the_losses_metrics_and_drawings(
         EventAccumulator
     options = tiny_options(tiny_shapes_root, max_epochs=1)
     options['default_hooks.visualization.val_samples'] = 2
-    options['visualizer.vis_backends'] = [
-        dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+    options['tensorboard'] = True
     # Visualizers are process-wide instances found by name: a new one here.
     options['visualizer.name'] = 'tensorboard_test'
     cfg = setup_train_config(SHAPES_CONFIG, work_dir=str(tmp_path),
                              cfg_options=options)
+    assert [backend['type'] for backend in cfg.visualizer.vis_backends] == [
+        'LocalVisBackend', 'TensorboardVisBackend']
     build_runner(cfg).train()
     events = glob.glob(str(tmp_path / '**' / 'events.out.tfevents.*'),
                        recursive=True)
@@ -227,3 +228,18 @@ def test_test_config_gets_one_progress_bar_unless_turned_off(
     options['custom_hooks'] = [dict(type='ProgressBarHook', val=True)]
     assert bars(setup_test_config(SHAPES_CONFIG, str(checkpoint),
                                   cfg_options=options)) == 1
+
+
+def test_tensorboard_switch_without_the_package_names_it(
+        tiny_shapes_root, tmp_path, monkeypatch):
+    import importlib.util
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, 'find_spec',
+        lambda name, *args: None if name == 'tensorboard' else find_spec(
+            name, *args))
+    options = dict(tiny_options(tiny_shapes_root), tensorboard=True)
+    with pytest.raises(ImportError, match='centernet_resnet18_shapes.py: '
+                       'tensorboard=True needs the tensorboard package'):
+        setup_train_config(SHAPES_CONFIG, work_dir=str(tmp_path),
+                           cfg_options=options)
