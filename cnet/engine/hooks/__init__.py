@@ -1,3 +1,4 @@
+from .checkpoint_hook import ResumableCheckpointHook
 from .visualization_hook import DetVisualizationHook
 
-__all__ = ['DetVisualizationHook']
+__all__ = ['DetVisualizationHook', 'ResumableCheckpointHook']
