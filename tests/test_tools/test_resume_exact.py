@@ -27,36 +27,23 @@ import numpy as np
 import pytest
 import torch
 
+from fault_injection import subprocess_env, write_faulty_config
 from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
-TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Logged per iteration but measured, not computed:
 TIMING = ('time', 'data_time', 'eta', 'memory')
 
 
-def write_config(folder: str, hooks: List[dict]) -> str:
-    """The shapes config plus fault-injection hooks (tests/fault_injection)."""
-    path = osp.join(folder, 'faulty.py')
-    with open(path, 'w') as f:
-        f.write(f'_base_ = {SHAPES_CONFIG!r}\n'
-                f"custom_imports = dict(imports=['fault_injection'], "
-                f'allow_failed_imports=False)\n'
-                f'custom_hooks = {hooks!r}\n')
-    return path
-
-
 def train(work_dir: str, options: List[str], hooks: List[dict],
           resume: bool = False) -> subprocess.CompletedProcess:
-    config = write_config(osp.dirname(work_dir), hooks)
+    """``tools/train.py`` of the shapes config with these fault hooks."""
+    config = write_faulty_config(osp.dirname(work_dir), SHAPES_CONFIG, hooks)
     args = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir]
     if resume:
         args.append('--resume')
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join(
-                   [ROOT, TESTS, os.environ.get('PYTHONPATH', '')]))
     return subprocess.run(args + ['--cfg-options', *options], cwd=ROOT,
-                          env=env, capture_output=True, text=True,
-                          timeout=300)
+                          env=subprocess_env(), capture_output=True,
+                          text=True, timeout=300)
 
 
 def expect_killed(proc: subprocess.CompletedProcess) -> None:
