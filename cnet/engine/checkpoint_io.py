@@ -50,14 +50,17 @@ def safe_torch_load(source: Any, name: str,
         return torch.load(source, map_location=map_location,
                           weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = str(err).strip().splitlines()
+        # torch's message also suggests weights_only=False; keep its reason.
+        lines = [line.strip() for line in str(err).splitlines()]
+        reason = next((line for line in lines
+                       if 'GLOBAL' in line or 'Unsupported' in line),
+                      'a global outside the allow-list')
         raise UnsafeCheckpointError(
             f'refused to load checkpoint {name!r}: it holds Python objects '
             f'that torch.load(weights_only=True) will not build, and '
             f'unpickling them could run arbitrary code. Only tensors, plain '
             f'containers and the classes of cnet/engine/safe_globals.py are '
-            f'allowed. torch says: '
-            f'{" ".join(line.strip() for line in reason[:3])}') from err
+            f'allowed ({reason})') from err
     except RuntimeError as err:
         if 'PytorchStreamReader' in str(err) or 'zip archive' in str(err):
             raise RuntimeError(
