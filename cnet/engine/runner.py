@@ -36,7 +36,7 @@ from .checkpoint_io import (TEMP_SUFFIX, get_rng_states, replace_durably,
 class ResumableRunner(Runner):
     """``Runner`` whose checkpoints are atomic and carry the RNG states."""
 
-    _resumed_rng_states: Optional[Dict] = None
+    _loaded_rng_states: Optional[Dict] = None
 
     @staticmethod
     def build_dataloader(dataloader: Union[DataLoader, Dict],
@@ -81,7 +81,7 @@ class ResumableRunner(Runner):
         checkpoint = super().load_checkpoint(
             filename, map_location=map_location, strict=strict,
             revise_keys=revise_keys)
-        self._resumed_rng_states = checkpoint.get('meta', {}).get(
+        self._loaded_rng_states = checkpoint.get('meta', {}).get(
             'rng_states')
         return checkpoint
 
@@ -91,12 +91,12 @@ class ResumableRunner(Runner):
         super().resume(filename, resume_optimizer=resume_optimizer,
                        resume_param_scheduler=resume_param_scheduler,
                        map_location=map_location)
-        if self._resumed_rng_states is None:
+        if self._loaded_rng_states is None:
             self.logger.warning(
                 f'{filename} holds no RNG states (not saved by cnet\'s '
                 f'ResumableRunner): training goes on from the seed, not '
                 f'from the random streams of the interrupted run')
             return
-        set_rng_states(self._resumed_rng_states)
-        self._resumed_rng_states = None
+        set_rng_states(self._loaded_rng_states)
+        self._loaded_rng_states = None
 
