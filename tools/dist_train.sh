@@ -11,6 +11,9 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
+# If a rank dies, torchrun stops the others (they also fail fast: gloo/NCCL
+# see the closed connection, or env_cfg.dist_cfg.timeout expires) and exits
+# non-zero; its "Root Cause" table names the first rank that failed.
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
 python -m torch.distributed.run \
     --nnodes="$NNODES" \
@@ -20,4 +23,10 @@ python -m torch.distributed.run \
     --master_port="$PORT" \
     "$ROOT/tools/train.py" \
     "$CONFIG" \
-    --launcher pytorch "${@:3}"
+    --launcher pytorch "${@:3}" || {
+    status=$?
+    echo "dist_train.sh: training failed (exit code $status); the 'Root Cause'" \
+         "above names the first rank that failed, and the lines prefixed" \
+         "[rankN] are that rank's output." >&2
+    exit $status
+}

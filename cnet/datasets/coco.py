@@ -12,6 +12,7 @@ from mmengine.logging import print_log
 from pycocotools.coco import COCO
 
 from cnet.registry import DATASETS, TRANSFORMS
+from .samplers import seeded_sample
 
 
 def _is_number(value: Any) -> bool:
@@ -261,6 +262,12 @@ class CocoDataset(BaseDataset):
                       f'{len(kept)} of {len(self.data_list)} images',
                       logger='current')
         return kept
+
+    def __getitem__(self, idx: int) -> dict:
+        # A ResumableSampler index carries the seed of the sample's
+        # augmentations (see cnet/datasets/samplers.py).
+        with seeded_sample(idx) as index:
+            return super().__getitem__(index)
 
     def get_cat_ids(self, idx: int) -> List[int]:
         """The labels of image ``idx`` (for ``ClassBalancedDataset``)."""

@@ -5,6 +5,7 @@ an mmengine ``Runner`` lives here so that a user (or a test) can do the same
 without a shell.
 """
 import copy
+import datetime
 import importlib.util
 import logging
 import os
@@ -270,10 +271,14 @@ def _init_cpu_process_group(cfg: Config) -> None:
             or torch.distributed.is_initialized()):
         return
     dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
+    timeout = dist_cfg.get('timeout')
     torch.distributed.init_process_group(
         backend=dist_cfg.get('backend', 'gloo'),
         rank=int(os.environ['RANK']),
-        world_size=int(os.environ['WORLD_SIZE']))
+        world_size=int(os.environ['WORLD_SIZE']),
+        # As mmengine's init_dist: dist_cfg.timeout is in seconds.
+        timeout=None if timeout is None else datetime.timedelta(
+            seconds=timeout))
 
 
 def build_runner(cfg: Config) -> Runner:
@@ -282,7 +287,7 @@ def build_runner(cfg: Config) -> Runner:
     register_all_modules(init_default_scope=False)
     _init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
-        from mmengine.registry import RUNNERS
+        from cnet.registry import RUNNERS  # cnet's, then mmengine's
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
 

@@ -1,11 +1,15 @@
 # Runtime shared by every cnet config: scope, hooks, logging, environment.
 default_scope = 'cnet'
+# Atomic checkpoints that carry the RNG states; --resume restores them (docs/reliability.md).
+runner_type = 'ResumableRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
+    # iter_interval=N also saves every N iterations inside an epoch (long epochs); resuming
+    # from such a checkpoint goes on from the next batch, exactly.
+    checkpoint=dict(type='ResumableCheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # val_samples > 0: at each validation, the first images drawn with their detections and
@@ -15,8 +19,10 @@ default_hooks = dict(
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    # tools/train.py falls back to gloo when no GPU is present.
-    dist_cfg=dict(backend='nccl'))
+    # tools/train.py falls back to gloo when no GPU is present. timeout (seconds): how long a
+    # collective waits for a rank that stopped answering before it raises, instead of torch's
+    # 30 minutes; longer than any pause of one rank (checkpoint save, COCO evaluation on rank 0).
+    dist_cfg=dict(backend='nccl', timeout=600))
 
 # TensorBoard (pip install tensorboard): tensorboard = True adds its backend beside the local one,
 # for the losses, lr and metrics; with default_hooks.visualization.val_samples > 0 the validation

@@ -8,6 +8,7 @@ import sys
 from typing import List
 
 import pytest
+from mmengine.config import Config
 
 from cnet.engine.runner_setup import build_runner, setup_test_config
 from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
@@ -27,11 +28,18 @@ def run(args: List[str], check: bool = True) -> str:
     return output
 
 
-def test_print_config_shows_the_bases_and_an_override_applied():
+def test_print_config_shows_the_bases_and_an_override_applied(tmp_path):
+    dumped = str(tmp_path / 'resolved.json')
     output = run(['tools/print_config.py', SHAPES_CONFIG, '--cfg-options',
-                  'model.bbox_head.num_classes=9', 'train_cfg.max_epochs=3'])
+                  'model.bbox_head.num_classes=9', 'train_cfg.max_epochs=3',
+                  '--dump', dumped])
     assert 'num_classes=9' in output and 'num_classes=4' not in output
-    assert re.search(r'train_cfg = dict\(max_epochs=3\b', output)
+    # The dump is data: reading it back runs no Python, and it is whole.
+    resolved = Config.fromfile(dumped)
+    assert resolved.model.bbox_head.num_classes == 9
+    assert resolved.default_scope == 'cnet'
+    assert resolved.train_cfg.max_epochs == 3
+    assert re.search(r'train_cfg = dict\(\s*max_epochs=3\b', output)
     # from configs/_base_/default_runtime.py, two levels up
     assert "default_scope = 'cnet'" in output
     failed = run(['tools/print_config.py', SHAPES_CONFIG, '--cfg-options',

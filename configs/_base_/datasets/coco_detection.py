@@ -32,7 +32,7 @@ train_dataloader = dict(
     batch_size=16,
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='ResumableSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

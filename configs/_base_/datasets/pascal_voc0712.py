@@ -37,7 +37,7 @@ train_dataloader = dict(
     batch_size=32,
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='ResumableSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         metainfo=metainfo,

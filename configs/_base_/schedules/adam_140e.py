@@ -2,7 +2,7 @@
 # Adam, 140 epochs, lr x0.1 at epochs 90 and 120, no warm-up, no weight decay.
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=5e-4))
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=140, val_interval=10)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=140, val_interval=10)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
