@@ -1,14 +1,14 @@
 """Datasets (registered in ``cnet.registry.DATASETS``) and their transforms."""
 from . import transforms  # noqa: F401  registers the transforms
-from .coco import CocoDataset, load_coco_json
+from .coco import AnnotationError, CocoDataset, load_coco_json
 from .samplers import ResumableSampler, SeededIndex, seeded_sample
 from .shapes import (SHAPE_CLASSES, ShapesDataset, generate_shapes_dataset,
                      render_image)
 from .voc_to_coco import VOC_CLASSES, build_coco_dict, convert_voc, parse_voc_xml
 
 __all__ = [
-    'CocoDataset', 'ResumableSampler', 'SeededIndex', 'seeded_sample',
-    'ShapesDataset', 'generate_shapes_dataset',
+    'AnnotationError', 'CocoDataset', 'ResumableSampler', 'SeededIndex',
+    'seeded_sample', 'ShapesDataset', 'generate_shapes_dataset',
     'render_image', 'load_coco_json', 'SHAPE_CLASSES',
     'VOC_CLASSES', 'parse_voc_xml', 'build_coco_dict', 'convert_voc'
 ]

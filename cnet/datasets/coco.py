@@ -2,6 +2,7 @@
 import contextlib
 import io
 import json
+import logging
 import math
 import os.path as osp
 from numbers import Real
@@ -24,12 +25,38 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+class AnnotationError(ValueError):
+    """An annotation file that cannot be used as it is.
+
+    The message names the file, the entry (its kind, position and id) and
+    the field; the same facts are attributes, for tools and tests.
+
+    Attributes:
+        path: the annotation file.
+        kind: ``'image'``, ``'annotation'``, ``'category'`` or ``'file'``.
+        index: position of the entry in its list (``None`` for the file).
+        entry_id: the entry's ``id`` when it has a usable one.
+        field: the offending key (``None`` when the entry as a whole is bad).
+    """
+
+    def __init__(self, path: str, kind: str, index: Optional[int],
+                 entry_id: Any, field: Optional[str], problem: str) -> None:
+        where = kind if index is None else f'{kind} {index}'
+        if entry_id is not None:
+            where += f' (id {entry_id!r})'
+        what = f": '{field}' {problem}" if field else f': {problem}'
+        super().__init__(f'{path}: {where}{what}')
+        self.path, self.kind, self.index = path, kind, index
+        self.entry_id, self.field = entry_id, field
+
+
 def load_coco_json(path: str) -> dict:
     """Read a COCO-format json file and check its top level.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not JSON, not an object, or lacks ``images``.
+        AnnotationError (a ValueError): the file is not JSON, not an
+            object, or lacks ``images`` or ``categories``.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'annotation file {path} does not exist')
@@ -37,35 +64,44 @@ def load_coco_json(path: str) -> dict:
         with open(path, encoding='utf-8') as f:
             data = json.load(f)
     except json.JSONDecodeError as e:
-        raise ValueError(f'{path} is not valid JSON: {e}') from e
+        raise AnnotationError(path, 'file', None, None, None,
+                              f'is not valid JSON: {e}') from e
     if not isinstance(data, dict):
-        raise ValueError(f'{path} must hold a JSON object with images, '
-                         f'annotations and categories, got '
-                         f'{type(data).__name__}')
+        raise AnnotationError(path, 'file', None, None, None,
+                              f'must hold a JSON object with images, '
+                              f'annotations and categories, got '
+                              f'{type(data).__name__}')
     for key in ('images', 'annotations', 'categories'):
         if key not in data:
             if key == 'annotations':  # image lists (COCO test-dev) have none
                 data[key] = []
                 continue
-            raise ValueError(f"{path} has no '{key}'")
+            raise AnnotationError(path, 'file', None, None, key, 'is missing')
         if not isinstance(data[key], list):
-            raise ValueError(f"{path}: '{key}' must be a list, got "
-                             f'{type(data[key]).__name__}')
+            raise AnnotationError(path, 'file', None, None, key,
+                                  f'must be a list, got '
+                                  f'{type(data[key]).__name__}')
     return data
+
+
+def _entry_id(entry: Any) -> Any:
+    return entry.get('id') if isinstance(entry, dict) else None
 
 
 def _check_fields(path: str, kind: str, index: int, entry: Any,
                   checks: Dict[str, tuple]) -> None:
-    """Raise a ValueError naming the file, the entry and the bad field."""
+    """Raise an AnnotationError naming the file, the entry and the field."""
     if not isinstance(entry, dict):
-        raise ValueError(f'{kind} {index} of {path} must be an object, got '
-                         f'{entry!r}')
+        raise AnnotationError(path, kind, index, None, None,
+                              f'must be an object, got {entry!r}')
     for field, (is_valid, expected) in checks.items():
         if field not in entry:
-            raise ValueError(f"{kind} {index} of {path} has no '{field}'")
+            raise AnnotationError(path, kind, index, _entry_id(entry), field,
+                                  'is missing')
         if not is_valid(entry[field]):
-            raise ValueError(f"{kind} {index} of {path}: '{field}' must be "
-                             f'{expected}, got {entry[field]!r}')
+            raise AnnotationError(path, kind, index, _entry_id(entry), field,
+                                  f'must be {expected}, got '
+                                  f'{entry[field]!r}')
 
 
 _CATEGORY_FIELDS = {
@@ -83,8 +119,20 @@ _ANNOTATION_FIELDS = {
     'image_id': (_is_int, 'an integer'),
     'category_id': (_is_int, 'an integer'),
     'bbox': (lambda v: isinstance(v, (list, tuple)) and len(v) == 4
-             and all(_is_number(x) for x in v), '4 numbers'),
+             and all(_is_number(x) for x in v), '4 finite numbers'),
 }
+# Optional annotation fields, checked when present.
+_OPTIONAL_ANNOTATION_FIELDS = {
+    'id': (_is_int, 'an integer'),
+    'iscrowd': (lambda v: v in (0, 1) and not isinstance(v, float),
+                '0 or 1'),
+}
+# What a dataset treats as a bad sample when skip_bad_samples is on: a
+# missing or undecodable image (FileNotFoundError, OSError) or a sample a
+# transform refuses (ValueError). Anything else is a bug and propagates.
+BAD_SAMPLE_ERRORS = (OSError, ValueError)
+# data_samples metainfo key of the bad samples skipped before this one.
+SKIPPED_SAMPLES_KEY = 'skipped_bad_samples'
 
 
 @DATASETS.register_module()
@@ -100,8 +148,22 @@ class CocoDataset(BaseDataset):
     (matched to the file's categories by name, labels in the given order),
     else every category of the file sorted by id. ``cat_ids[label]`` is the
     category id of a label (also in ``metainfo['cat_ids']``, for the metric).
-    Boxes of zero or negative width or height are dropped and counted;
-    annotations of categories outside the classes are skipped.
+    The file is validated on load (see ``docs/reliability.md``): a
+    structural fault (missing key, wrong type, a ``bbox`` that is not 4
+    finite numbers, a duplicate id, an ``image_id`` or ``category_id`` that
+    names nothing) raises :class:`AnnotationError` naming the file, the
+    entry's position and id, and the field. Boxes that are usable after a
+    repair are accepted with one warning per file: a box reaching outside
+    its image is clipped to it, and one of zero or negative width or height
+    (before or after clipping) is dropped. Annotations of categories of the
+    file that are not among the classes are skipped.
+
+    A bad sample at training time (missing or undecodable image, or one a
+    transform refuses with a ``ValueError``) is skipped: another index is
+    drawn, as mmengine does for a ``None`` from the pipeline, and the
+    skipped file travels to the main process in the next good sample's
+    ``data_samples.metainfo['skipped_bad_samples']``, where
+    ``BadSampleHook`` warns once per file and counts them per epoch.
 
     Args:
         ann_file: the json file, relative to ``data_root``.
@@ -117,7 +179,11 @@ class CocoDataset(BaseDataset):
         pipeline: the transforms.
         test_mode: evaluation set: every image is kept.
         lazy_init: defer reading ``ann_file`` until first use.
-        max_refetch: retries when the pipeline returns None.
+        max_refetch: retries when the pipeline returns None or a bad
+            sample is skipped; more in a row is an error.
+        skip_bad_samples: skip bad samples instead of raising. ``None``
+            (default): skip in training, raise in ``test_mode`` (every test
+            image must be evaluated; skipping there is refused).
     """
 
     METAINFO: dict = dict()
@@ -134,7 +200,17 @@ class CocoDataset(BaseDataset):
                  pipeline: Sequence[Union[dict, Callable]] = (),
                  test_mode: bool = False,
                  lazy_init: bool = False,
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000,
+                 skip_bad_samples: Optional[bool] = None) -> None:
+        if skip_bad_samples is None:
+            skip_bad_samples = not test_mode
+        if skip_bad_samples and test_mode:
+            raise ValueError(f'{type(self).__name__}: skip_bad_samples=True '
+                             f'with test_mode=True; a test set must evaluate '
+                             f'every image, so a bad one is an error')
+        self.skip_bad_samples = bool(skip_bad_samples)
+        # Bad samples met in this process since the last good sample.
+        self._pending_bad_samples: List[dict] = []
         unknown = set(filter_cfg or {}) - set(self.FILTER_KEYS)
         if unknown:
             raise ValueError(f'{type(self).__name__}: unknown filter_cfg keys '
@@ -144,6 +220,7 @@ class CocoDataset(BaseDataset):
                              f'(the images folder), got {data_prefix}')
         self.cat_ids: List[int] = []
         self.num_dropped_boxes = 0
+        self.num_clipped_boxes = 0
         # Built from cnet's registry, so a dataset made outside a Runner
         # (default scope unset) finds cnet's transforms.
         pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t
@@ -159,9 +236,12 @@ class CocoDataset(BaseDataset):
         path = self.ann_file
         for index, category in enumerate(categories):
             _check_fields(path, 'category', index, category, _CATEGORY_FIELDS)
-        ids = [c['id'] for c in categories]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f'{path}: category ids must be unique, got {ids}')
+        seen = set()
+        for index, category in enumerate(categories):
+            if category['id'] in seen:
+                raise AnnotationError(path, 'category', index, category['id'],
+                                      'id', 'is used by an earlier category')
+            seen.add(category['id'])
         classes = self._metainfo.get('classes')
         if classes is None:
             if not categories:
@@ -194,56 +274,126 @@ class CocoDataset(BaseDataset):
         self._metainfo['cat_ids'] = tuple(self.cat_ids)
         cat2label = {cat_id: label for label, cat_id in enumerate(self.cat_ids)}
 
-        image_ids = set()
+        images = {}
         for index, image in enumerate(data['images']):
             _check_fields(path, 'image', index, image, _IMAGE_FIELDS)
-            if image['id'] in image_ids:
-                raise ValueError(f"image {index} of {path}: id {image['id']} "
-                                 f'is used by an earlier image')
-            image_ids.add(image['id'])
+            if image['id'] in images:
+                raise AnnotationError(path, 'image', index, image['id'], 'id',
+                                      'is used by an earlier image')
+            images[image['id']] = image
+        file_cat_ids = {c['id'] for c in data['categories']}
+        ann_ids = set()
         for index, ann in enumerate(data['annotations']):
             _check_fields(path, 'annotation', index, ann, _ANNOTATION_FIELDS)
-            if ann['image_id'] not in image_ids:
-                raise ValueError(f"annotation {index} of {path}: 'image_id' "
-                                 f"{ann['image_id']} is not in 'images'")
-            ann.setdefault('id', -1 - index)  # pycocotools indexes by id
+            for field, (is_valid, expected) in \
+                    _OPTIONAL_ANNOTATION_FIELDS.items():
+                if field in ann and not is_valid(ann[field]):
+                    raise AnnotationError(
+                        path, 'annotation', index, _entry_id(ann), field,
+                        f'must be {expected}, got {ann[field]!r}')
+            if ann['image_id'] not in images:
+                raise AnnotationError(
+                    path, 'annotation', index, _entry_id(ann), 'image_id',
+                    f"{ann['image_id']} is not the id of an image")
+            if ann['category_id'] not in file_cat_ids:
+                raise AnnotationError(
+                    path, 'annotation', index, _entry_id(ann), 'category_id',
+                    f"{ann['category_id']} is not the id of a category")
+            if 'id' in ann:
+                if ann['id'] in ann_ids:
+                    raise AnnotationError(path, 'annotation', index,
+                                          ann['id'], 'id',
+                                          'is used by an earlier annotation')
+                ann_ids.add(ann['id'])
+        for index, ann in enumerate(data['annotations']):
+            if 'id' not in ann:  # pycocotools indexes by id
+                new_id = -1 - index
+                while new_id in ann_ids:
+                    new_id -= len(data['annotations'])
+                ann['id'] = new_id
+                ann_ids.add(new_id)
 
         with contextlib.redirect_stdout(io.StringIO()):  # its progress prints
             coco = COCO()
             coco.dataset = data
             coco.createIndex()
 
-        num_dropped = num_skipped = num_crowd = num_boxes = 0
+        num_dropped = num_clipped = num_skipped = num_crowd = num_boxes = 0
+        repaired: List[Any] = []  # ids of the first clipped/dropped boxes
         data_list = []
         for image in data['images']:
             instances = []
+            width, height = image['width'], image['height']
             for ann in coco.imgToAnns[image['id']]:
                 label = cat2label.get(ann['category_id'])
                 if label is None:
                     num_skipped += 1
                     continue
-                x, y, w, h = ann['bbox']
-                if w <= 0 or h <= 0:
+                x, y, w, h = (float(v) for v in ann['bbox'])
+                x1, y1 = min(max(x, 0.), width), min(max(y, 0.), height)
+                x2, y2 = min(max(x + w, 0.), width), min(max(y + h, 0.),
+                                                          height)
+                if w <= 0 or h <= 0 or x2 <= x1 or y2 <= y1 \
+                        or not math.isfinite(x + w + y + h):
                     num_dropped += 1
+                    repaired.append(ann['id'])
                     continue
+                if (x1, y1, x2, y2) != (x, y, x + w, y + h):
+                    num_clipped += 1
+                    repaired.append(ann['id'])
                 crowd = int(bool(ann.get('iscrowd', 0)))
                 num_crowd += crowd
                 num_boxes += 1
                 instances.append(dict(
-                    bbox=[float(x), float(y), float(x + w), float(y + h)],
-                    bbox_label=label, ignore_flag=crowd))
+                    bbox=[x1, y1, x2, y2], bbox_label=label,
+                    ignore_flag=crowd))
             data_list.append(dict(
                 img_path=osp.join(self.data_prefix['img'], image['file_name']),
-                img_id=image['id'], height=image['height'],
-                width=image['width'], instances=instances))
+                img_id=image['id'], height=height, width=width,
+                instances=instances))
         self.num_dropped_boxes = num_dropped
+        self.num_clipped_boxes = num_clipped
         print_log(
             f'{path}: {len(data_list)} images, {num_boxes} boxes '
-            f'({num_crowd} crowd → ignore regions); dropped {num_dropped} '
-            f'boxes of zero or negative width/height; skipped {num_skipped} '
+            f'({num_crowd} crowd → ignore regions); skipped {num_skipped} '
             f'annotations of categories outside the {len(self.cat_ids)} '
             f'classes', logger='current')
+        if repaired:
+            print_log(
+                f'{path}: clipped {num_clipped} boxes reaching outside their '
+                f'image and dropped {num_dropped} boxes of zero or negative '
+                f'width/height or outside their image; annotation ids '
+                f'{repaired[:10]}{" ..." if len(repaired) > 10 else ""}',
+                logger='current', level=logging.WARNING)
         return data_list
+
+    def prepare_data(self, idx: int) -> Any:
+        """The pipeline's result for ``idx``, or ``None`` for a bad sample
+        when ``skip_bad_samples`` (mmengine then draws another index).
+
+        Bad samples skipped since the last good one are attached to the good
+        one's metainfo (``skipped_bad_samples``: dicts of ``img_path``,
+        ``img_id``, ``error``), which carries them out of dataloader
+        workers to ``BadSampleHook`` in the main process.
+        """
+        if not self.skip_bad_samples:
+            return super().prepare_data(idx)
+        try:
+            data = super().prepare_data(idx)
+        except BAD_SAMPLE_ERRORS as error:
+            info = self.get_data_info(idx)
+            self._pending_bad_samples.append(dict(
+                img_path=info.get('img_path'), img_id=info.get('img_id'),
+                error=f'{type(error).__name__}: {error}'))
+            print_log(f'skipping bad sample {info.get("img_path")}: {error}',
+                      logger='current', level=logging.DEBUG)
+            return None
+        samples = data.get('data_samples') if isinstance(data, dict) else None
+        if self._pending_bad_samples and hasattr(samples, 'set_metainfo'):
+            samples.set_metainfo(
+                {SKIPPED_SAMPLES_KEY: self._pending_bad_samples})
+            self._pending_bad_samples = []
+        return data
 
     def filter_data(self) -> List[dict]:
         """Apply ``filter_cfg`` to training sets; keep every image in test."""

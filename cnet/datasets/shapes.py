@@ -387,8 +387,8 @@ class ShapesDataset(CocoDataset):
         seed: the split's seed (default by split).
         image_size_range, max_objects, object_size_range, empty_ratio,
         max_occlusion, image_format: see ``generate_shapes_dataset``.
-        pipeline, filter_cfg, test_mode, indices, serialize_data, lazy_init:
-            as ``CocoDataset``.
+        pipeline, filter_cfg, test_mode, indices, serialize_data, lazy_init,
+        max_refetch, skip_bad_samples: as ``CocoDataset``.
     """
 
     def __init__(self,
@@ -407,7 +407,9 @@ class ShapesDataset(CocoDataset):
                  test_mode: bool = False,
                  indices: Optional[Sequence[int]] = None,
                  serialize_data: bool = True,
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False,
+                 max_refetch: int = 1000,
+                 skip_bad_samples: Optional[bool] = None) -> None:
         defaults = DEFAULT_SPLITS.get(split, {})
         if num_images is None or seed is None:
             if not defaults:
@@ -427,7 +429,8 @@ class ShapesDataset(CocoDataset):
             data_prefix=dict(img=f'{split}/{IMAGE_DIR}/'),
             filter_cfg=filter_cfg, indices=indices,
             serialize_data=serialize_data, pipeline=pipeline,
-            test_mode=test_mode, lazy_init=lazy_init)
+            test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch,
+            skip_bad_samples=skip_bad_samples)
 
     def _ensure_generated(self) -> None:
         rank, world_size = get_dist_info()

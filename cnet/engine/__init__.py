@@ -6,13 +6,15 @@ from .checkpoint_io import (UnsafeCheckpointError, atomic_save, atomic_write,
 from .cpu_ddp import CPUDistributedDataParallel
 from .hooks import *  # noqa: F401,F403
 from .loops import ResumableEpochBasedTrainLoop
-from .optim_wrapper import AutocastOptimWrapper
+from .optim_wrapper import (AutocastOptimWrapper, GuardedOptimWrapper,
+                            NonFiniteLossError)
 from .runner import ResumableRunner
 from .safe_globals import (checkpoint_safe_globals,
                            register_checkpoint_safe_globals)
 
 __all__ = [
     'AutocastOptimWrapper', 'CPUDistributedDataParallel',
+    'GuardedOptimWrapper', 'NonFiniteLossError',
     'ResumableEpochBasedTrainLoop', 'ResumableRunner',
     'UnsafeCheckpointError', 'atomic_save', 'atomic_write',
     'checkpoint_safe_globals', 'register_checkpoint_loaders',

@@ -12,6 +12,9 @@ default_hooks = dict(
     checkpoint=dict(type='ResumableCheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Warns once per bad training file the dataset skipped (skip_bad_samples)
+    # and logs the count at each epoch end (docs/reliability.md).
+    bad_samples=dict(type='BadSampleHook'),
     # val_samples > 0: at each validation, the first images drawn with their detections and
     # centre heatmap, given to the visualizer's backends (tools/test.py --show-dir sets its own).
     visualization=dict(type='DetVisualizationHook', val_samples=0))

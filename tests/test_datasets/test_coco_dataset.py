@@ -1,3 +1,4 @@
+import logging
 import json
 
 import cv2
@@ -72,15 +73,19 @@ def test_zero_and_negative_boxes_are_dropped_and_counted(tmp_path,
                                                          monkeypatch):
     messages = []
     monkeypatch.setattr(coco_module, 'print_log',
-                        lambda msg, **kwargs: messages.append(msg))
+                        lambda msg, **kwargs: messages.append(
+                            (msg, kwargs.get('level'))))
     write_set(tmp_path)
     dataset = build(tmp_path)
     assert dataset.num_dropped_boxes == 2
     assert dataset.get_data_info(1)['instances'] == [
         dict(bbox=[1.0, 2.0, 4.0, 6.0], bbox_label=1, ignore_flag=0)]
-    assert len(messages) == 1
-    assert 'dropped 2 boxes of zero or negative width/height' in messages[0]
-    assert str(tmp_path / 'ann.json') in messages[0]
+    # One summary line, and one warning for the repaired boxes.
+    assert len(messages) == 2
+    warning, level = messages[1]
+    assert level == logging.WARNING
+    assert 'dropped 2 boxes of zero or negative width/height' in warning
+    assert str(tmp_path / 'ann.json') in warning
 
 
 def test_test_mode_keeps_empty_images_and_filter_drops_them(tmp_path):
@@ -123,23 +128,24 @@ def test_missing_annotation_file_is_named(tmp_path):
 
 def test_malformed_json_is_named(tmp_path):
     (tmp_path / 'bad.json').write_text('{"images": [')
-    with pytest.raises(ValueError, match='bad.json is not valid JSON'):
+    with pytest.raises(ValueError, match='bad.json: file: is not valid JSON'):
         build(tmp_path, name='bad.json')
 
 
 def test_missing_images_key_is_named(tmp_path):
     (tmp_path / 'x.json').write_text(json.dumps(dict(categories=[])))
-    with pytest.raises(ValueError, match=r"x.json has no 'images'"):
+    with pytest.raises(ValueError, match=r"x.json: file: 'images' is missing"):
         build(tmp_path, name='x.json')
 
 
 @pytest.mark.parametrize('field, value, expected', [
-    ('bbox', [1, 2, 3], "annotation 1 of .*ann.json: 'bbox' must be 4 "
-                        r'numbers, got \[1, 2, 3\]'),
-    ('bbox', [1, 2, 'a', 4], "'bbox' must be 4 numbers"),
-    ('category_id', '3', "annotation 1 of .*: 'category_id' must be an "
+    ('bbox', [1, 2, 3], r"ann.json: annotation 1 \(id 2\): 'bbox' must be 4 "
+                        r'finite numbers, got \[1, 2, 3\]'),
+    ('bbox', [1, 2, 'a', 4], "'bbox' must be 4 finite numbers"),
+    ('category_id', '3', r"annotation 1 \(id 2\): 'category_id' must be an "
                          "integer, got '3'"),
-    ('image_id', 99, "annotation 1 of .*: 'image_id' 99 is not in 'images'"),
+    ('image_id', 99, r"annotation 1 \(id 2\): 'image_id' 99 is not the id "
+                     "of an image"),
 ])
 def test_bad_annotation_field_is_named(tmp_path, field, value, expected):
     annotations = [
@@ -157,7 +163,7 @@ def test_missing_image_field_is_named(tmp_path):
               dict(id=2, height=4, width=4)]
     write_set(tmp_path, images=images, annotations=[], with_files=False)
     with pytest.raises(ValueError,
-                       match=r"image 1 of .*ann.json has no 'file_name'"):
+                       match=r"ann.json: image 1 \(id 2\): 'file_name' is missing"):
         build(tmp_path)
 
 

@@ -9,6 +9,22 @@ from mmcv.transforms import BaseTransform
 from cnet.registry import TRANSFORMS
 
 
+JPEG_START = b'\xff\xd8'
+JPEG_END = b'\xff\xd9'
+
+
+def is_truncated_jpeg(data: bytes) -> bool:
+    """Whether ``data`` starts as a JPEG but lacks its end-of-image marker.
+
+    The marker is looked for in the last 1 KiB after trailing zero padding,
+    since some writers append bytes after it. Inside the entropy-coded data
+    0xFF is always stuffed (0xFF00), so 0xFFD9 there is the marker.
+    """
+    if not data.startswith(JPEG_START):
+        return False
+    return JPEG_END not in data.rstrip(b'\x00')[-1024:]
+
+
 @TRANSFORMS.register_module()
 class LoadImageFromFile(BaseTransform):
     """Read ``results['img_path']`` as a BGR uint8 image with OpenCV.
@@ -17,19 +33,30 @@ class LoadImageFromFile(BaseTransform):
     (H, W)). Grayscale files are read as three channels, as the original's
     ``cv2.imread`` does.
 
+    A JPEG without its end-of-image marker is refused: libjpeg decodes a
+    truncated file with only a warning on stderr, grey below the cut, which
+    would silently train on a broken image.
+
     Raises:
         FileNotFoundError: the file does not exist.
-        OSError: the file exists but OpenCV cannot decode it.
+        OSError: the file is empty, a truncated JPEG, or OpenCV cannot
+            decode it.
     """
 
     def transform(self, results: Dict) -> Dict:
         path = results['img_path']
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'image file {path} does not exist')
+        with open(path, 'rb') as f:
+            data = f.read()
+        if is_truncated_jpeg(data):
+            raise OSError(f'image file {path} is a truncated JPEG (no '
+                          f'end-of-image marker)')
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) \
+            if data else None
         if img is None:
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'image file {path} does not exist')
             raise OSError(f'image file {path} exists but cannot be decoded '
-                          f'(truncated or not an image)')
+                          f'(empty, truncated or not an image)')
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]

@@ -7,9 +7,11 @@ https://github.com/xingyizhou/CenterNet.
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from cnet.engine.optim_wrapper import TRAIN_BATCH_INFO
 from cnet.registry import MODELS
 from cnet.structures import DetDataSample
 
@@ -80,6 +82,12 @@ class CenterNet(BaseModel):
 
     def loss(self, inputs: Tensor,
              data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
+        # Which images this loss is of, for the optimizer wrapper's report
+        # of a non-finite loss (cnet.engine.GuardedOptimWrapper).
+        MessageHub.get_current_instance().update_info(TRAIN_BATCH_INFO, dict(
+            img_ids=[sample.metainfo.get('img_id') for sample in data_samples],
+            img_paths=[sample.metainfo.get('img_path')
+                       for sample in data_samples]))
         return self.bbox_head.loss(self.extract_feat(inputs), data_samples)
 
     def predict(self, inputs: Tensor, data_samples: List[DetDataSample],

@@ -80,3 +80,23 @@ def test_ndarray_loader_refuses_other_dtypes_and_shapes():
         LoadImageFromNDArray()(dict(img='a.jpg'))
     with pytest.raises(ValueError, match=r'got shape \(4, 4, 4\)'):
         LoadImageFromNDArray()(dict(img=np.zeros((4, 4, 4), np.uint8)))
+
+
+def test_truncated_or_empty_jpeg_is_refused_naming_the_file(tmp_path):
+    import cv2 as _cv2
+    from cnet.datasets.transforms import LoadImageFromFile as _Load
+    image = np.random.default_rng(0).integers(0, 255, (32, 40, 3), np.uint8)
+    path = str(tmp_path / 'a.jpg')
+    _cv2.imwrite(path, image)
+    data = open(path, 'rb').read()
+    assert _Load()(dict(img_path=path))['img'].shape == (32, 40, 3)
+    with open(path, 'wb') as f:  # trailing padding after the marker is fine
+        f.write(data + b'\x00' * 8)
+    assert _Load()(dict(img_path=path))['img'].shape == (32, 40, 3)
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    with pytest.raises(OSError, match='a.jpg is a truncated JPEG'):
+        _Load()(dict(img_path=path))
+    open(path, 'wb').close()
+    with pytest.raises(OSError, match='a.jpg exists but cannot be decoded'):
+        _Load()(dict(img_path=path))
