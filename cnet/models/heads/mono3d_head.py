@@ -62,6 +62,9 @@ class Mono3DCenterHead(CenterHead):
         loss_rot: :class:`BinRotLoss` (weight 1).
         center: ``'box'`` (the original: heatmap peak at the 2-D box centre)
             or ``'projected'`` (at the projected 3-D centre).
+        default_cam2img: (3, 4) P2 used for images whose metainfo has no
+            ``cam2img`` (pictures given to the demo), as the original's
+            ``DddDetector`` falls back on a fixed KITTI calibration.
         train_cfg: ``min_overlap`` (0.7).
         test_cfg: ``topk`` (100), ``local_maximum_kernel`` (3),
             ``max_per_img`` (100).
@@ -86,6 +89,7 @@ class Mono3DCenterHead(CenterHead):
                  loss_rot: ConfigType = dict(type='BinRotLoss',
                                              loss_weight=1.0),
                  center: str = 'box',
+                 default_cam2img: Optional[Sequence[Sequence[float]]] = None,
                  bbox_coder: ConfigType = dict(
                      type='CenterNetBBoxCoder', stride=4),
                  train_cfg: OptConfigType = None,
@@ -110,6 +114,8 @@ class Mono3DCenterHead(CenterHead):
         self.loss_dim = MODELS.build(loss_dim)
         self.loss_rot = MODELS.build(loss_rot)
         self.center = center
+        self.default_cam2img = None if default_cam2img is None else \
+            torch.as_tensor(default_cam2img, dtype=torch.float64).reshape(3, 4)
 
     # ---------------------------------------------------------------- training
     def loss(self, feats: Union[Tensor, Sequence[Tensor]],
@@ -319,14 +325,17 @@ class Mono3DCenterHead(CenterHead):
         """
         detections = self.decode(outputs, flip=flip)
         device = detections['scores'].device
+        cameras = []
         for i, meta in enumerate(batch_img_metas):
-            if 'cam2img' not in meta:
+            camera = meta.get('cam2img', self.default_cam2img)
+            if camera is None:
                 raise KeyError(f"Mono3DCenterHead: the metainfo of image {i} "
                                f"needs 'cam2img' (3, 4), the P2 of its "
-                               f"calibration; it has {sorted(meta)}")
-        cam2img = torch.stack([
-            torch.as_tensor(meta['cam2img'], dtype=torch.float64).reshape(3, 4)
-            for meta in batch_img_metas]).to(device)
+                               f"calibration (or give the head a "
+                               f"default_cam2img); it has {sorted(meta)}")
+            cameras.append(torch.as_tensor(camera, dtype=torch.float64)
+                           .reshape(3, 4))
+        cam2img = torch.stack(cameras).to(device)
         affine = stack_affine_matrices(
             [meta.get('affine_matrix', torch.eye(3))
              for meta in batch_img_metas], device)
