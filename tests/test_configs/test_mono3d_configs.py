@@ -94,7 +94,7 @@ def test_synthetic_config_trains_and_tests_on_a_tiny_set(tmp_path):
     losses = runner.message_hub.get_scalar('train/loss_depth').data[0]
     assert len(losses) == 2
     metrics = runner.message_hub.get_scalar(
-        'val/kitti/bev_moderate_loose_R40').current()
+        'val/kitti/bev_mAP_moderate_loose_R40').current()
     assert 0.0 <= metrics <= 100.0
     written = sorted(p.name for p in (tmp_path / 'results' / 'data').iterdir())
     assert written == [f'{i:06d}.txt' for i in range(8, 12)]

@@ -159,9 +159,11 @@ def test_metric_reads_labels_and_writes_kitti_results(tmp_path):
         metric.process({}, [dict(img_id=i, label_path=str(label),
                                  pred_instances=pred)])
     metrics = metric.evaluate(NUM_IMAGES)
-    assert metrics['kitti/bev_moderate_loose_R40'] == pytest.approx(100.0)
-    assert metrics['kitti/3d_moderate_strict_R11'] == pytest.approx(100.0)
-    assert metrics['kitti/aos_hard_strict_R40'] == pytest.approx(100.0)
+    # First the ranking number, which save_best='auto' follows.
+    assert next(iter(metrics)) == 'kitti/3d_mAP_moderate_strict_R40'
+    assert metrics['kitti/bev_mAP_moderate_loose_R40'] == pytest.approx(100.0)
+    assert metrics['kitti/3d_mAP_moderate_strict_R11'] == pytest.approx(100.0)
+    assert metrics['kitti/aos_mAP_hard_strict_R40'] == pytest.approx(100.0)
     written = parse_kitti_label(
         (tmp_path / 'results' / 'data' / '000007.txt').read_text())
     np.testing.assert_allclose(written['location'], det['location'],

@@ -71,8 +71,9 @@ class KittiMetric(BaseMetric):
 
     Reports, in percent, every ``{class}_{metric}_{difficulty}_{iou}_R{n}``
     of :func:`kitti_eval` plus the headline numbers under short names:
-    ``{metric}_{difficulty}_{iou set}_R{n}`` averaged over the classes
-    (e.g. ``bev_moderate_loose_R40``: Car at 0.5, the others at 0.25).
+    ``{metric}_mAP_{difficulty}_{iou set}_R{n}`` averaged over the classes
+    (e.g. ``bev_mAP_moderate_loose_R40``: Car at 0.5, the others at 0.25),
+    ``3d_mAP_moderate_strict_R40`` (KITTI's ranking number) first.
 
     Args:
         classes: evaluated classes (names of the labels' ``type`` column).
@@ -135,7 +136,10 @@ class KittiMetric(BaseMetric):
         overlap_sets = dict(strict=STRICT_OVERLAPS, loose=LOOSE_OVERLAPS)
         metrics = kitti_eval(gt_annos, dt_annos, self.classes, overlap_sets,
                              self.recall_points)
-        # Mean over the classes of each (metric, difficulty, set, points).
+        # Mean over the classes of each (metric, difficulty, set, points),
+        # first: the first key is the one mmengine's save_best='auto'
+        # follows ('mAP' in its name: greater is better).
+        means = {}
         for set_name, overlaps in overlap_sets.items():
             for kind in ('bbox', 'aos', 'bev', '3d'):
                 for difficulty in DIFFICULTIES:
@@ -146,10 +150,14 @@ class KittiMetric(BaseMetric):
                                 f'_R{points}' for c in self.classes)
                             if key in metrics]
                         if values:
-                            metrics[f'{kind}_{difficulty}_{set_name}'
-                                    f'_R{points}'] = float(np.mean(values))
-        self._log_table(metrics)
-        return metrics
+                            means[f'{kind}_mAP_{difficulty}_{set_name}'
+                                  f'_R{points}'] = float(np.mean(values))
+        headline = f'3d_mAP_moderate_strict_R{self.recall_points[-1]}'
+        ordered = {key: means[key] for key in [headline] if key in means}
+        ordered.update(means)
+        ordered.update(metrics)
+        self._log_table(ordered)
+        return ordered
 
     def _log_table(self, metrics: Dict[str, float]) -> None:
         points = self.recall_points[-1]
