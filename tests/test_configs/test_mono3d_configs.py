@@ -2,10 +2,12 @@
 their detection bases, and a train + test run on a tiny synthetic KITTI."""
 import os.path as osp
 
+import cv2
 import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from cnet.apis import init_detector, run_demo
 from cnet.datasets import generate_synthetic_kitti
 from cnet.engine.runner_setup import build_runner, setup_train_config
 from cnet.registry import MODELS
@@ -98,3 +100,13 @@ def test_synthetic_config_trains_and_tests_on_a_tiny_set(tmp_path):
     assert 0.0 <= metrics <= 100.0
     written = sorted(p.name for p in (tmp_path / 'results' / 'data').iterdir())
     assert written == [f'{i:06d}.txt' for i in range(8, 12)]
+
+    # The demo draws the 3-D boxes and the bird's-eye view beside the image
+    # (the head's default camera: a picture has no calibration).
+    model = init_detector(cfg, str(tmp_path / 'work' / 'epoch_1.pth'))
+    image = f'{root}/training/image_2/000008.png'
+    records = run_demo(model, image, out_dir=str(tmp_path / 'demo'),
+                       score_thr=0.0)
+    assert len(records[0]['locations']) == len(records[0]['boxes']) > 0
+    drawing = cv2.imread(str(tmp_path / 'demo' / '000008.png'))
+    assert drawing.shape[0] == 188 and drawing.shape[1] > 621
