@@ -123,11 +123,11 @@ class DemoRunner:
 
     def draw(self, image: np.ndarray, sample: DetDataSample) -> np.ndarray:
         """Boxes; for 3-D detections, the projected 3-D boxes and a
-        bird's-eye view (camera: the sample's ``cam2img``, else the head's
+        bird's-eye view (camera: the sample's ``calib``, else the head's
         ``default_cam2img``)."""
         if 'locations' in sample.pred_instances:
             cam2img = sample.metainfo.get(
-                'cam2img', getattr(self.model.bbox_head, 'default_cam2img',
+                'calib', getattr(self.model.bbox_head, 'default_cam2img',
                                    None))
             if cam2img is not None:
                 return draw_mono3d_sample(image, sample, np.asarray(cam2img),

@@ -183,7 +183,7 @@ class KittiMonoDataset(BaseDataset):
             data_list.append(dict(
                 img_path=self._path(self.image_dir, f'{image_id}.png'),
                 img_id=int(image_id), label_path=label_path,
-                cam2img=cam2img.astype(np.float32), instances=instances))
+                calib=cam2img.astype(np.float32), instances=instances))
         return data_list
 
 

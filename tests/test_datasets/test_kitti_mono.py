@@ -54,7 +54,7 @@ def test_dataset_reads_the_3dop_split_files(tiny_kitti, tmp_path):
     assert [info['img_id'] for info in dataset] == [5, 1]
     info = dataset.get_data_info(0)
     assert info['img_path'].endswith('training/image_2/000005.png')
-    np.testing.assert_allclose(info['cam2img'], SYNTHETIC_P2, rtol=1e-6)
+    np.testing.assert_allclose(info['calib'], SYNTHETIC_P2, rtol=1e-6)
     np.testing.assert_allclose(
         read_calib_p2(f'{tiny_kitti}/training/calib/000005.txt'),
         SYNTHETIC_P2)
@@ -79,7 +79,7 @@ def test_transforms_carry_boxes_centres_and_camera(tiny_kitti):
     gt = sample.gt_instances
     # Every projected centre is the projection through affine @ P2.
     camera = sample.metainfo['affine_matrix'].astype(np.float64) @ \
-        sample.metainfo['cam2img']
+        sample.metainfo['calib']
     centres = gt.locations.double().numpy() - np.stack(
         [np.zeros(len(gt)), gt.dimensions[:, 0].double().numpy() / 2,
          np.zeros(len(gt))], axis=1)

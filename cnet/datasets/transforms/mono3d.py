@@ -4,9 +4,9 @@ crop augmentation (``src/lib/datasets/sample/ddd.py``) and packing.
 The 3-D fields travel as ``gt_*`` arrays aligned with ``gt_bboxes`` (so
 ``filter_instances`` keeps them aligned); the projected 3-D centres
 ``gt_centers_2d`` are warped with the same matrix as the boxes; the camera
-``cam2img`` (P2 of the original image) stays as it is and travels in the
-metainfo with ``affine_matrix``: the camera of the network input is
-``affine_matrix @ cam2img``.
+``calib`` (P2 of the original image, DESIGN.md's ``calib``) stays as it is
+and travels in the metainfo with ``affine_matrix``: the camera of the
+network input is ``affine_matrix @ calib``.
 """
 from typing import Dict, Sequence, Tuple
 
@@ -116,7 +116,7 @@ class PackMono3DInputs(PackDetInputs):
 
     Instances get ``depths``, ``dimensions``, ``alphas``, ``locations``,
     ``rotation_y`` and ``centers_2d`` (network-input pixels); the metainfo
-    also holds ``cam2img``, ``label_path`` and ``scale_augmented``.
+    also holds ``calib`` (P2), ``label_path`` and ``scale_augmented``.
     """
 
     mapping_table: Dict[str, str] = {
@@ -132,7 +132,7 @@ class PackMono3DInputs(PackDetInputs):
     def __init__(self,
                  meta_keys: Sequence[str] = (
                      'img_id', 'img_path', 'ori_shape', 'img_shape',
-                     'affine_matrix', 'flip', 'flip_direction', 'cam2img',
+                     'affine_matrix', 'flip', 'flip_direction', 'calib',
                      'label_path', 'scale_augmented')) -> None:
         super().__init__(meta_keys=meta_keys)
 

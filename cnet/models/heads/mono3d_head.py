@@ -63,7 +63,7 @@ class Mono3DCenterHead(CenterHead):
         center: ``'box'`` (the original: heatmap peak at the 2-D box centre)
             or ``'projected'`` (at the projected 3-D centre).
         default_cam2img: (3, 4) P2 used for images whose metainfo has no
-            ``cam2img`` (pictures given to the demo), as the original's
+            ``calib`` (pictures given to the demo), as the original's
             ``DddDetector`` falls back on a fixed KITTI calibration.
         train_cfg: ``min_overlap`` (0.7).
         test_cfg: ``topk`` (100), ``local_maximum_kernel`` (3),
@@ -308,12 +308,12 @@ class Mono3DCenterHead(CenterHead):
         """KITTI boxes of every image.
 
         The peaks are lifted to 3-D with the camera of the network input,
-        ``affine_matrix @ cam2img``, so the 3-D boxes do not depend on
+        ``affine_matrix @ calib``, so the 3-D boxes do not depend on
         ``rescale``; it only decides the frame of the 2-D boxes and centres.
 
         Args:
             outputs: :meth:`forward`'s result.
-            batch_img_metas: per image ``cam2img`` (3, 4) P2 of the original
+            batch_img_metas: per image ``calib`` (3, 4) P2 of the original
                 image and ``affine_matrix`` (3, 3) original → input pixels.
             rescale: 2-D results in original pixels (else input pixels).
 
@@ -327,10 +327,10 @@ class Mono3DCenterHead(CenterHead):
         device = detections['scores'].device
         cameras = []
         for i, meta in enumerate(batch_img_metas):
-            camera = meta.get('cam2img', self.default_cam2img)
+            camera = meta.get('calib', self.default_cam2img)
             if camera is None:
                 raise KeyError(f"Mono3DCenterHead: the metainfo of image {i} "
-                               f"needs 'cam2img' (3, 4), the P2 of its "
+                               f"needs 'calib' (3, 4), the P2 of its "
                                f"calibration (or give the head a "
                                f"default_cam2img); it has {sorted(meta)}")
             cameras.append(torch.as_tensor(camera, dtype=torch.float64)

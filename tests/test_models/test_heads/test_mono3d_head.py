@@ -71,7 +71,7 @@ def planted_outputs(height=96, width=320):
 def test_decode_recovers_planted_boxes():
     head = make_head()
     outputs, pixels, alphas = planted_outputs()
-    meta = dict(cam2img=P2.numpy().astype(np.float32),
+    meta = dict(calib=P2.numpy().astype(np.float32),
                 affine_matrix=AFFINE.numpy().astype(np.float32))
     result = head.predict_by_feat(outputs, [meta])[0]
     top = result[:3]
