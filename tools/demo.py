@@ -1,16 +1,22 @@
 """Detect objects in an image, a folder or a video and draw them.
 
 ``python tools/demo.py INPUT CONFIG CHECKPOINT [--out-dir DIR]
-[--score-thr 0.3] [--heatmap] [--device cpu] [--batch-size N] [--show]``
+[--score-thr 0.3] [--heatmap] [--device cpu] [--batch-size N] [--show]
+[--calib KITTI_CALIB]``
 
 Writes the drawn images (or the annotated video) and ``detections.json``
-into ``--out-dir``; see ``cnet.apis.run_demo`` and docs/inference.md.
+into ``--out-dir``; see ``cnet.apis.run_demo`` and docs/inference.md. A 3-D
+model draws its boxes projected and from above (docs/mono3d.md); ``--calib``
+gives the camera's P2 (a KITTI calibration file).
 """
 import argparse
 
 from mmengine.config import DictAction
 
+import torch
+
 from cnet.apis import init_detector, run_demo
+from cnet.datasets.kitti_mono import read_calib_p2
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,6 +39,8 @@ def parse_args() -> argparse.Namespace:
                         help='images or frames per forward pass')
     parser.add_argument('--show', action='store_true',
                         help='also display each drawing (OpenCV GUI)')
+    parser.add_argument('--calib', help='KITTI calibration file whose P2 '
+                                        'a 3-D model projects with')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config keys, e.g. model.test_cfg.topk=50')
@@ -43,6 +51,9 @@ def main() -> None:
     args = parse_args()
     model = init_detector(args.config, args.checkpoint, device=args.device,
                           cfg_options=args.cfg_options)
+    if args.calib:
+        model.bbox_head.default_cam2img = torch.as_tensor(
+            read_calib_p2(args.calib))
     records = run_demo(model, args.input, out_dir=args.out_dir,
                        score_thr=args.score_thr, heatmap=args.heatmap,
                        batch_size=args.batch_size, show=args.show)

@@ -14,7 +14,7 @@ from mmengine.utils import ProgressBar
 from torch import nn
 
 from cnet.structures import DetDataSample
-from cnet.visualization import draw_det_sample
+from cnet.visualization import draw_det_sample, draw_mono3d_sample
 from .inference import inference_detector, list_images
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.m4v', '.mpg', '.mpeg',
@@ -52,6 +52,10 @@ def detections_to_record(sample: DetDataSample,
         labels=labels,
         class_names=[class_names[label] if class_names is not None
                      else str(label) for label in labels])
+    # 3-D detections (Mono3DCenterHead): the KITTI box of each detection.
+    for field in ('dimensions', 'locations', 'rotation_y', 'alphas'):
+        if field in pred:
+            record[field] = pred[field][keep].cpu().tolist()
     return record
 
 
@@ -114,9 +118,22 @@ class DemoRunner:
         """(sample, drawing) of each BGR image."""
         samples = inference_detector(self.model, images, self.batch_size,
                                      with_heatmap=self.heatmap)
-        return [(sample, draw_det_sample(image, sample, self.class_names,
-                                         self.score_thr))
+        return [(sample, self.draw(image, sample))
                 for image, sample in zip(images, samples)]
+
+    def draw(self, image: np.ndarray, sample: DetDataSample) -> np.ndarray:
+        """Boxes; for 3-D detections, the projected 3-D boxes and a
+        bird's-eye view (camera: the sample's ``calib``, else the head's
+        ``default_cam2img``)."""
+        if 'locations' in sample.pred_instances:
+            cam2img = sample.metainfo.get(
+                'calib', getattr(self.model.bbox_head, 'default_cam2img',
+                                   None))
+            if cam2img is not None:
+                return draw_mono3d_sample(image, sample, np.asarray(cam2img),
+                                          self.class_names, self.score_thr)
+        return draw_det_sample(image, sample, self.class_names,
+                               self.score_thr)
 
     def run_images(self, paths: List[str]) -> List[Dict[str, Any]]:
         """Draw each image into ``out_dir`` under its own name."""

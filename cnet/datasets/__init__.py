@@ -1,6 +1,8 @@
 """Datasets (registered in ``cnet.registry.DATASETS``) and their transforms."""
 from . import transforms  # noqa: F401  registers the transforms
 from .coco import AnnotationError, CocoDataset, load_coco_json
+from .kitti_mono import KittiMonoDataset, read_split_file, split_file_path
+from .kitti_synthetic import SyntheticKittiDataset, generate_synthetic_kitti
 from .samplers import ResumableSampler, SeededIndex, seeded_sample
 from .shapes import (SHAPE_CLASSES, ShapesDataset, generate_shapes_dataset,
                      render_image)
@@ -10,5 +12,7 @@ __all__ = [
     'AnnotationError', 'CocoDataset', 'ResumableSampler', 'SeededIndex',
     'seeded_sample', 'ShapesDataset', 'generate_shapes_dataset',
     'render_image', 'load_coco_json', 'SHAPE_CLASSES',
-    'VOC_CLASSES', 'parse_voc_xml', 'build_coco_dict', 'convert_voc'
+    'VOC_CLASSES', 'parse_voc_xml', 'build_coco_dict', 'convert_voc',
+    'KittiMonoDataset', 'SyntheticKittiDataset', 'generate_synthetic_kitti',
+    'read_split_file', 'split_file_path'
 ]

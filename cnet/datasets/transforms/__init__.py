@@ -9,6 +9,7 @@ from .flip import RandomFlip
 from .formatting import PackDetInputs
 from .loading import (LoadAnnotations, LoadImageFromFile,
                       LoadImageFromNDArray)
+from .mono3d import LoadMono3DAnnotations, Mono3DAffine, PackMono3DInputs
 from .photometric import ColorJitter, PCALighting, jitter_coefficients
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     'PCALighting', 'PackDetInputs', 'get_affine_transform',
     'affine_transform_points', 'affine_transform_bboxes', 'clip_bboxes',
     'horizontal_flip_matrix', 'to_homogeneous', 'apply_affine',
-    'filter_instances', 'get_border', 'jitter_coefficients'
+    'filter_instances', 'get_border', 'jitter_coefficients',
+    'LoadMono3DAnnotations', 'Mono3DAffine', 'PackMono3DInputs'
 ]

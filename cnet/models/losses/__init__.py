@@ -1,7 +1,10 @@
 """Losses of CenterNet, registered in MODELS."""
 from .gaussian_focal_loss import GaussianFocalLoss, gaussian_focal_loss
 from .l1_loss import L1Loss, masked_l1_loss
+from .mono3d_losses import (BinRotLoss, SlotL1Loss, bin_rot_loss,
+                            slot_mean_l1_loss)
 
 __all__ = [
-    'GaussianFocalLoss', 'gaussian_focal_loss', 'L1Loss', 'masked_l1_loss'
+    'GaussianFocalLoss', 'gaussian_focal_loss', 'L1Loss', 'masked_l1_loss',
+    'BinRotLoss', 'SlotL1Loss', 'bin_rot_loss', 'slot_mean_l1_loss'
 ]

@@ -1,7 +1,10 @@
 """Pure tensor functions of CenterNet: targets, peaks, gathering, affine,
-flip-test merging and NMS."""
+flip-test merging, NMS and the camera geometry of 3-D boxes."""
 from .affine import (inverse_affine_bboxes, inverse_affine_points,
                      stack_affine_matrices)
+from .box3d import (alpha_to_rotation_y, box3d_corners, decode_orientation,
+                    encode_orientation, project_points, rotation_y_to_alpha,
+                    unproject_points, wrap_angle)
 from .flip_merge import merge_flipped
 from .gaussian_target import (draw_gaussian, draw_gaussians, gaussian_2d,
                               gaussian_radius, heatmap_radius)
@@ -15,5 +18,8 @@ __all__ = [
     'gather_feat',
     'transpose_and_gather_feat', 'inverse_affine_points',
     'inverse_affine_bboxes', 'stack_affine_matrices', 'merge_flipped',
-    'box_iou', 'nms', 'batched_nms', 'soft_nms', 'batched_soft_nms'
+    'box_iou', 'nms', 'batched_nms', 'soft_nms', 'batched_soft_nms',
+    'wrap_angle', 'project_points', 'unproject_points', 'alpha_to_rotation_y',
+    'rotation_y_to_alpha', 'encode_orientation', 'decode_orientation',
+    'box3d_corners'
 ]

@@ -1,0 +1,313 @@
+"""A synthetic KITTI: cuboids on a ground plane, seen through a KITTI-like P2.
+
+Written in KITTI's own layout (``training/image_2``, ``label_2``, ``calib``,
+``ImageSets/{train,val,trainval}.txt``), so :class:`KittiMonoDataset`, the
+metric and every tool read it exactly as the real set. Images are KITTI at
+half resolution (621 × 188, P2 of drive 0009 halved); each holds 1–7 boxes
+of the three classes (Car, Pedestrian, Cyclist, with KITTI-like sizes) on a
+flat road 1.65 m below the camera, at 5–40 m, turned at random. Faces are
+shaded by their normal; the front face (+x of the box before its turn, the
+direction ``rotation_y`` points to) is tinted light and the back one dark,
+so that the orientation can be seen. Objects are painted far to near; the
+labels carry truncation (share of the projected box outside the image),
+occlusion levels 0/1/2 from the hidden share of their pixels, alpha and
+the 2-D box of the projected corners clipped to the image; objects hidden
+by more than 85 %, or smaller than 6 px, become DontCare regions.
+
+Generation is deterministic: image ``i`` depends only on ``(seed, i)``; the
+set is written into a temporary folder and renamed into place.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import uuid
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import print_log
+
+from cnet.registry import DATASETS
+from .kitti_mono import KITTI_CLASSES, KittiMonoDataset
+
+IMAGE_SIZE = (621, 188)  # (w, h): KITTI's 1242 x 375, halved
+# KITTI's P2 (drive 0009) at half resolution.
+SYNTHETIC_P2 = np.array([[353.52465, 0., 302.0407, 22.879155],
+                         [0., 353.52465, 90.2533, -0.17270785],
+                         [0., 0., 1., 0.004981016]])
+CAMERA_HEIGHT = 1.65
+# Mean and spread of (h, w, l) per class, about KITTI's.
+CLASS_SIZES = {'Car': ((1.53, 1.63, 3.88), (0.10, 0.08, 0.30)),
+               'Pedestrian': ((1.76, 0.66, 0.84), (0.10, 0.06, 0.10)),
+               'Cyclist': ((1.74, 0.60, 1.76), (0.08, 0.05, 0.12))}
+CLASS_WEIGHTS = {'Car': 0.6, 'Pedestrian': 0.2, 'Cyclist': 0.2}
+GENERATOR_FILE = 'generator.json'
+# Faces by corner index (box3d_corners' order: 0-3 bottom, 4-7 top).
+FACES = {'front': (0, 1, 5, 4), 'back': (2, 3, 7, 6), 'left': (1, 2, 6, 5),
+         'right': (3, 0, 4, 7), 'top': (4, 5, 6, 7)}
+
+
+def box_corners(dimensions: np.ndarray, location: np.ndarray,
+                rotation_y: float) -> np.ndarray:
+    """(8, 3) corners of a KITTI box (the original's ``compute_box_3d``)."""
+    h, w, l = dimensions
+    x = np.array([1, 1, -1, -1, 1, 1, -1, -1]) * l / 2
+    y = np.array([0, 0, 0, 0, -1, -1, -1, -1]) * h
+    z = np.array([1, -1, -1, 1, 1, -1, -1, 1]) * w / 2
+    cos, sin = np.cos(rotation_y), np.sin(rotation_y)
+    return np.stack([cos * x + sin * z, y, -sin * x + cos * z], axis=1) + \
+        np.asarray(location)
+
+
+def project(points: np.ndarray, cam2img: np.ndarray) -> np.ndarray:
+    """(N, 3) camera points → (N, 2) pixels."""
+    projected = np.concatenate([points, np.ones((len(points), 1))], 1) @ \
+        cam2img.T
+    return projected[:, :2] / projected[:, 2:3]
+
+
+def _background(rng: np.random.Generator, width: int, height: int,
+                horizon: float) -> np.ndarray:
+    """Sky above the horizon, a noisy road below, in float32 BGR."""
+    ys = np.arange(height, dtype=np.float32)[:, None, None]
+    sky_top = np.array([rng.uniform(150, 220), rng.uniform(110, 170),
+                        rng.uniform(60, 120)], np.float32)
+    sky = sky_top + (ys / max(horizon, 1)) * (235 - sky_top)
+    grey = rng.uniform(70, 130)
+    road = np.array([grey, grey, grey], np.float32) + \
+        rng.normal(0, 6, 3).astype(np.float32)
+    road = road * (0.85 + 0.15 * (ys - horizon) / max(height - horizon, 1))
+    img = np.where(ys < horizon, sky, road) * np.ones((1, width, 1),
+                                                      np.float32)
+    blotches = rng.normal(0, 10, (6, 12, 3)).astype(np.float32)
+    img += cv2.resize(blotches, (width, height),
+                      interpolation=cv2.INTER_CUBIC)
+    return img
+
+
+def _place_objects(rng: np.random.Generator, cam2img: np.ndarray,
+                   width: int) -> List[Dict]:
+    """Random boxes on the road that do not overlap in the bird's-eye view."""
+    names = list(CLASS_WEIGHTS)
+    weights = np.array([CLASS_WEIGHTS[n] for n in names])
+    objects = []
+    for _ in range(int(rng.integers(1, 8))):
+        for _attempt in range(20):
+            name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+            mean, spread = CLASS_SIZES[name]
+            dimensions = np.asarray(mean) + rng.normal(0, 1, 3) * spread
+            z = rng.uniform(5.0, 40.0)
+            u = rng.uniform(-0.05 * width, 1.05 * width)
+            x = (u * z - cam2img[0, 2] * z - cam2img[0, 3]) / cam2img[0, 0]
+            location = np.array([x, CAMERA_HEIGHT, z])
+            radius = np.hypot(dimensions[1], dimensions[2]) / 2
+            if all(np.hypot(*(location[[0, 2]] - o['location'][[0, 2]])) >
+                   radius + o['radius'] + 0.3 for o in objects):
+                objects.append(dict(name=name, dimensions=dimensions,
+                                    location=location, radius=radius,
+                                    rotation_y=rng.uniform(-np.pi, np.pi)))
+                break
+    return objects
+
+
+def render_scene(rng: np.random.Generator,
+                 cam2img: np.ndarray = SYNTHETIC_P2,
+                 image_size: Tuple[int, int] = IMAGE_SIZE
+                 ) -> Tuple[np.ndarray, List[str]]:
+    """Draw one scene; return the uint8 BGR image and its label lines."""
+    width, height = image_size
+    img = _background(rng, width, height, horizon=float(cam2img[1, 2]))
+    objects = _place_objects(rng, cam2img, width)
+    # Far to near: nearer objects are painted over farther ones.
+    objects.sort(key=lambda o: -o['location'][2])
+    owner = np.full((height, width), -1, np.int32)
+    full_areas = []
+    light = np.array([0.4, -0.8, -0.45])
+    light /= np.linalg.norm(light)
+    for index, obj in enumerate(objects):
+        corners = box_corners(obj['dimensions'], obj['location'],
+                              obj['rotation_y'])
+        pixels = project(corners, cam2img)
+        body = cv2.cvtColor(np.uint8([[[rng.integers(0, 180),
+                                        rng.integers(90, 255),
+                                        rng.integers(70, 230)]]]),
+                            cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
+        alone = np.zeros((height, width), np.uint8)
+        centre = corners.mean(axis=0)
+        for face, ids in FACES.items():
+            points = corners[list(ids)]
+            normal = points.mean(axis=0) - centre
+            normal /= np.linalg.norm(normal)
+            if np.dot(points.mean(axis=0), normal) >= 0:
+                continue  # faces away from the camera
+            shade = 0.55 + 0.45 * max(0.0, float(-np.dot(normal, light)))
+            colour = body * shade
+            if face == 'front':
+                colour = 0.45 * colour + 0.55 * np.array([235., 245., 250.])
+            elif face == 'back':
+                colour = 0.4 * colour
+            polygon = np.round(pixels[list(ids)] * 16).astype(np.int32)
+            mask = np.zeros((height, width), np.uint8)
+            cv2.fillConvexPoly(mask, polygon, 1, cv2.LINE_8, shift=4)
+            inside = mask > 0
+            img[inside] = colour
+            owner[inside] = index
+            alone |= mask
+        full_areas.append(int(alone.sum()))
+    img += rng.normal(0, 4, img.shape).astype(np.float32)
+    img = cv2.GaussianBlur(np.clip(img, 0, 255), (3, 3), 0.6)
+    img = img.astype(np.uint8)
+
+    lines = []
+    for index, obj in enumerate(objects):
+        corners = box_corners(obj['dimensions'], obj['location'],
+                              obj['rotation_y'])
+        pixels = project(corners, cam2img)
+        x1, y1 = pixels.min(axis=0)
+        x2, y2 = pixels.max(axis=0)
+        full_box = max((x2 - x1) * (y2 - y1), 1e-6)
+        cx1, cy1 = np.clip([x1, y1], 0, [width - 1, height - 1])
+        cx2, cy2 = np.clip([x2, y2], 0, [width - 1, height - 1])
+        truncated = 1.0 - max(cx2 - cx1, 0) * max(cy2 - cy1, 0) / full_box
+        visible = int((owner == index).sum())
+        hidden = 1.0 - visible / max(full_areas[index], 1)
+        bbox = (cx1, cy1, cx2, cy2)
+        if hidden > 0.85 or cy2 - cy1 < 6 or cx2 - cx1 < 2 or truncated > 0.8:
+            if cx2 - cx1 >= 1 and cy2 - cy1 >= 1 and visible > 0:
+                lines.append('DontCare -1 -1 -10 ' + ' '.join(
+                    f'{v:.2f}' for v in bbox) +
+                    ' -1 -1 -1 -1000 -1000 -1000 -10')
+            continue
+        occluded = 0 if hidden < 0.15 else (1 if hidden < 0.5 else 2)
+        x, _, z = obj['location']
+        alpha = obj['rotation_y'] - np.arctan2(x, z)
+        alpha = (alpha + np.pi) % (2 * np.pi) - np.pi
+        h, w, l = obj['dimensions']
+        lines.append(
+            f"{obj['name']} {truncated:.2f} {occluded} {alpha:.4f} "
+            + ' '.join(f'{v:.2f}' for v in bbox)
+            + f' {h:.4f} {w:.4f} {l:.4f} '
+            + ' '.join(f'{v:.4f}' for v in obj['location'])
+            + f" {obj['rotation_y']:.4f}")
+    return img, lines
+
+
+def _calib_text(cam2img: np.ndarray) -> str:
+    def row(name, matrix):
+        return name + ': ' + ' '.join(f'{v:.12e}' for v in
+                                      np.asarray(matrix).reshape(-1)) + '\n'
+    p0 = cam2img.copy()
+    p0[:, 3] = 0
+    identity_34 = np.eye(4)[:3]
+    return (row('P0', p0) + row('P1', p0) + row('P2', cam2img) +
+            row('P3', cam2img) + row('R0_rect', np.eye(3)) +
+            row('Tr_velo_to_cam', identity_34) +
+            row('Tr_imu_to_velo', identity_34))
+
+
+def generate_synthetic_kitti(root: str, num_train: int = 600,
+                             num_val: int = 150, seed: int = 0) -> str:
+    """Write the set under ``root`` unless it is there; return ``root``."""
+    params = dict(num_train=int(num_train), num_val=int(num_val),
+                  seed=int(seed), image_size=list(IMAGE_SIZE))
+    if osp.isfile(osp.join(root, GENERATOR_FILE)):
+        return root
+    parent = osp.dirname(osp.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    temporary = osp.join(parent, f'.{osp.basename(root)}.tmp-'
+                                 f'{uuid.uuid4().hex}')
+    print_log(f'generating the synthetic KITTI set ({num_train} train, '
+              f'{num_val} val images) into {root}', logger='current')
+    try:
+        folders = {name: osp.join(temporary, 'training', name)
+                   for name in ('image_2', 'label_2', 'calib')}
+        for folder in folders.values():
+            os.makedirs(folder)
+        os.makedirs(osp.join(temporary, 'ImageSets'))
+        ids = [f'{i:06d}' for i in range(num_train + num_val)]
+        for i, image_id in enumerate(ids):
+            img, lines = render_scene(np.random.default_rng([seed, i]))
+            cv2.imwrite(osp.join(folders['image_2'], f'{image_id}.png'), img,
+                        [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            with open(osp.join(folders['label_2'], f'{image_id}.txt'),
+                      'w') as f:
+                f.write('\n'.join(lines) + ('\n' if lines else ''))
+            with open(osp.join(folders['calib'], f'{image_id}.txt'),
+                      'w') as f:
+                f.write(_calib_text(SYNTHETIC_P2))
+        for name, subset in (('train', ids[:num_train]),
+                             ('val', ids[num_train:]), ('trainval', ids)):
+            with open(osp.join(temporary, 'ImageSets', f'{name}.txt'),
+                      'w') as f:
+                f.write('\n'.join(subset) + '\n')
+        with open(osp.join(temporary, GENERATOR_FILE), 'w') as f:
+            json.dump(params, f)
+        try:
+            os.rename(temporary, root)
+        except OSError:
+            if not osp.isfile(osp.join(root, GENERATOR_FILE)):
+                raise
+    finally:
+        if osp.isdir(temporary):
+            shutil.rmtree(temporary, ignore_errors=True)
+    return root
+
+
+@DATASETS.register_module()
+class SyntheticKittiDataset(KittiMonoDataset):
+    """The synthetic KITTI set, generated under ``data_root`` on first use.
+
+    Args:
+        data_root: where the set lives (generated when
+            ``generator.json`` is missing; an existing set made with other
+            parameters is an error).
+        split_file: ``'ImageSets/train.txt'``, ``'ImageSets/val.txt'`` or
+            ``'ImageSets/trainval.txt'``.
+        num_train, num_val, seed: generation parameters.
+        other arguments: as :class:`KittiMonoDataset`.
+    """
+
+    def __init__(self,
+                 data_root: str = 'data/kitti_synthetic',
+                 split_file: str = 'ImageSets/train.txt',
+                 num_train: int = 600,
+                 num_val: int = 150,
+                 seed: int = 0,
+                 classes: Sequence[str] = KITTI_CLASSES,
+                 filter_empty_gt: bool = False,
+                 pipeline: Sequence = (),
+                 test_mode: bool = False,
+                 indices: Optional[Sequence[int]] = None,
+                 serialize_data: bool = True,
+                 lazy_init: bool = False) -> None:
+        self.generation = dict(num_train=int(num_train), num_val=int(num_val),
+                               seed=int(seed), image_size=list(IMAGE_SIZE))
+        super().__init__(data_root=data_root, split_file=split_file,
+                         classes=classes, filter_empty_gt=filter_empty_gt,
+                         pipeline=pipeline, test_mode=test_mode,
+                         indices=indices, serialize_data=serialize_data,
+                         lazy_init=lazy_init)
+
+    def load_data_list(self) -> List[dict]:
+        rank, world_size = get_dist_info()
+        marker = osp.join(self.data_root, GENERATOR_FILE)
+        if int(os.environ.get('LOCAL_RANK', rank)) == 0 and \
+                not osp.isfile(marker):
+            generate_synthetic_kitti(self.data_root, **{
+                k: v for k, v in self.generation.items()
+                if k != 'image_size'})
+        if world_size > 1:
+            barrier()
+        with open(marker) as f:
+            written = json.load(f)
+        if written != self.generation:
+            raise ValueError(f'{self.data_root} was generated with {written}, '
+                             f'asked {self.generation}; delete it or use '
+                             f'another data_root')
+        return super().load_data_list()
+
+
+__all__ = ['SyntheticKittiDataset', 'generate_synthetic_kitti',
+           'render_scene', 'SYNTHETIC_P2', 'IMAGE_SIZE']
