@@ -50,7 +50,7 @@ __all__ = [
     'default_config_name', 'convert_state_dict', 'convert_checkpoint',
     'save_checkpoint_atomic', 'strip_data_parallel', 'read_checkpoint',
     'build_model_from_config', 'convert_checkpoint_file',
-    'maybe_convert_checkpoint'
+    'maybe_convert_checkpoint', 'load_checkpoint'
 ]
 
 SOURCE_FORMATS = ('centernet', 'mmdet')
@@ -449,3 +449,22 @@ def maybe_convert_checkpoint(model: nn.Module, checkpoint: Mapping,
         return checkpoint, False
     return convert_checkpoint(checkpoint, model, source_format,
                               filename), True
+
+
+def load_checkpoint(model: nn.Module, filename: str,
+                    map_location: str = 'cpu', strict: bool = False,
+                    revise_keys: List[Tuple[str, str]] = [(r'^module\.', '')]
+                    ) -> dict:
+    """mmengine's ``load_checkpoint`` that also takes the original
+    CenterNet's and MMDetection's checkpoints (converted, then loaded
+    strictly); any other checkpoint loads exactly as with mmengine's."""
+    from mmengine.runner.checkpoint import (_load_checkpoint,
+                                            _load_checkpoint_to_model)
+    checkpoint = _load_checkpoint(filename, map_location)
+    if not isinstance(checkpoint, dict):
+        raise RuntimeError(
+            f'No state_dict found in checkpoint file {filename}')
+    checkpoint, converted = maybe_convert_checkpoint(model, checkpoint,
+                                                     filename)
+    return _load_checkpoint_to_model(model, checkpoint, strict or converted,
+                                     revise_keys=revise_keys)
