@@ -434,8 +434,8 @@ def convert_checkpoint_file(src: str, dst: str,
 
 
 def maybe_convert_checkpoint(model: nn.Module, checkpoint: Mapping,
-                        filename: str = 'checkpoint'
-                        ) -> Tuple[Mapping, bool]:
+                             filename: str = 'checkpoint'
+                             ) -> Tuple[Mapping, bool]:
     """A loaded checkpoint ready for mmengine's ``_load_checkpoint_to_model``:
     converted for ``model`` when it comes from the original CenterNet or
     MMDetection, returned as it is otherwise.
@@ -444,6 +444,9 @@ def maybe_convert_checkpoint(model: nn.Module, checkpoint: Mapping,
         ``(checkpoint, converted)``; a converted checkpoint matches
         ``model`` key for key, so it can be loaded with ``strict=True``.
     """
+    if not isinstance(checkpoint, Mapping) or not isinstance(
+            checkpoint.get('state_dict', checkpoint), Mapping):
+        return checkpoint, False  # mmengine reports what is wrong with it
     source_format = detect_checkpoint_format(checkpoint, filename)
     if source_format not in SOURCE_FORMATS:
         return checkpoint, False

@@ -120,7 +120,8 @@ def landed(fixture: str, source_key: str) -> str:
     ('centernet_hourglass', 'inters_.0.1.running_var',
      'backbone.inters_.0.1.running_var'),
     # MMDetection: ConvModule j -> position in the (conv, bn, relu) chain
-    ('mmdet_centernet_r18_dcnv2', 'neck.deconv_layers.2.conv.conv_offset.weight',
+    ('mmdet_centernet_r18_dcnv2',
+     'neck.deconv_layers.2.conv.conv_offset.weight',
      'neck.deconv_layers.6.conv_offset.weight'),
     ('mmdet_centernet_r18_dcnv2', 'neck.deconv_layers.5.bn.running_mean',
      'neck.deconv_layers.16.running_mean'),
