@@ -34,6 +34,7 @@ runs) is dropped, and a BatchNorm ``num_batches_tracked`` counter that a
 checkpoint from an older PyTorch lacks is filled with 0 (it does not affect
 inference).
 """
+import functools
 import os
 import os.path as osp
 import re
@@ -43,6 +44,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.config import Config
 from torch import Tensor
 
 __all__ = [
@@ -271,7 +273,7 @@ def convert_state_dict(state_dict: Mapping[str, Tensor],
                 f'{filename}: not a network of the original CenterNet (no '
                 f'ResNet, DLA or Hourglass trunk among its top-level names '
                 f'{sorted({k.split(".", 1)[0] for k in state_dict})})')
-        rename = lambda key: _centernet_key(key, arch)  # noqa: E731
+        rename = functools.partial(_centernet_key, arch=arch)
     else:
         rename = _mmdet_key
     converted: Dict[str, Tensor] = {}
@@ -394,10 +396,9 @@ def read_checkpoint(filename: str) -> dict:
     return torch.load(filename, map_location='cpu', weights_only=True)
 
 
-def build_model_from_config(config: Union[str, 'Config']) -> nn.Module:
+def build_model_from_config(config: Union[str, Config]) -> nn.Module:
     """The detector a config builds, without downloading pretrained weights
     (the backbone's ``init_cfg`` is dropped: the checkpoint replaces it)."""
-    from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     from cnet.registry import MODELS
@@ -414,7 +415,7 @@ def build_model_from_config(config: Union[str, 'Config']) -> nn.Module:
 
 
 def convert_checkpoint_file(src: str, dst: str,
-                            config: Union[str, 'Config'],
+                            config: Union[str, Config],
                             source_format: Optional[str] = None) -> dict:
     """Convert the checkpoint ``src`` for the model of ``config`` and write
     it to ``dst`` (what ``tools/convert_checkpoint.py`` does).
