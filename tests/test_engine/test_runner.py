@@ -75,7 +75,8 @@ def test_a_partial_cnet_checkpoint_loads_as_with_mmengine(tmp_path):
                   if key.startswith('backbone.') and
                   value.dtype.is_floating_point}
     torch.save({'meta': {}, 'state_dict': state_dict}, tmp_path / 'part.pth')
-    runner = CenterNetRunner(model=model, work_dir=str(tmp_path))
+    runner = CenterNetRunner(model=model, work_dir=str(tmp_path),
+                             default_scope='cnet')
     runner.load_checkpoint(str(tmp_path / 'part.pth'))  # not strict
     loaded = runner.model.state_dict()
     assert all(bool((loaded[key] == 0.5).all()) for key in state_dict)
