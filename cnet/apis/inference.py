@@ -18,10 +18,10 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.structures import PixelData
 from torch import nn
 
+from cnet.engine.checkpoint_convert import load_checkpoint
 from cnet.models.utils import merge_flipped
 from cnet.registry import MODELS, TRANSFORMS
 from cnet.structures import DetDataSample
@@ -41,9 +41,11 @@ def init_detector(config: Union[str, Path, Config],
     As MMDetection's ``init_detector``: registers cnet's modules and makes
     the config's ``default_scope`` current, builds ``config.model``, loads
     ``checkpoint`` (``torch.load`` keeps ``weights_only=True``, see
-    ``cnet/engine/safe_globals.py``), and returns the model in eval mode on
-    ``device`` with ``model.cfg`` (the config) and ``model.dataset_meta``
-    (``classes``).
+    ``cnet/engine/safe_globals.py``; a checkpoint of the original CenterNet
+    or of MMDetection is converted, see
+    ``cnet/engine/checkpoint_convert.py``), and returns the model in eval
+    mode on ``device`` with ``model.cfg`` (the config) and
+    ``model.dataset_meta`` (``classes``).
 
     The classes come from the checkpoint's ``meta['dataset_meta']`` (which
     mmengine's Runner writes), else from the config: the test dataset's

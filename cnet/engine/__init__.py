@@ -1,6 +1,9 @@
 """Engine parts cnet adds to mmengine: hooks, the CPU DDP wrapper, the
-checkpoint allow-list and safe loaders, the resumable runner and loop, and
-the runner set-up behind the tools."""
+checkpoint allow-list, safe loaders and conversion, the runners and the
+resumable loop, and the runner set-up behind the tools."""
+from .checkpoint_convert import (CheckpointConversionError,
+                                 convert_checkpoint, convert_checkpoint_file,
+                                 detect_checkpoint_format)
 from .checkpoint_io import (UnsafeCheckpointError, atomic_save, atomic_write,
                             register_checkpoint_loaders, safe_torch_load)
 from .cpu_ddp import CPUDistributedDataParallel
@@ -8,15 +11,17 @@ from .hooks import *  # noqa: F401,F403
 from .loops import ResumableEpochBasedTrainLoop
 from .optim_wrapper import (AutocastOptimWrapper, GuardedOptimWrapper,
                             NonFiniteLossError)
-from .runner import ResumableRunner
+from .runner import CenterNetRunner, ResumableRunner
 from .safe_globals import (checkpoint_safe_globals,
                            register_checkpoint_safe_globals)
 
 __all__ = [
-    'AutocastOptimWrapper', 'CPUDistributedDataParallel',
-    'GuardedOptimWrapper', 'NonFiniteLossError',
+    'AutocastOptimWrapper', 'CPUDistributedDataParallel', 'CenterNetRunner',
+    'CheckpointConversionError', 'GuardedOptimWrapper', 'NonFiniteLossError',
     'ResumableEpochBasedTrainLoop', 'ResumableRunner',
     'UnsafeCheckpointError', 'atomic_save', 'atomic_write',
-    'checkpoint_safe_globals', 'register_checkpoint_loaders',
-    'register_checkpoint_safe_globals', 'safe_torch_load'
+    'checkpoint_safe_globals', 'convert_checkpoint',
+    'convert_checkpoint_file', 'detect_checkpoint_format',
+    'register_checkpoint_loaders', 'register_checkpoint_safe_globals',
+    'safe_torch_load'
 ]

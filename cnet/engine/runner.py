@@ -1,7 +1,10 @@
-"""mmengine's ``Runner`` with checkpoints an interrupted run resumes exactly.
+"""cnet's mmengine runners.
 
-What it adds (``runner_type = 'cnet.ResumableRunner'`` in
-``configs/_base_/default_runtime.py``):
+``CenterNetRunner``: ``load_from`` also takes the original CenterNet's and
+MMDetection's checkpoints (converted on load).
+
+``ResumableRunner`` (``runner_type`` in ``configs/_base_/default_runtime.py``),
+a ``CenterNetRunner`` whose checkpoints an interrupted run resumes exactly:
 
 - Every checkpoint is written atomically (:func:`atomic_write`: a temporary
   file in the same folder, fsync, ``os.replace``), so a kill while saving
@@ -19,21 +22,65 @@ Checkpoints are read through cnet's safe loaders
 (:mod:`cnet.engine.checkpoint_io`).
 """
 import os.path as osp
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.dist import master_only
 from mmengine.fileio import LocalBackend, get_file_backend
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
 from torch.utils.data import DataLoader
 
 from cnet.registry import RUNNERS
+from .checkpoint_convert import maybe_convert_checkpoint
 from .checkpoint_io import (TEMP_SUFFIX, get_rng_states, replace_durably,
                             set_rng_states)
 
+__all__ = ['CenterNetRunner', 'ResumableRunner']
+
 
 @RUNNERS.register_module()
-class ResumableRunner(Runner):
+class CenterNetRunner(Runner):
+    """mmengine's ``Runner``, converting foreign checkpoints on load.
+
+    :meth:`load_checkpoint` (what ``load_from`` goes through, e.g.
+    ``tools/test.py CONFIG ctdet_coco_dla_2x.pth``) makes the same calls as
+    mmengine's, with one step between reading the file and the
+    ``after_load_checkpoint`` hooks: a checkpoint of the original CenterNet
+    or of MMDetection is converted for this runner's model
+    (``cnet/engine/checkpoint_convert.py``) and then loaded strictly, so a
+    key that does not fit is an error, not a warning. Any other checkpoint,
+    cnet's own included, loads exactly as with mmengine's ``Runner``.
+    ``torch.load`` keeps ``weights_only=True``; resuming is unchanged.
+    """
+
+    def load_checkpoint(self, filename: str,
+                        map_location: Union[str, Callable] = 'cpu',
+                        strict: bool = False,
+                        revise_keys: List[Tuple[str, str]] = [
+                            (r'^module.', '')]) -> dict:
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        model = self.model.module if is_model_wrapper(self.model) else (
+            self.model)
+        checkpoint, converted = maybe_convert_checkpoint(
+            model, checkpoint, filename)
+        if converted:
+            strict = True
+            self.logger.info(
+                f'Converted the {checkpoint["meta"]["converted_from"]} '
+                f'checkpoint {filename} for cnet')
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+
+@RUNNERS.register_module()
+class ResumableRunner(CenterNetRunner):
     """``Runner`` whose checkpoints are atomic and carry the RNG states."""
 
     _loaded_rng_states: Optional[Dict] = None

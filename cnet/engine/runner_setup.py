@@ -19,6 +19,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from cnet.datasets.transforms import ORIGINAL_TEST_SCALES
+from cnet.engine.runner import CenterNetRunner
 from cnet.models.detectors import ORIGINAL_MERGE_NMS
 from cnet.utils.config_checks import check_cfg_options
 
@@ -282,14 +283,18 @@ def _init_cpu_process_group(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """``Runner.from_cfg`` with cnet's registries and checkpoint allow-list."""
+    """The config's runner with cnet's registries and checkpoint allow-list:
+    :class:`~cnet.engine.runner.CenterNetRunner` (``load_from`` also takes
+    the original CenterNet's and MMDetection's checkpoints) unless the
+    config names a ``runner_type`` (cnet's configs name ``ResumableRunner``,
+    a ``CenterNetRunner``)."""
     from cnet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     _init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         from cnet.registry import RUNNERS  # cnet's, then mmengine's
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return CenterNetRunner.from_cfg(cfg)
 
 
 def close_process_group() -> None:
