@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-from cnet.registry import DATASETS
+from cnet.registry import DATASETS, TRANSFORMS
 from .samplers import seeded_sample
 
 KITTI_CLASSES = ('Pedestrian', 'Car', 'Cyclist')
@@ -155,6 +155,10 @@ class KittiMonoDataset(BaseDataset):
         self.label_dir = label_dir
         self.calib_dir = calib_dir
         self.filter_empty_gt = filter_empty_gt
+        # cnet's registry, so that the transforms build without a default
+        # scope (tools/browse_dataset.py, a dataset built in Python).
+        pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t
+                    for t in pipeline]
         super().__init__(
             data_root=data_root, metainfo=dict(classes=tuple(classes)),
             pipeline=pipeline, test_mode=test_mode, indices=indices,

@@ -1,4 +1,5 @@
-"""What the network trains on: augmented inputs, gt boxes, target heatmaps.
+"""What the network trains on: augmented inputs, gt boxes (and projected 3-D
+boxes where the dataset has them), target heatmaps.
 
 The logic of ``tools/browse_dataset.py`` (MMDetection's ``browse_dataset``
 plus CenterNet's target heatmap), callable from Python: every sample of a
@@ -20,6 +21,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from cnet.registry import DATASETS, MODELS
+from .box3d import draw_boxes_3d
 from .draw import draw_boxes
 from .heatmap import overlay_heatmap
 
@@ -132,7 +134,25 @@ def draw_training_sample(packed_sample: Dict,
         gt = sample.gt_instances
         canvas = draw_boxes(canvas, gt.bboxes.cpu().numpy().reshape(-1, 4),
                             gt.labels.cpu().numpy(), None, class_names)
+        if 'locations' in gt and 'calib' in sample.metainfo:
+            canvas = draw_boxes_3d(
+                canvas, gt.dimensions.cpu().numpy(),
+                gt.locations.cpu().numpy(), gt.rotation_y.cpu().numpy(),
+                input_cam2img(sample.metainfo), gt.labels.cpu().numpy(),
+                None, class_names, thickness=1)
     return canvas
+
+
+def input_cam2img(metainfo: Dict) -> np.ndarray:
+    """(3, 4) projection into the network input: ``affine_matrix @ calib``.
+
+    ``calib`` (P2) projects into the original image and ``affine_matrix``
+    (3, 3) maps original pixels to input pixels; both act on homogeneous
+    pixel coordinates, so their product projects into the input.
+    """
+    calib = np.asarray(metainfo['calib'], np.float64).reshape(3, 4)
+    affine = np.asarray(metainfo.get('affine_matrix', np.eye(3)), np.float64)
+    return affine.reshape(3, 3) @ calib
 
 
 def sample_file_name(index: int, img_path: Optional[str],
