@@ -1,7 +1,9 @@
 """Losses of CenterNet, registered in MODELS."""
 from .gaussian_focal_loss import GaussianFocalLoss, gaussian_focal_loss
 from .l1_loss import L1Loss, masked_l1_loss
+from .weighted_l1_loss import WeightedL1Loss, weighted_l1_loss
 
 __all__ = [
-    'GaussianFocalLoss', 'gaussian_focal_loss', 'L1Loss', 'masked_l1_loss'
+    'GaussianFocalLoss', 'gaussian_focal_loss', 'L1Loss', 'masked_l1_loss',
+    'WeightedL1Loss', 'weighted_l1_loss'
 ]

@@ -5,6 +5,8 @@ from .affine import (inverse_affine_bboxes, inverse_affine_points,
 from .flip_merge import merge_flipped
 from .gaussian_target import (draw_gaussian, draw_gaussians, gaussian_2d,
                               gaussian_radius, heatmap_radius)
+from .keypoints import (flip_joint_maps, flip_joint_offsets, joint_peaks,
+                        snap_keypoints, swap_index)
 from .nms import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
 from .peaks import (extract_peaks, gather_feat, topk, topk_peaks,
                     transpose_and_gather_feat, window_max)
@@ -15,5 +17,7 @@ __all__ = [
     'gather_feat',
     'transpose_and_gather_feat', 'inverse_affine_points',
     'inverse_affine_bboxes', 'stack_affine_matrices', 'merge_flipped',
-    'box_iou', 'nms', 'batched_nms', 'soft_nms', 'batched_soft_nms'
+    'box_iou', 'nms', 'batched_nms', 'soft_nms', 'batched_soft_nms',
+    'swap_index', 'flip_joint_maps', 'flip_joint_offsets', 'joint_peaks',
+    'snap_keypoints'
 ]
