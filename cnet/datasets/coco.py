@@ -230,7 +230,8 @@ class CocoDataset(BaseDataset):
                 num_boxes += 1
                 instances.append(dict(
                     bbox=[float(x), float(y), float(x + w), float(y + h)],
-                    bbox_label=label, ignore_flag=crowd))
+                    bbox_label=label, ignore_flag=crowd,
+                    **self.parse_instance_fields(ann)))
             data_list.append(dict(
                 img_path=osp.join(self.data_prefix['img'], image['file_name']),
                 img_id=image['id'], height=image['height'],
@@ -243,6 +244,11 @@ class CocoDataset(BaseDataset):
             f'annotations of categories outside the {len(self.cat_ids)} '
             f'classes', logger='current')
         return data_list
+
+    def parse_instance_fields(self, ann: dict) -> dict:
+        """Extra fields of an instance from its annotation (none here;
+        ``CocoKeypointsDataset`` adds the keypoints)."""
+        return {}
 
     def filter_data(self) -> List[dict]:
         """Apply ``filter_cfg`` to training sets; keep every image in test."""

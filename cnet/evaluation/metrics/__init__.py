@@ -1,4 +1,5 @@
+from .coco_keypoint_metric import CocoKeypointMetric
 from .coco_metric import CocoMetric
 from .voc_metric import VOCMetric
 
-__all__ = ['CocoMetric', 'VOCMetric']
+__all__ = ['CocoMetric', 'CocoKeypointMetric', 'VOCMetric']
