@@ -7,9 +7,7 @@ num_joints = 17
 input_size = (128, 128)
 
 # model: the detector is the base's; only the head changes.
-model = dict(
-    bbox_head=dict(_delete_=True, type='CenterPoseHead', num_classes=1, num_joints=num_joints,
-                   in_channels=64, feat_channels=64))
+model = dict(bbox_head=dict(type='CenterPoseHead', num_classes=1, num_joints=num_joints))
 
 # data: persons with keypoints; the crop, the mirror (left/right swap) and the packing carry
 # them.
