@@ -52,6 +52,8 @@ def detections_to_record(sample: DetDataSample,
         labels=labels,
         class_names=[class_names[label] if class_names is not None
                      else str(label) for label in labels])
+    if 'keypoints' in pred:   # the pose head: (K, J, 2) joints
+        record['keypoints'] = pred.keypoints[keep].cpu().tolist()
     return record
 
 
@@ -108,6 +110,7 @@ class DemoRunner:
         self.batch_size = batch_size
         self.show = show
         self.class_names = getattr(model, 'dataset_meta', {}).get('classes')
+        self.skeleton = getattr(model, 'dataset_meta', {}).get('skeleton')
 
     def detect_and_draw(self, images: List[np.ndarray]
                         ) -> List[Tuple[DetDataSample, np.ndarray]]:
@@ -115,7 +118,8 @@ class DemoRunner:
         samples = inference_detector(self.model, images, self.batch_size,
                                      with_heatmap=self.heatmap)
         return [(sample, draw_det_sample(image, sample, self.class_names,
-                                         self.score_thr))
+                                         self.score_thr,
+                                         skeleton=self.skeleton))
                 for image, sample in zip(images, samples)]
 
     def run_images(self, paths: List[str]) -> List[Dict[str, Any]]:

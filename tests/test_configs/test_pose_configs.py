@@ -1,15 +1,21 @@
 """The pose configs: the original networks' sizes with the multi_pose heads,
 each differing from its detection config by head, data and metric only, and
 the stick-figure config training and testing end to end on a tiny set."""
+import os
 import os.path as osp
 
+import cv2
+import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from cnet.datasets import generate_stick_figures
-from cnet.engine.runner_setup import build_runner, setup_train_config
+from cnet.engine.runner_setup import (build_runner, setup_test_config,
+                                     setup_train_config)
 from cnet.registry import MODELS
+from cnet.visualization.keypoints import (LEFT_COLOR, MIDDLE_COLOR,
+                                         RIGHT_COLOR)
 from shapes_setup import ROOT
 
 CONFIG_DIR = osp.join(ROOT, 'configs')
@@ -116,13 +122,31 @@ def test_shapes_pose_config_trains_and_tests_end_to_end(tmp_path):
     for loader in ('val_dataloader', 'test_dataloader'):
         options[f'{loader}.num_workers'] = 0
         options[f'{loader}.persistent_workers'] = False
-    cfg = setup_train_config(
-        osp.join(CONFIG_DIR, 'centernet_pose_resnet18_shapes.py'),
-        work_dir=str(tmp_path / 'work'), cfg_options=options)
-    runner = build_runner(cfg)
-    runner.train()
-    metrics = runner.test()
+    config = osp.join(CONFIG_DIR, 'centernet_pose_resnet18_shapes.py')
+    cfg = setup_train_config(config, work_dir=str(tmp_path / 'work'),
+                             cfg_options=options)
+    build_runner(cfg).train()
+    checkpoint = str(tmp_path / 'work' / 'epoch_1.pth')
+    # tools/test.py --show-dir: the drawings get the skeletons.
+    show_dir = str(tmp_path / 'drawn')
+    cfg = setup_test_config(config, checkpoint,
+                            work_dir=str(tmp_path / 'test'),
+                            show_dir=show_dir, cfg_options=options)
+    cfg.default_hooks.visualization.score_thr = 0.0   # an untrained model
+    metrics = build_runner(cfg).test()
     for name in ('coco/keypoints_mAP', 'coco/bbox_mAP',
                  'coco/keypoints_AP_left_wrist'):
         assert 0 <= metrics[name] <= 1
-    assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
+    drawings = sorted(os.listdir(show_dir))
+    assert drawings == [f'{i:06d}.jpg' for i in range(4)]
+    image = cv2.imread(osp.join(show_dir, drawings[0]))
+    original = cv2.imread(osp.join(root, 'val', 'images', '000000.png'))
+    assert image.shape == original.shape
+    # Joints in the skeleton colours are drawn over the image (an untrained
+    # head puts all of a person's joints near its centre).
+    assert skeleton_pixels(image) > skeleton_pixels(original) + 10
+
+
+def skeleton_pixels(image):
+    return sum(int((np.abs(image.astype(int) - color).max(-1) < 40).sum())
+               for color in (LEFT_COLOR, RIGHT_COLOR, MIDDLE_COLOR))
