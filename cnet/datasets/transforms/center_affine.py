@@ -79,7 +79,9 @@ def apply_affine(results: Dict, matrix: np.ndarray,
         full = (full.astype(np.float64) @ previous).astype(np.float32)
     results['affine_matrix'] = full
 
-    if results.get('gt_keypoints') is not None:
+    keypoints = results.get('gt_keypoints')
+    if keypoints is not None and keypoints.ndim == 3 and \
+            keypoints.shape[2] == 3:   # (N, J, 3) x, y, v: see keypoints.py
         results['gt_keypoints'] = affine_transform_keypoints(
             results['gt_keypoints'], matrix, out_w, out_h)
     bboxes = results.get('gt_bboxes')
