@@ -56,6 +56,8 @@ def detections_to_record(sample: DetDataSample,
     for field in ('dimensions', 'locations', 'rotation_y', 'alphas'):
         if field in pred:
             record[field] = pred[field][keep].cpu().tolist()
+    if 'keypoints' in pred:   # the pose head: (K, J, 2) joints
+        record['keypoints'] = pred.keypoints[keep].cpu().tolist()
     return record
 
 
@@ -112,6 +114,7 @@ class DemoRunner:
         self.batch_size = batch_size
         self.show = show
         self.class_names = getattr(model, 'dataset_meta', {}).get('classes')
+        self.skeleton = getattr(model, 'dataset_meta', {}).get('skeleton')
 
     def detect_and_draw(self, images: List[np.ndarray]
                         ) -> List[Tuple[DetDataSample, np.ndarray]]:
@@ -122,9 +125,9 @@ class DemoRunner:
                 for image, sample in zip(images, samples)]
 
     def draw(self, image: np.ndarray, sample: DetDataSample) -> np.ndarray:
-        """Boxes; for 3-D detections, the projected 3-D boxes and a
-        bird's-eye view (camera: the sample's ``calib``, else the head's
-        ``default_cam2img``)."""
+        """Boxes (and skeletons where there are keypoints); for 3-D
+        detections, the projected 3-D boxes and a bird's-eye view (camera:
+        the sample's ``calib``, else the head's ``default_cam2img``)."""
         if 'locations' in sample.pred_instances:
             cam2img = sample.metainfo.get(
                 'calib', getattr(self.model.bbox_head, 'default_cam2img',
@@ -133,7 +136,7 @@ class DemoRunner:
                 return draw_mono3d_sample(image, sample, np.asarray(cam2img),
                                           self.class_names, self.score_thr)
         return draw_det_sample(image, sample, self.class_names,
-                               self.score_thr)
+                               self.score_thr, skeleton=self.skeleton)
 
     def run_images(self, paths: List[str]) -> List[Dict[str, Any]]:
         """Draw each image into ``out_dir`` under its own name."""

@@ -346,7 +346,7 @@ class CocoDataset(BaseDataset):
                 num_boxes += 1
                 instances.append(dict(
                     bbox=[x1, y1, x2, y2], bbox_label=label,
-                    ignore_flag=crowd))
+                    ignore_flag=crowd, **self.parse_instance_fields(ann)))
             data_list.append(dict(
                 img_path=osp.join(self.data_prefix['img'], image['file_name']),
                 img_id=image['id'], height=height, width=width,
@@ -366,6 +366,11 @@ class CocoDataset(BaseDataset):
                 f'{repaired[:10]}{" ..." if len(repaired) > 10 else ""}',
                 logger='current', level=logging.WARNING)
         return data_list
+
+    def parse_instance_fields(self, ann: dict) -> dict:
+        """Extra fields of an instance from its annotation (none here;
+        ``CocoKeypointsDataset`` adds the keypoints)."""
+        return {}
 
     def prepare_data(self, idx: int) -> Any:
         """The pipeline's result for ``idx``, or ``None`` for a bad sample

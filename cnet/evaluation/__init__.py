@@ -1,4 +1,4 @@
 """Metrics of cnet; importing this package registers them in ``METRICS``."""
-from .metrics import CocoMetric
+from .metrics import CocoKeypointMetric, CocoMetric
 
-__all__ = ['CocoMetric']
+__all__ = ['CocoMetric', 'CocoKeypointMetric']

@@ -6,6 +6,7 @@ import numpy as np
 
 from cnet.structures import DetDataSample
 from .heatmap import overlay_heatmap
+from .keypoints import draw_skeletons
 
 
 def class_color(label: int) -> Tuple[int, int, int]:
@@ -49,7 +50,9 @@ def draw_boxes(image: np.ndarray, bboxes: np.ndarray, labels: np.ndarray,
 def draw_det_sample(image: np.ndarray, sample: DetDataSample,
                     class_names: Optional[Sequence[str]] = None,
                     score_thr: float = 0.3,
-                    heatmap_alpha: float = 0.5) -> np.ndarray:
+                    heatmap_alpha: float = 0.5,
+                    skeleton: Optional[Sequence[Sequence[int]]] = None
+                    ) -> np.ndarray:
     """Draw a predicted sample on its original image.
 
     The heatmap (``sample.pred_heatmap.heatmap``, (1, H, W) in the image's
@@ -65,6 +68,8 @@ def draw_det_sample(image: np.ndarray, sample: DetDataSample,
         class_names: names indexed by label; the label number otherwise.
         score_thr: boxes under it are not drawn.
         heatmap_alpha: weight of the heatmap's colour map.
+        skeleton: joint pairs to join when the predictions have
+            ``keypoints`` (K, J, 2) (the pose head); COCO's by default.
 
     Returns:
         (H, W, 3) uint8 BGR, a new array.
@@ -74,6 +79,11 @@ def draw_det_sample(image: np.ndarray, sample: DetDataSample,
         heatmap = sample.pred_heatmap.heatmap[0].cpu().numpy()
         canvas = overlay_heatmap(canvas, heatmap, alpha=heatmap_alpha)
     pred = sample.pred_instances
-    return draw_boxes(canvas, pred.bboxes.cpu().numpy(),
-                      pred.labels.cpu().numpy(), pred.scores.cpu().numpy(),
-                      class_names, score_thr)
+    canvas = draw_boxes(canvas, pred.bboxes.cpu().numpy(),
+                        pred.labels.cpu().numpy(), pred.scores.cpu().numpy(),
+                        class_names, score_thr)
+    if 'keypoints' in pred:
+        canvas = draw_skeletons(canvas, pred.keypoints.cpu().numpy(),
+                                pred.scores.cpu().numpy(), skeleton,
+                                score_thr=score_thr)
+    return canvas

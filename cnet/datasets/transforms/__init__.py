@@ -7,6 +7,9 @@ from .center_affine import (CenterAffine, RandomCenterAffine, apply_affine,
 from .center_affine_tta import ORIGINAL_TEST_SCALES, CenterAffineTTA
 from .flip import RandomFlip
 from .formatting import PackDetInputs
+from .keypoints import (LoadPoseAnnotations, PackPoseInputs, PoseRandomFlip,
+                        affine_transform_keypoints, flip_keypoints,
+                        hide_outside_joints)
 from .loading import (LoadAnnotations, LoadImageFromFile,
                       LoadImageFromNDArray)
 from .mono3d import LoadMono3DAnnotations, Mono3DAffine, PackMono3DInputs
@@ -20,5 +23,7 @@ __all__ = [
     'affine_transform_points', 'affine_transform_bboxes', 'clip_bboxes',
     'horizontal_flip_matrix', 'to_homogeneous', 'apply_affine',
     'filter_instances', 'get_border', 'jitter_coefficients',
-    'LoadMono3DAnnotations', 'Mono3DAffine', 'PackMono3DInputs'
+    'LoadMono3DAnnotations', 'Mono3DAffine', 'PackMono3DInputs',
+    'LoadPoseAnnotations', 'PoseRandomFlip', 'PackPoseInputs',
+    'affine_transform_keypoints', 'flip_keypoints', 'hide_outside_joints'
 ]

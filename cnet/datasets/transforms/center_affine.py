@@ -16,6 +16,7 @@ from mmcv.transforms import BaseTransform
 from cnet.registry import TRANSFORMS
 from .affine_utils import (affine_transform_bboxes, clip_bboxes,
                            get_affine_transform, to_homogeneous)
+from .keypoints import affine_transform_keypoints
 
 # The original's random scales, float error included: np.arange(0.6, 1.4, 0.1)
 # gives eight values 0.6 ... 1.3 (ctdet.py).
@@ -52,7 +53,8 @@ def filter_instances(results: Dict, keep: np.ndarray) -> None:
 
 def apply_affine(results: Dict, matrix: np.ndarray,
                  output_size: Tuple[int, int]) -> Dict:
-    """Warp ``img`` and ``gt_bboxes`` with ``matrix`` into ``output_size``.
+    """Warp ``img``, ``gt_bboxes`` (and ``gt_keypoints``) with ``matrix``
+    into ``output_size``.
 
     Boxes are warped by their corners, clipped to the output and dropped
     when empty (with every aligned ``gt_*`` array). ``affine_matrix`` becomes
@@ -77,6 +79,11 @@ def apply_affine(results: Dict, matrix: np.ndarray,
         full = (full.astype(np.float64) @ previous).astype(np.float32)
     results['affine_matrix'] = full
 
+    keypoints = results.get('gt_keypoints')
+    if keypoints is not None and keypoints.ndim == 3 and \
+            keypoints.shape[2] == 3:   # (N, J, 3) x, y, v: see keypoints.py
+        results['gt_keypoints'] = affine_transform_keypoints(
+            results['gt_keypoints'], matrix, out_w, out_h)
     bboxes = results.get('gt_bboxes')
     if bboxes is not None:
         bboxes = clip_bboxes(affine_transform_bboxes(bboxes, matrix),

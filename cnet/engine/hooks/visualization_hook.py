@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 from cnet.registry import HOOKS
 from cnet.structures import DetDataSample
-from cnet.visualization import draw_boxes, draw_det_sample
+from cnet.visualization import draw_boxes, draw_det_sample, draw_skeletons
 
 
 def read_image(path: str):
@@ -99,5 +99,11 @@ class DetVisualizationHook(Hook):
                                 pred.labels.cpu().numpy(),
                                 pred.scores.cpu().numpy(), classes,
                                 self.score_thr)
+            if 'keypoints' in pred:
+                canvas = draw_skeletons(
+                    canvas, pred.keypoints.cpu().numpy(),
+                    pred.scores.cpu().numpy(),
+                    runner.test_evaluator.dataset_meta.get('skeleton'),
+                    score_thr=self.score_thr)
             name = osp.splitext(osp.basename(sample.img_path))[0]
             cv2.imwrite(osp.join(out_dir, f'{name}.jpg'), canvas)

@@ -1,5 +1,6 @@
+from .coco_keypoint_metric import CocoKeypointMetric
 from .coco_metric import CocoMetric
 from .kitti_metric import KittiMetric
 from .voc_metric import VOCMetric
 
-__all__ = ['CocoMetric', 'KittiMetric', 'VOCMetric']
+__all__ = ['CocoMetric', 'CocoKeypointMetric', 'KittiMetric', 'VOCMetric']

@@ -1,6 +1,8 @@
 """Dense heads, registered in MODELS."""
 from .center_head import CenterHead, pack_instances, to_slots
 from .mono3d_head import Mono3DCenterHead, depth_from_output
+from .pose_head import COCO_FLIP_PAIRS, CenterPoseHead
 
-__all__ = ['CenterHead', 'Mono3DCenterHead', 'depth_from_output',
-           'pack_instances', 'to_slots']
+__all__ = ['CenterHead', 'CenterPoseHead', 'COCO_FLIP_PAIRS',
+           'Mono3DCenterHead', 'depth_from_output', 'pack_instances',
+           'to_slots']

@@ -399,7 +399,8 @@ class CenterHead(BaseModule):
                     loss_offset=loss_offset / self.num_stacks)
 
     def heatmap_loss(self, logits: Tensor, target: Tensor,
-                     weight: Optional[Tensor], num_pos: Tensor) -> Tensor:
+                     weight: Optional[Tensor], num_pos: Tensor,
+                     loss: Optional[nn.Module] = None) -> Tensor:
         """Focal loss on the clamped sigmoid of one stack's heatmap logits.
 
         On CPU it is computed image by image and summed (each piece divided
@@ -413,6 +414,8 @@ class CenterHead(BaseModule):
             target: (B, C, H, W) Gaussian heatmap.
             weight: (B, C, H, W) or ``None``.
             num_pos: positives of the whole batch (≥ 1).
+            loss: the focal loss to apply; ``loss_center_heatmap`` by
+                default (a pose head passes its joint-heatmap loss).
 
         Returns:
             Scalar loss, equal to the original's ``_neg_loss`` on the batch.
@@ -423,13 +426,14 @@ class CenterHead(BaseModule):
                 [None] * len(logits) if weight is None else weight.unbind(0)))
         else:
             pieces = [(logits, target, weight)]
-        loss = 0.
+        focal_loss = self.loss_center_heatmap if loss is None else loss
+        total = 0.
         for piece_logits, piece_target, piece_weight in pieces:
             pred = piece_logits.sigmoid().clamp(HEATMAP_CLAMP,
                                                 1 - HEATMAP_CLAMP)
-            loss = loss + self.loss_center_heatmap(
+            total = total + focal_loss(
                 pred, piece_target, piece_weight, avg_factor=num_pos)
-        return loss
+        return total
 
     # --------------------------------------------------------------- inference
     def predict(self, feats: Union[Tensor, Sequence[Tensor]],

@@ -8,6 +8,8 @@ from .box3d import (alpha_to_rotation_y, box3d_corners, decode_orientation,
 from .flip_merge import merge_flipped
 from .gaussian_target import (draw_gaussian, draw_gaussians, gaussian_2d,
                               gaussian_radius, heatmap_radius)
+from .keypoints import (flip_joint_maps, flip_joint_offsets, joint_peaks,
+                        snap_keypoints, swap_index)
 from .nms import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
 from .peaks import (extract_peaks, gather_feat, topk, topk_peaks,
                     transpose_and_gather_feat, window_max)
@@ -21,5 +23,7 @@ __all__ = [
     'box_iou', 'nms', 'batched_nms', 'soft_nms', 'batched_soft_nms',
     'wrap_angle', 'project_points', 'unproject_points', 'alpha_to_rotation_y',
     'rotation_y_to_alpha', 'encode_orientation', 'decode_orientation',
-    'box3d_corners'
+    'box3d_corners',
+    'swap_index', 'flip_joint_maps', 'flip_joint_offsets', 'joint_peaks',
+    'snap_keypoints'
 ]
