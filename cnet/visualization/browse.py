@@ -24,6 +24,7 @@ from cnet.registry import DATASETS, MODELS
 from .box3d import draw_boxes_3d
 from .draw import draw_boxes
 from .heatmap import overlay_heatmap
+from .keypoints import draw_skeletons
 
 # Crowd regions (``ignored_instances``): no target, no loss on negatives.
 IGNORED_COLOR = (160, 160, 160)
@@ -102,7 +103,9 @@ def target_heatmap(head: torch.nn.Module, gt_instances: InstanceData,
 def draw_training_sample(packed_sample: Dict,
                          heatmap: Optional[np.ndarray],
                          class_names: Optional[Sequence[str]],
-                         heatmap_alpha: float = 0.5) -> np.ndarray:
+                         heatmap_alpha: float = 0.5,
+                         skeleton: Optional[Sequence[Sequence[int]]] = None
+                         ) -> np.ndarray:
     """Draw a packed training sample: input, target heatmap, gt boxes.
 
     The heatmap is blended first (JET colour map: dark red at 1), then the
@@ -118,6 +121,8 @@ def draw_training_sample(packed_sample: Dict,
             or ``None`` for no overlay.
         class_names: names indexed by label; the label number otherwise.
         heatmap_alpha: weight of the colour map.
+        skeleton: 0-based joint pairs joined where gt keypoints are drawn
+            (visible joints only); COCO's for 17 joints when ``None``.
 
     Returns:
         (H, W, 3) uint8 BGR, a new array.
@@ -134,6 +139,11 @@ def draw_training_sample(packed_sample: Dict,
         gt = sample.gt_instances
         canvas = draw_boxes(canvas, gt.bboxes.cpu().numpy().reshape(-1, 4),
                             gt.labels.cpu().numpy(), None, class_names)
+        if 'keypoints' in gt and len(gt):
+            keypoints = gt.keypoints.cpu().numpy()  # (N, J, 3): x, y, v
+            canvas = draw_skeletons(canvas, keypoints[..., :2],
+                                    skeleton=skeleton, thickness=1,
+                                    visible=keypoints[..., 2] > 0)
         if 'locations' in gt and 'calib' in sample.metainfo:
             canvas = draw_boxes_3d(
                 canvas, gt.dimensions.cpu().numpy(),
@@ -191,6 +201,7 @@ class SampleBrowser:
             raise KeyError(f'the config has no {loader} to browse')
         self.dataset = DATASETS.build(cfg[loader].dataset)
         self.class_names = self.dataset.metainfo.get('classes')
+        self.skeleton = self.dataset.metainfo.get('skeleton')
         self.head = None
         if with_heatmap:
             head_cfg = dict(cfg.model.bbox_head)
@@ -214,7 +225,8 @@ class SampleBrowser:
             heatmap = target_heatmap(self.head, gt,
                                      tuple(packed['inputs'].shape[-2:]))
         return packed, draw_training_sample(packed, heatmap,
-                                            self.class_names)
+                                            self.class_names,
+                                            skeleton=self.skeleton)
 
 
 def gui_available() -> bool:

@@ -33,7 +33,8 @@ def draw_skeletons(image: np.ndarray, keypoints: np.ndarray,
                    scores: Optional[np.ndarray] = None,
                    skeleton: Optional[Sequence[Sequence[int]]] = None,
                    flip_pairs: Optional[Sequence[Sequence[int]]] = None,
-                   score_thr: float = 0.3, thickness: int = 2) -> np.ndarray:
+                   score_thr: float = 0.3, thickness: int = 2,
+                   visible: Optional[np.ndarray] = None) -> np.ndarray:
     """Draw the joints and limbs of every person on a BGR image copy.
 
     Args:
@@ -44,6 +45,8 @@ def draw_skeletons(image: np.ndarray, keypoints: np.ndarray,
             none otherwise.
         flip_pairs: left/right joint pairs, for the colours; COCO's for 17
             joints.
+        visible: (N, J) bool; joints not visible (gt with v = 0) and the
+            limbs that touch them are not drawn. All drawn when ``None``.
 
     Returns:
         (H, W, 3) uint8 BGR, a new array.
@@ -62,11 +65,17 @@ def draw_skeletons(image: np.ndarray, keypoints: np.ndarray,
             continue
         points = [(int(round(float(x))), int(round(float(y))))
                   for x, y in person]
+        shown = (np.ones(len(points), bool) if visible is None
+                 else np.asarray(visible[index], bool))
         for first, second in skeleton:
+            if not (shown[first] and shown[second]):
+                continue
             side = sides[first] if sides[first] == sides[second] else 0
             cv2.line(canvas, points[first], points[second],
                      _side_color(int(side)), thickness, cv2.LINE_AA)
         for joint, point in enumerate(points):
+            if not shown[joint]:
+                continue
             cv2.circle(canvas, point, radius, _side_color(int(sides[joint])),
                        -1, cv2.LINE_AA)
     return canvas
