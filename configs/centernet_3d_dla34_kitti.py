@@ -63,3 +63,8 @@ optim_wrapper = dict(optimizer=dict(lr=1.25e-4))
 train_cfg = dict(max_epochs=70, val_interval=5)
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[45, 60], gamma=0.1)]
 auto_scale_lr = dict(base_batch_size=16)
+
+# tools/test.py --tta is refused with this note.
+tta_model = None
+tta_pipeline = None
+tta_note = '3-D: the original has no flip or multi-scale test for ddd'

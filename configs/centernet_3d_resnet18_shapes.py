@@ -54,3 +54,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='KittiMetric', classes=('Car', 'Pedestrian', 'Cyclist'),
                      score_thr=0.05, recall_points=(11, 40))
 test_evaluator = val_evaluator
+
+# tools/test.py --tta is refused with this note.
+tta_model = None
+tta_pipeline = None
+tta_note = '3-D: the original has no flip or multi-scale test for ddd'

@@ -38,3 +38,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='CocoKeypointMetric',
                      ann_file=data_root + 'annotations/person_keypoints_val2017.json')
 test_evaluator = val_evaluator
+
+# tools/test.py --tta is refused with this note.
+tta_model = None
+tta_pipeline = None
+tta_note = 'pose: the flip test is model.test_cfg.flip=True; a multi-scale merge would drop the joints'

@@ -50,3 +50,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
     dict(type='MultiStepLR', by_epoch=True, milestones=[22], gamma=0.1)
 ]
+
+# tools/test.py --tta is refused with this note.
+tta_model = None
+tta_pipeline = None
+tta_note = 'pose: the flip test is model.test_cfg.flip=True; a multi-scale merge would drop the joints'

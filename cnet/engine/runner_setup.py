@@ -242,8 +242,14 @@ def apply_tta(cfg: Config) -> None:
     pipeline becomes ``cfg.tta_pipeline``. A config without ``tta_model``
     gets :data:`DEFAULT_TTA_MODEL` (flip, Soft-NMS merge); one without
     ``tta_pipeline`` gets :func:`default_tta_pipeline` of its test pipeline
-    (the original's scales 0.5–1.5); either default is logged.
+    (the original's scales 0.5–1.5); either default is logged. A config that
+    sets ``tta_model = None`` has no test-time augmentation (pose: its
+    multi-scale merge would drop the joints; 3-D: the original has none).
     """
+    if 'tta_model' in cfg and cfg.tta_model is None:
+        raise ValueError(
+            f'--tta: this config sets tta_model = None, it has no test-time '
+            f'augmentation ({cfg.get("tta_note", "see the config")})')
     if 'tta_model' not in cfg:
         cfg.tta_model = copy.deepcopy(DEFAULT_TTA_MODEL)
         print_log(f'--tta: the config has no tta_model; using '

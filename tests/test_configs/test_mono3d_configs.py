@@ -18,7 +18,9 @@ KITTI_CONFIG = 'centernet_3d_dla34_kitti.py'
 SYNTHETIC_CONFIG = 'centernet_3d_resnet18_shapes.py'
 DATA_KEYS = {'train_dataloader', 'val_dataloader', 'test_dataloader',
              'train_pipeline', 'test_pipeline', 'data_root', 'classes',
-             'input_size', 'kitti_split', 'synthetic'}
+             'input_size', 'kitti_split', 'synthetic',
+             # the test-time augmentation of the data: none for 3-D
+             'tta_model', 'tta_pipeline', 'tta_note'}
 METRIC_KEYS = {'val_evaluator', 'test_evaluator'}
 SCHEDULE_KEYS = {'optim_wrapper', 'train_cfg', 'param_scheduler',
                  'auto_scale_lr'}

@@ -35,7 +35,9 @@ BASES = {
 POSE_KEYS = {'train_dataloader', 'val_dataloader', 'test_dataloader',
              'val_evaluator', 'test_evaluator', 'train_pipeline',
              'test_pipeline', 'data_root', 'num_joints', 'input_size',
-             'figures', 'max_epochs', 'train_cfg', 'param_scheduler'}
+             'figures', 'max_epochs', 'train_cfg', 'param_scheduler',
+             # the test-time augmentation of the data: none for pose
+             'tta_model', 'tta_pipeline', 'tta_note'}
 
 
 @pytest.fixture(autouse=True)
