@@ -35,10 +35,8 @@ checkpoint from an older PyTorch lacks is filled with 0 (it does not affect
 inference).
 """
 import functools
-import os
 import os.path as osp
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
@@ -47,10 +45,12 @@ import torch.nn as nn
 from mmengine.config import Config
 from torch import Tensor
 
+from .checkpoint_io import atomic_save, safe_torch_load
+
 __all__ = [
     'CheckpointConversionError', 'SOURCE_FORMATS', 'detect_checkpoint_format',
     'default_config_name', 'convert_state_dict', 'convert_checkpoint',
-    'save_checkpoint_atomic', 'strip_data_parallel', 'read_checkpoint',
+    'strip_data_parallel', 'read_checkpoint',
     'build_model_from_config', 'convert_checkpoint_file',
     'maybe_convert_checkpoint', 'load_checkpoint'
 ]
@@ -369,31 +369,12 @@ def convert_checkpoint(checkpoint: Mapping,
     return {'meta': meta, 'state_dict': state_dict}
 
 
-def save_checkpoint_atomic(checkpoint: dict, dst: str) -> None:
-    """``torch.save`` to a temporary file beside ``dst``, then rename: an
-    interrupted write never leaves a partial ``dst``."""
-    folder = osp.dirname(osp.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(
-        prefix=f'.{osp.basename(dst)}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(handle, 'wb') as file:
-            torch.save(checkpoint, file)
-        os.replace(tmp_path, dst)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-
-
 def read_checkpoint(filename: str) -> dict:
     """``torch.load(filename, weights_only=True)`` on the CPU, with cnet's
     allow-list (see ``cnet/engine/safe_globals.py``)."""
-    from .safe_globals import register_checkpoint_safe_globals
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
-    register_checkpoint_safe_globals()
-    return torch.load(filename, map_location='cpu', weights_only=True)
+    return safe_torch_load(filename, filename, map_location='cpu')
 
 
 def build_model_from_config(config: Union[str, Config]) -> nn.Module:
@@ -430,7 +411,7 @@ def convert_checkpoint_file(src: str, dst: str,
     checkpoint = read_checkpoint(src)
     model = build_model_from_config(config)
     converted = convert_checkpoint(checkpoint, model, source_format, src)
-    save_checkpoint_atomic(converted, dst)
+    atomic_save(converted, dst)
     return converted['meta']
 
 

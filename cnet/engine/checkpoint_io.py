@@ -50,7 +50,8 @@ def safe_torch_load(source: Any, name: str,
         return torch.load(source, map_location=map_location,
                           weights_only=True)
     except pickle.UnpicklingError as err:
-        # torch's message also suggests weights_only=False; keep its reason.
+        # torch's message also suggests turning the safe load off: keep only
+        # its reason (the blocked global).
         lines = [line.strip() for line in str(err).splitlines()]
         reason = next((line for line in lines
                        if 'GLOBAL' in line or 'Unsupported' in line),

@@ -11,9 +11,7 @@ import contextlib
 import io
 import json
 import logging
-import os
 import os.path as osp
-import tempfile
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -26,6 +24,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from terminaltables import AsciiTable
 
+from cnet.engine.checkpoint_io import atomic_write
 from cnet.registry import METRICS
 
 # Names of COCOeval.stats[0:6], in order, as MMDetection reports them.
@@ -198,20 +197,7 @@ def dump_json_atomic(obj: Any, path: str) -> None:
         obj (Any): A JSON-serialisable object.
         path (str): Destination file.
     """
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp_path)
-        raise
+    atomic_write(path, lambda f: json.dump(obj, f), mode='w')
 
 
 def per_category_ap(coco_eval: COCOeval,
