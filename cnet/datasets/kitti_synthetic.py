@@ -26,10 +26,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 
 from cnet.registry import DATASETS
+from .generated import check_generation, ensure_generated
 from .kitti_mono import KITTI_CLASSES, KittiMonoDataset
 
 IMAGE_SIZE = (621, 188)  # (w, h): KITTI's 1242 x 375, halved
@@ -291,21 +291,13 @@ class SyntheticKittiDataset(KittiMonoDataset):
                          lazy_init=lazy_init)
 
     def load_data_list(self) -> List[dict]:
-        rank, world_size = get_dist_info()
         marker = osp.join(self.data_root, GENERATOR_FILE)
-        if int(os.environ.get('LOCAL_RANK', rank)) == 0 and \
-                not osp.isfile(marker):
-            generate_synthetic_kitti(self.data_root, **{
-                k: v for k, v in self.generation.items()
-                if k != 'image_size'})
-        if world_size > 1:
-            barrier()
+        ensure_generated(marker, lambda: generate_synthetic_kitti(
+            self.data_root, **{k: v for k, v in self.generation.items()
+                               if k != 'image_size'}))
         with open(marker) as f:
             written = json.load(f)
-        if written != self.generation:
-            raise ValueError(f'{self.data_root} was generated with {written}, '
-                             f'asked {self.generation}; delete it or use '
-                             f'another data_root')
+        check_generation(marker, written, self.generation, self.data_root)
         return super().load_data_list()
 
 

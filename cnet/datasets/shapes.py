@@ -26,11 +26,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from cnet.registry import DATASETS
+from .generated import check_generation, ensure_generated
 from .coco import CocoDataset
 
 SHAPE_CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')
@@ -432,26 +432,11 @@ class ShapesDataset(CocoDataset):
             test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch,
             skip_bad_samples=skip_bad_samples)
 
-    def _ensure_generated(self) -> None:
-        rank, world_size = get_dist_info()
-        local_rank = int(os.environ.get('LOCAL_RANK', rank))
-        if local_rank == 0 and not osp.isfile(self.ann_file):
-            generate_shapes_dataset(self.data_root, self.split,
-                                    **self.generation)
-        if world_size > 1:
-            barrier()
-
     def load_data_list(self) -> List[dict]:
-        self._ensure_generated()
+        ensure_generated(self.ann_file, lambda: generate_shapes_dataset(
+            self.data_root, self.split, **self.generation))
         with open(self.ann_file) as f:
             written = json.load(f).get('info', {}).get('generator') or {}
-        differing = [
-            f'{key}: {written.get(key)!r} there, {value!r} asked'
-            for key, value in self.generation.items()
-            if written.get(key) != value]
-        if differing:
-            raise ValueError(
-                f'{self.ann_file} was generated with other parameters '
-                f'({"; ".join(differing)}); delete '
-                f'{osp.dirname(self.ann_file)} or use another data_root')
+        check_generation(self.ann_file, written, self.generation,
+                         osp.dirname(self.ann_file))
         return super().load_data_list()

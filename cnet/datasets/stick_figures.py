@@ -29,10 +29,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 
 from cnet.registry import DATASETS
+from .generated import check_generation, ensure_generated
 from .coco_keypoints import (COCO_KEYPOINT_NAMES, COCO_SKELETON,
                              CocoKeypointsDataset)
 from .shapes import random_texture
@@ -379,18 +379,10 @@ class StickFiguresDataset(CocoKeypointsDataset):
             test_mode=test_mode, lazy_init=lazy_init)
 
     def load_data_list(self) -> List[dict]:
-        rank, world_size = get_dist_info()
-        local_rank = int(os.environ.get('LOCAL_RANK', rank))
-        if local_rank == 0 and not osp.isfile(self.ann_file):
-            generate_stick_figures(self.data_root, self.split,
-                                   **self.generation)
-        if world_size > 1:
-            barrier()
+        ensure_generated(self.ann_file, lambda: generate_stick_figures(
+            self.data_root, self.split, **self.generation))
         with open(self.ann_file) as f:
             written = json.load(f).get('info', {}).get('generator') or {}
-        if written != self.generation:
-            raise ValueError(
-                f'{self.ann_file} was generated with {written}, not '
-                f'{self.generation}; delete {osp.dirname(self.ann_file)} or '
-                f'use another data_root')
+        check_generation(self.ann_file, written, self.generation,
+                         osp.dirname(self.ann_file))
         return super().load_data_list()
