@@ -56,12 +56,10 @@ have as many slots as the busiest image of the batch, the original's always
 be zero); cnet's depth is ``exp(−x)``, the original's
 ``1 / (σ(x) + 1e-6) − 1`` (relative differences of order 1e-5 on these
 maps); cnet's alphas are wrapped into [−π, π), ``get_alpha``'s are not
-(compared modulo 2π). And one difference the check brings out: ddd.py takes
-``gaussian_radius`` of the unrounded 3-D box size ``(h, w)``, while cnet's
-``Mono3DCenterHead`` (like ctdet.py and multi_pose.py) takes it of the
-ceiled size, so some 3-D objects get a larger radius in cnet; the check
-prints how many heatmap cells this changes (with the unrounded radius the
-heatmaps were equal, tried once). The decoders' heatmaps have fewer than
+(compared modulo 2π). The 3-D heatmap radius is ddd.py's, ``gaussian_radius``
+of the unrounded box size ``(h, w)`` (ctdet.py and multi_pose.py round it
+up first); this check found cnet rounding it up there too, fixed since.
+The decoders' heatmaps have fewer than
 400 rows (C·H = 128 and 288), so cnet's ``topk_peaks`` decodes the full
 map, as the originals do. In the original the targets are built in
 DataLoader workers, in parallel with the training step; here they are timed

@@ -190,8 +190,9 @@ class Mono3DCenterHead(CenterHead):
         heatmap = torch.zeros(num_images, self.num_classes, height, width,
                               device=device)
         valid_wh = code['wh'][valid]
+        # ddd.py: the radius of the unrounded size (ctdet rounds it up).
         radii = heatmap_radius(valid_wh[:, 1], valid_wh[:, 0],
-                               self.train_cfg['min_overlap'])
+                               self.train_cfg['min_overlap'], ceil=False)
         draw_gaussians(heatmap, batch_idx[valid], labels[valid],
                        centers[valid], radii)
 

@@ -54,25 +54,27 @@ def gaussian_radius(heights: Tensor, widths: Tensor,
 
 
 def heatmap_radius(heights: Tensor, widths: Tensor,
-                   min_overlap: float = 0.7) -> Tensor:
+                   min_overlap: float = 0.7, ceil: bool = True) -> Tensor:
     """The integer radius the original draws an object with.
 
-    ``src/lib/datasets/sample/ctdet.py`` calls ``gaussian_radius`` on
-    ``(math.ceil(h), math.ceil(w))`` and keeps ``max(0, int(radius))``. The
-    sizes are integers after the ceiling, so the radius is computed in
-    float64 like numpy does, which makes the truncation agree exactly.
+    ``src/lib/datasets/sample/ctdet.py`` (and ``multi_pose.py``) call
+    ``gaussian_radius`` on ``(math.ceil(h), math.ceil(w))`` and keep
+    ``max(0, int(radius))``; ``ddd.py`` calls it on the unrounded
+    ``(h, w)`` (``ceil=False``). The radius is computed in float64 like
+    numpy does, which makes the truncation agree exactly.
 
     Args:
         heights: (N,) box heights in feature units (any float dtype).
         widths: (N,) box widths in feature units.
         min_overlap: see :func:`gaussian_radius`.
+        ceil: round the sizes up first (ctdet, multi_pose) or not (ddd).
 
     Returns:
         (N,) int64 radii ≥ 0.
     """
-    radius = gaussian_radius(
-        torch.ceil(heights).double(), torch.ceil(widths).double(),
-        min_overlap)
+    if ceil:
+        heights, widths = torch.ceil(heights), torch.ceil(widths)
+    radius = gaussian_radius(heights.double(), widths.double(), min_overlap)
     return torch.trunc(radius).clamp_(min=0).long()
 
 

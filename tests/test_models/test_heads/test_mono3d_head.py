@@ -149,6 +149,22 @@ def test_targets_put_the_3d_attributes_at_the_peaks(center):
     assert torch.isfinite(losses['loss_center_heatmap'])
 
 
+def test_heatmap_radius_is_ddds_of_the_unrounded_box():
+    # A (w, h) = (9.9, 5.5)-cell box: ddd.py's radius of (5.5, 9.9) is 1, a
+    # 3x3 Gaussian; rounding the size up first (ctdet) would give 2, 5x5.
+    head = make_head()
+    centre = torch.tensor([[40.5, 30.5]]) * STRIDE
+    half = torch.tensor([[9.9, 5.5]]) * STRIDE / 2
+    gt = InstanceData(bboxes=torch.cat([centre - half, centre + half], 1),
+                      labels=torch.tensor([2]), depths=torch.tensor([10.]),
+                      dimensions=torch.ones(1, 3), alphas=torch.zeros(1))
+    heatmap = head.get_targets([gt], None, (1, 3, 96, 320))[
+        'center_heatmap_target'][0, 2]
+    rows, cols = torch.nonzero(heatmap, as_tuple=True)
+    assert (rows.min().item(), rows.max().item()) == (29, 31)
+    assert (cols.min().item(), cols.max().item()) == (39, 41)
+
+
 def test_losses_normalise_over_the_original_slots():
     pred = torch.tensor([[[1.0], [5.0]]])
     target = torch.tensor([[[3.0], [0.0]]])

@@ -49,6 +49,21 @@ def test_heatmap_radius_truncates_the_radius_of_the_ceiled_size():
                           torch.tensor([1., 128.])).tolist() == [0, 34]
 
 
+def test_heatmap_radius_of_the_unrounded_size_is_ddds():
+    # ddd.py calls gaussian_radius((h, w)) on the clipped box as it is.
+    rng = np.random.default_rng(2)
+    sizes = rng.uniform(0.01, 130, size=(1000, 2)).astype(np.float32)
+    ours = heatmap_radius(torch.from_numpy(sizes[:, 0]),
+                          torch.from_numpy(sizes[:, 1]), ceil=False)
+    theirs = [max(0, int(original.gaussian_radius(
+        (float(h), float(w))))) for h, w in sizes]
+    assert ours.tolist() == theirs
+    # (5.5, 9.9): 1 unrounded, 2 from the ceiled (6, 10).
+    h, w = torch.tensor([5.5]), torch.tensor([9.9])
+    assert heatmap_radius(h, w, ceil=False).tolist() == [1]
+    assert heatmap_radius(h, w).tolist() == [2]
+
+
 def test_gaussian_kernel_is_the_original_gaussian2d():
     for radius in (0, 1, 2, 7):
         diameter = 2 * radius + 1
