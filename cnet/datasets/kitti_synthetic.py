@@ -5,14 +5,17 @@ Written in KITTI's own layout (``training/image_2``, ``label_2``, ``calib``,
 metric and every tool read it exactly as the real set. Images are KITTI at
 half resolution (621 × 188, P2 of drive 0009 halved); each holds 1–7 boxes
 of the three classes (Car, Pedestrian, Cyclist, with KITTI-like sizes) on a
-flat road 1.65 m below the camera, at 5–40 m, turned at random. Faces are
+flat road 1.65 m below the camera, at depths in ``depth_range`` (5–40 m by
+default); 70 % of the cars and cyclists drive along the road (as most of
+KITTI's), the others and the pedestrians are turned at random. Faces are
 shaded by their normal; the front face (+x of the box before its turn, the
-direction ``rotation_y`` points to) is tinted light and the back one dark,
-so that the orientation can be seen. Objects are painted far to near; the
-labels carry truncation (share of the projected box outside the image),
-occlusion levels 0/1/2 from the hidden share of their pixels, alpha and
-the 2-D box of the projected corners clipped to the image; objects hidden
-by more than 85 %, or smaller than 6 px, become DontCare regions.
+direction ``rotation_y`` points to) is tinted light, the back one dark and
+the right side darker than the left, so that the orientation can be seen.
+Objects are painted far to near; the labels carry truncation (share of the
+projected box outside the image), occlusion levels 0/1/2 from the hidden
+share of their pixels, alpha and the 2-D box of the projected corners
+clipped to the image; objects hidden by more than 85 %, or smaller than 6
+px, become DontCare regions.
 
 Generation is deterministic: image ``i`` depends only on ``(seed, i)``; the
 set is written into a temporary folder and renamed into place.
@@ -38,6 +41,14 @@ SYNTHETIC_P2 = np.array([[353.52465, 0., 302.0407, 22.879155],
                          [0., 353.52465, 90.2533, -0.17270785],
                          [0., 0., 1., 0.004981016]])
 CAMERA_HEIGHT = 1.65
+# Bumped whenever the drawing changes, so that a set drawn by an older
+# version is refused (check_generation) rather than silently reused.
+# 2: the right side darker than the left.
+# 3: most vehicles along the road (ROAD_ALIGNED_SHARE).
+DRAWING_VERSION = 3
+ROAD_ALIGNED_SHARE = 0.7
+# Camera z of the objects' centres (m).
+DEPTH_RANGE = (5.0, 40.0)
 # Mean and spread of (h, w, l) per class, about KITTI's.
 CLASS_SIZES = {'Car': ((1.53, 1.63, 3.88), (0.10, 0.08, 0.30)),
                'Pedestrian': ((1.76, 0.66, 0.84), (0.10, 0.06, 0.10)),
@@ -87,8 +98,20 @@ def _background(rng: np.random.Generator, width: int, height: int,
     return img
 
 
+def _heading(rng: np.random.Generator, name: str) -> float:
+    """``rotation_y`` of a new object: most vehicles follow the road (±π/2
+    with a spread of 0.15 rad, as most of KITTI's), the other vehicles and
+    every pedestrian face anywhere."""
+    if name != 'Pedestrian' and rng.random() < ROAD_ALIGNED_SHARE:
+        heading = float(rng.choice([-0.5, 0.5])) * np.pi + \
+            rng.normal(0, 0.15)
+        return float((heading + np.pi) % (2 * np.pi) - np.pi)
+    return float(rng.uniform(-np.pi, np.pi))
+
+
 def _place_objects(rng: np.random.Generator, cam2img: np.ndarray,
-                   width: int) -> List[Dict]:
+                   width: int,
+                   depth_range: Tuple[float, float]) -> List[Dict]:
     """Random boxes on the road that do not overlap in the bird's-eye view."""
     names = list(CLASS_WEIGHTS)
     weights = np.array([CLASS_WEIGHTS[n] for n in names])
@@ -98,7 +121,7 @@ def _place_objects(rng: np.random.Generator, cam2img: np.ndarray,
             name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
             mean, spread = CLASS_SIZES[name]
             dimensions = np.asarray(mean) + rng.normal(0, 1, 3) * spread
-            z = rng.uniform(5.0, 40.0)
+            z = rng.uniform(*depth_range)
             u = rng.uniform(-0.05 * width, 1.05 * width)
             x = (u * z - cam2img[0, 2] * z - cam2img[0, 3]) / cam2img[0, 0]
             location = np.array([x, CAMERA_HEIGHT, z])
@@ -107,19 +130,20 @@ def _place_objects(rng: np.random.Generator, cam2img: np.ndarray,
                    radius + o['radius'] + 0.3 for o in objects):
                 objects.append(dict(name=name, dimensions=dimensions,
                                     location=location, radius=radius,
-                                    rotation_y=rng.uniform(-np.pi, np.pi)))
+                                    rotation_y=_heading(rng, name)))
                 break
     return objects
 
 
 def render_scene(rng: np.random.Generator,
                  cam2img: np.ndarray = SYNTHETIC_P2,
-                 image_size: Tuple[int, int] = IMAGE_SIZE
+                 image_size: Tuple[int, int] = IMAGE_SIZE,
+                 depth_range: Tuple[float, float] = DEPTH_RANGE
                  ) -> Tuple[np.ndarray, List[str]]:
     """Draw one scene; return the uint8 BGR image and its label lines."""
     width, height = image_size
     img = _background(rng, width, height, horizon=float(cam2img[1, 2]))
-    objects = _place_objects(rng, cam2img, width)
+    objects = _place_objects(rng, cam2img, width, depth_range)
     # Far to near: nearer objects are painted over farther ones.
     objects.sort(key=lambda o: -o['location'][2])
     owner = np.full((height, width), -1, np.int32)
@@ -148,6 +172,8 @@ def render_scene(rng: np.random.Generator,
                 colour = 0.45 * colour + 0.55 * np.array([235., 245., 250.])
             elif face == 'back':
                 colour = 0.4 * colour
+            elif face == 'right':
+                colour = 0.65 * colour
             polygon = np.round(pixels[list(ids)] * 16).astype(np.int32)
             mask = np.zeros((height, width), np.uint8)
             cv2.fillConvexPoly(mask, polygon, 1, cv2.LINE_8, shift=4)
@@ -207,11 +233,27 @@ def _calib_text(cam2img: np.ndarray) -> str:
             row('Tr_imu_to_velo', identity_34))
 
 
+def generation_params(num_train: int, num_val: int, seed: int,
+                      depth_range: Sequence[float] = DEPTH_RANGE) -> Dict:
+    """Check the generation parameters; return them as a JSON-able dict."""
+    if num_train < 0 or num_val < 0:
+        raise ValueError(f'synthetic KITTI: num_train and num_val must be '
+                         f'>= 0, got {num_train}, {num_val}')
+    if len(depth_range) != 2 or not 2.0 <= depth_range[0] <= depth_range[1]:
+        raise ValueError(f'synthetic KITTI: depth_range must be (near, far) '
+                         f'metres with 2 <= near <= far, got {depth_range}')
+    return dict(num_train=int(num_train), num_val=int(num_val),
+                seed=int(seed), image_size=list(IMAGE_SIZE),
+                depth_range=[float(v) for v in depth_range],
+                drawing=DRAWING_VERSION)
+
+
 def generate_synthetic_kitti(root: str, num_train: int = 600,
-                             num_val: int = 150, seed: int = 0) -> str:
+                             num_val: int = 150, seed: int = 0,
+                             depth_range: Sequence[float] = DEPTH_RANGE
+                             ) -> str:
     """Write the set under ``root`` unless it is there; return ``root``."""
-    params = dict(num_train=int(num_train), num_val=int(num_val),
-                  seed=int(seed), image_size=list(IMAGE_SIZE))
+    params = generation_params(num_train, num_val, seed, depth_range)
     if osp.isfile(osp.join(root, GENERATOR_FILE)):
         return root
     parent = osp.dirname(osp.abspath(root))
@@ -228,7 +270,8 @@ def generate_synthetic_kitti(root: str, num_train: int = 600,
         os.makedirs(osp.join(temporary, 'ImageSets'))
         ids = [f'{i:06d}' for i in range(num_train + num_val)]
         for i, image_id in enumerate(ids):
-            img, lines = render_scene(np.random.default_rng([seed, i]))
+            img, lines = render_scene(np.random.default_rng([seed, i]),
+                                      depth_range=params['depth_range'])
             cv2.imwrite(osp.join(folders['image_2'], f'{image_id}.png'), img,
                         [cv2.IMWRITE_PNG_COMPRESSION, 1])
             with open(osp.join(folders['label_2'], f'{image_id}.txt'),
@@ -265,7 +308,8 @@ class SyntheticKittiDataset(KittiMonoDataset):
             parameters is an error).
         split_file: ``'ImageSets/train.txt'``, ``'ImageSets/val.txt'`` or
             ``'ImageSets/trainval.txt'``.
-        num_train, num_val, seed: generation parameters.
+        num_train, num_val, seed, depth_range: generation parameters
+            (depth_range: camera z of the objects, metres).
         other arguments: as :class:`KittiMonoDataset`.
     """
 
@@ -275,6 +319,7 @@ class SyntheticKittiDataset(KittiMonoDataset):
                  num_train: int = 600,
                  num_val: int = 150,
                  seed: int = 0,
+                 depth_range: Sequence[float] = DEPTH_RANGE,
                  classes: Sequence[str] = KITTI_CLASSES,
                  filter_empty_gt: bool = False,
                  pipeline: Sequence = (),
@@ -282,8 +327,8 @@ class SyntheticKittiDataset(KittiMonoDataset):
                  indices: Optional[Sequence[int]] = None,
                  serialize_data: bool = True,
                  lazy_init: bool = False) -> None:
-        self.generation = dict(num_train=int(num_train), num_val=int(num_val),
-                               seed=int(seed), image_size=list(IMAGE_SIZE))
+        self.generation = generation_params(num_train, num_val, seed,
+                                            depth_range)
         super().__init__(data_root=data_root, split_file=split_file,
                          classes=classes, filter_empty_gt=filter_empty_gt,
                          pipeline=pipeline, test_mode=test_mode,
@@ -294,7 +339,7 @@ class SyntheticKittiDataset(KittiMonoDataset):
         marker = osp.join(self.data_root, GENERATOR_FILE)
         ensure_generated(marker, lambda: generate_synthetic_kitti(
             self.data_root, **{k: v for k, v in self.generation.items()
-                               if k != 'image_size'}))
+                               if k not in ('image_size', 'drawing')}))
         with open(marker) as f:
             written = json.load(f)
         check_generation(marker, written, self.generation, self.data_root)

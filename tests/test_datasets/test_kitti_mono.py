@@ -137,3 +137,27 @@ def test_drawings_show_projected_boxes_and_the_birds_eye_view():
     # The front (+x at rotation_y 0) is drawn thick, the back thin.
     right, left = lit[lit > 200], lit[lit < 200]
     assert len(right) > len(left)
+
+
+def test_synthetic_scenes_keep_to_their_depth_range_and_headings():
+    depths, car_headings = [], []
+    for i in range(40):
+        _, lines = render_scene(np.random.default_rng([7, i]),
+                                depth_range=(8., 12.))
+        for line in lines:
+            fields = line.split()
+            if fields[0] == 'DontCare':
+                continue
+            depths.append(float(fields[13]))
+            if fields[0] == 'Car':
+                car_headings.append(float(fields[14]))
+    assert depths and 8. <= min(depths) and max(depths) <= 12.
+    # Most cars drive along the road: rotation_y within 0.5 rad of ±π/2.
+    along = np.abs(np.abs(np.array(car_headings)) - np.pi / 2) < 0.5
+    assert 0.6 < along.mean() < 0.95
+
+
+def test_synthetic_depth_range_is_checked(tmp_path):
+    with pytest.raises(ValueError, match='depth_range'):
+        generate_synthetic_kitti(str(tmp_path / 'k'), num_train=1, num_val=1,
+                                 depth_range=(30., 10.))
