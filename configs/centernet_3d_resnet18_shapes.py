@@ -1,6 +1,7 @@
 # Monocular 3-D detection on the synthetic KITTI set (cnet/datasets/kitti_synthetic.py,
 # generated under data/kitti_synthetic on first use): the embedded shapes detector with the
-# 3-D head, sized to train and test on 2 CPU cores in under 10 minutes. Only the head, the
+# 3-D head, sized to train and test on 2 CPU cores in under 10 minutes (Car BEV AP 23 at
+# IoU 0.5, short of the 30 aimed at: docs/mono3d.md). Only the head, the
 # data and the metric differ from centernet_resnet18_shapes.py.
 _base_ = './centernet_resnet18_shapes.py'
 
@@ -26,9 +27,9 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadMono3DAnnotations'),
-    # The original's crop augmentation, on 30 % of the images instead of 50 %: an augmented
-    # image gets no depth loss, and the short schedule needs every depth it can get.
-    dict(type='Mono3DAffine', input_size=input_size, aug_prob=0.3, scale=0.4, shift=0.1),
+    # No crop augmentation (the original's aug_ddd 0.5): an augmented image gets no depth
+    # loss, and the short schedule needs every depth it can get; the set has one camera.
+    dict(type='Mono3DAffine', input_size=input_size, aug_prob=0.0),
     dict(type='PackMono3DInputs'),
 ]
 test_pipeline = [
@@ -38,9 +39,14 @@ test_pipeline = [
     dict(type='PackMono3DInputs'),
 ]
 data_root = 'data/kitti_synthetic/'
-# 300 training images x the base's 28 epochs: 532 iterations of batch 16.
-synthetic = dict(num_train=300, num_val=150, seed=0)
+# 720 training images x the base's 28 epochs: 1260 iterations of batch 16. Objects 6-25 m
+# away: farther ones are under KITTI's 25 px (moderate, hard) at this half resolution.
+synthetic = dict(num_train=720, num_val=150, seed=0, depth_range=(6., 25.))
 train_dataloader = dict(
+    # Loading in the training process: a worker beside the two compute threads on 2 cores
+    # makes each step slower than the loading it saves.
+    num_workers=0,
+    persistent_workers=False,
     dataset=dict(_delete_=True, type='SyntheticKittiDataset', data_root=data_root,
                  split_file='ImageSets/train.txt', classes=classes, **synthetic,
                  pipeline=train_pipeline))
