@@ -1,22 +1,27 @@
 # Multi-person pose on the synthetic stick-figure set (cnet/datasets/stick_figures.py,
 # generated under data/stick_figures on first use): the shapes detector with the pose
-# head, sized to train and test on 2 CPU cores in about 10 minutes (1000 images, 24 epochs).
+# head, sized to train and test on 2 CPU cores in under 10 minutes (880 images, the base's
+# 28 epochs). Its keypoint AP is 0.32, short of the 0.40 aimed at (docs/pose.md, section 9).
 _base_ = './centernet_resnet18_shapes.py'
 
 num_joints = 17
 input_size = (128, 128)
 
 # model: the detector is the base's; only the head changes.
-model = dict(bbox_head=dict(type='CenterPoseHead', num_classes=1, num_joints=num_joints))
+model = dict(
+    bbox_head=dict(type='CenterPoseHead', num_classes=1, num_joints=num_joints),
+    # Snap joints to joint-heatmap peaks above 0.3 (the original's 0.1): after this short
+    # schedule the joint heatmaps still have weak peaks at other joints (docs/pose.md).
+    test_cfg=dict(joint_score_thr=0.3))
 
-# data: persons with keypoints; the crop, the mirror (left/right swap) and the packing carry
-# them.
+# data: persons with keypoints; the crop and the packing carry them. No mirror: a figure
+# seen from the back is told left from right only by its lighter left side, which a mirror
+# (with its left/right swap) would make the right side.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadPoseAnnotations'),
     dict(type='RandomCenterAffine', input_size=input_size,
          scales=(0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3), border=64),
-    dict(type='PoseRandomFlip', prob=0.5),
     dict(type='PackPoseInputs'),
 ]
 test_pipeline = [
@@ -26,11 +31,11 @@ test_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 data_root = 'data/stick_figures/'
-figures = dict(image_size_range=(128, 192), max_figures=4, figure_size_range=(48, 160),
+figures = dict(image_size_range=(128, 192), max_figures=4, figure_size_range=(64, 176),
                occluder_prob=0.3, max_occlusion=0.6)
 train_dataloader = dict(
     dataset=dict(_delete_=True, type='StickFiguresDataset', data_root=data_root,
-                 split='train', num_images=1000, seed=0, **figures,
+                 split='train', num_images=880, seed=0, **figures,
                  filter_cfg=dict(filter_empty_gt=True), pipeline=train_pipeline))
 val_dataloader = dict(
     dataset=dict(_delete_=True, type='StickFiguresDataset', data_root=data_root,
@@ -42,14 +47,6 @@ test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='CocoKeypointMetric',
                      ann_file=data_root + 'val/annotations.json', per_keypoint=True)
 test_evaluator = val_evaluator
-
-# schedule: the base's, 4 epochs shorter (the pose head costs more per step), x0.1 for the last 2.
-max_epochs = 24
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', by_epoch=True, milestones=[22], gamma=0.1)
-]
 
 # tools/test.py --tta is refused with this note.
 tta_model = None

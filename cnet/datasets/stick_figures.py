@@ -39,6 +39,11 @@ from .shapes import random_texture
 
 ANNOTATION_FILE = 'annotations.json'
 IMAGE_DIR = 'images'
+# Bumped whenever the drawing changes, so that a set drawn by an older
+# version is refused (check_generation) rather than silently reused.
+# 2: limbs 0.07 of the figure's height thick (was 0.05); arms raised up to
+#    2.0 rad (was 2.6), elbows bent up to 1.6 rad (2.2), knees 1.0 (1.3).
+DRAWING_VERSION = 2
 DEFAULT_SPLITS = {'train': dict(num_images=1000, seed=0),
                   'val': dict(num_images=100, seed=1)}
 
@@ -99,10 +104,10 @@ def random_pose(rng: np.random.Generator, height: float,
             (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, 1),
             (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, -1)):
         # Abduction from hanging down, outwards; the elbow bends either way.
-        raise_angle = rng.uniform(-0.3, 2.6) * sign * facing
+        raise_angle = rng.uniform(-0.2, 2.0) * sign * facing
         upper = _rotate(down, -raise_angle) * 0.17 * height
         joints[elbow] = joints[shoulder] + upper
-        bend = rng.uniform(-2.2, 2.2)
+        bend = rng.uniform(-1.6, 1.6)
         joints[wrist] = joints[elbow] + _rotate(upper, bend) * (0.15 / 0.17)
     for hip_joint, knee, ankle, sign in ((LEFT_HIP, LEFT_KNEE, LEFT_ANKLE, 1),
                                          (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE,
@@ -110,10 +115,10 @@ def random_pose(rng: np.random.Generator, height: float,
         spread = rng.uniform(-0.2, 0.7) * sign * facing
         thigh = _rotate(down, -spread) * 0.23 * height
         joints[knee] = joints[hip_joint] + thigh
-        knee_bend = rng.uniform(-1.3, 1.3)
+        knee_bend = rng.uniform(-1.0, 1.0)
         joints[ankle] = joints[knee] + _rotate(thigh, knee_bend) * (0.22 / 0.23)
     sizes = dict(head=head_radius, head_center=head, facing=facing,
-                 limb=max(2.0, 0.05 * height))
+                 limb=max(2.0, 0.07 * height))
     return joints, sizes
 
 
@@ -269,7 +274,8 @@ def generation_params(num_images: int, seed: int,
                 max_figures=int(max_figures),
                 figure_size_range=[float(v) for v in figure_size_range],
                 occluder_prob=float(occluder_prob),
-                max_occlusion=float(max_occlusion))
+                max_occlusion=float(max_occlusion),
+                drawing=DRAWING_VERSION)
 
 
 def generate_stick_figures(out_dir: str, split: str, num_images: int,
@@ -380,7 +386,8 @@ class StickFiguresDataset(CocoKeypointsDataset):
 
     def load_data_list(self) -> List[dict]:
         ensure_generated(self.ann_file, lambda: generate_stick_figures(
-            self.data_root, self.split, **self.generation))
+            self.data_root, self.split,
+            **{k: v for k, v in self.generation.items() if k != 'drawing'}))
         with open(self.ann_file) as f:
             written = json.load(f).get('info', {}).get('generator') or {}
         check_generation(self.ann_file, written, self.generation,

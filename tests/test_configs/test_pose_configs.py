@@ -13,6 +13,7 @@ from mmengine.registry import DefaultScope
 from cnet.datasets import generate_stick_figures
 from cnet.engine.runner_setup import (build_runner, setup_test_config,
                                      setup_train_config)
+from cnet.models.heads.pose_head import DEFAULT_POSE_TEST_CFG
 from cnet.registry import MODELS
 from cnet.visualization.keypoints import (LEFT_COLOR, MIDDLE_COLOR,
                                          RIGHT_COLOR)
@@ -68,7 +69,13 @@ def test_pose_config_changes_only_head_data_and_metric(name):
     assert changed - {'model'} <= POSE_KEYS
     model_changed = {key for key in pose['model']
                      if pose['model'][key] != base['model'].get(key)}
-    assert model_changed == {'bbox_head'}
+    assert model_changed - {'test_cfg'} == {'bbox_head'}
+    if 'test_cfg' in model_changed:
+        # Only the pose head's own decoding keys are added to the base's.
+        test_cfg, base_test_cfg = pose['model']['test_cfg'], \
+            base['model']['test_cfg']
+        assert {key: test_cfg[key] for key in base_test_cfg} == base_test_cfg
+        assert set(test_cfg) - set(base_test_cfg) <= set(DEFAULT_POSE_TEST_CFG)
     assert pose['model']['bbox_head']['type'] == 'CenterPoseHead'
     if name != 'centernet_pose_resnet18_shapes.py':   # tuned for 2 CPU cores
         assert pose['train_cfg'] == base['train_cfg']       # the schedule
