@@ -2,7 +2,11 @@
 are generated on first use, once per machine, and refuse to load files that
 were generated with other parameters."""
 import os
-from typing import Callable, Mapping
+import os.path as osp
+import shutil
+import uuid
+from contextlib import contextmanager
+from typing import Callable, Iterator, Mapping
 
 from mmengine.dist import barrier, get_dist_info
 
@@ -34,3 +38,28 @@ def check_generation(source: str, written: Mapping, asked: Mapping,
             f'{source} was generated with other parameters '
             f'({"; ".join(differing)}); delete {folder} or use another '
             f'data_root')
+
+
+@contextmanager
+def written_into_place(final: str, marker: str) -> Iterator[str]:
+    """Yield a fresh temporary folder name beside ``final`` to write into;
+    when the block ends without error, rename it to ``final``.
+
+    A rename that fails because another process put ``final`` in place first
+    (its ``marker`` file exists) is not an error. The temporary folder is
+    removed in every case.
+    """
+    parent = osp.dirname(osp.abspath(final))
+    os.makedirs(parent, exist_ok=True)
+    temporary = osp.join(parent, f'.{osp.basename(osp.normpath(final))}'
+                                 f'.tmp-{uuid.uuid4().hex}')
+    try:
+        yield temporary
+        try:
+            os.rename(temporary, final)
+        except OSError:
+            if not osp.isfile(marker):  # not a lost race: a real failure
+                raise
+    finally:
+        if osp.isdir(temporary):
+            shutil.rmtree(temporary, ignore_errors=True)

@@ -23,8 +23,6 @@ set is written into a temporary folder and renamed into place.
 import json
 import os
 import os.path as osp
-import shutil
-import uuid
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -32,7 +30,8 @@ import numpy as np
 from mmengine.logging import print_log
 
 from cnet.registry import DATASETS
-from .generated import check_generation, ensure_generated
+from .generated import (check_generation, ensure_generated,
+                        written_into_place)
 from .kitti_mono import KITTI_CLASSES, KittiMonoDataset
 
 IMAGE_SIZE = (621, 188)  # (w, h): KITTI's 1242 x 375, halved
@@ -256,13 +255,9 @@ def generate_synthetic_kitti(root: str, num_train: int = 600,
     params = generation_params(num_train, num_val, seed, depth_range)
     if osp.isfile(osp.join(root, GENERATOR_FILE)):
         return root
-    parent = osp.dirname(osp.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    temporary = osp.join(parent, f'.{osp.basename(root)}.tmp-'
-                                 f'{uuid.uuid4().hex}')
     print_log(f'generating the synthetic KITTI set ({num_train} train, '
               f'{num_val} val images) into {root}', logger='current')
-    try:
+    with written_into_place(root, osp.join(root, GENERATOR_FILE)) as temporary:
         folders = {name: osp.join(temporary, 'training', name)
                    for name in ('image_2', 'label_2', 'calib')}
         for folder in folders.values():
@@ -287,14 +282,6 @@ def generate_synthetic_kitti(root: str, num_train: int = 600,
                 f.write('\n'.join(subset) + '\n')
         with open(osp.join(temporary, GENERATOR_FILE), 'w') as f:
             json.dump(params, f)
-        try:
-            os.rename(temporary, root)
-        except OSError:
-            if not osp.isfile(osp.join(root, GENERATOR_FILE)):
-                raise
-    finally:
-        if osp.isdir(temporary):
-            shutil.rmtree(temporary, ignore_errors=True)
     return root
 
 

@@ -20,8 +20,6 @@ one complete copy.
 import json
 import os
 import os.path as osp
-import shutil
-import uuid
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -30,7 +28,8 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from cnet.registry import DATASETS
-from .generated import check_generation, ensure_generated
+from .generated import (check_generation, ensure_generated,
+                        written_into_place)
 from .coco import CocoDataset
 
 SHAPE_CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')
@@ -350,20 +349,10 @@ def generate_shapes_dataset(out_dir: str,
     ann_file = osp.join(final, ANNOTATION_FILE)
     if osp.isfile(ann_file):
         return ann_file
-    os.makedirs(out_dir, exist_ok=True)
-    temporary = osp.join(out_dir, f'.{split}.tmp-{uuid.uuid4().hex}')
     print_log(f'generating the shapes {split} split ({num_images} images) '
               f'into {final}', logger='current')
-    try:
+    with written_into_place(final, ann_file) as temporary:
         _write_split(temporary, split, params, progress)
-        try:
-            os.rename(temporary, final)
-        except OSError:
-            if not osp.isfile(ann_file):  # not a lost race: a real failure
-                raise
-    finally:
-        if osp.isdir(temporary):
-            shutil.rmtree(temporary, ignore_errors=True)
     return ann_file
 
 

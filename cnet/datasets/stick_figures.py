@@ -23,8 +23,6 @@ split is written into a temporary folder and renamed into place.
 import json
 import os
 import os.path as osp
-import shutil
-import uuid
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -32,7 +30,8 @@ import numpy as np
 from mmengine.logging import print_log
 
 from cnet.registry import DATASETS
-from .generated import check_generation, ensure_generated
+from .generated import (check_generation, ensure_generated,
+                        written_into_place)
 from .coco_keypoints import (COCO_KEYPOINT_NAMES, COCO_SKELETON,
                              CocoKeypointsDataset)
 from .shapes import random_texture
@@ -298,9 +297,8 @@ def generate_stick_figures(out_dir: str, split: str, num_images: int,
         return ann_file
     print_log(f'generating the stick-figure {split} split ({num_images} '
               f'images) into {final}', logger='current')
-    temporary = osp.join(out_dir, f'.{split}.tmp-{uuid.uuid4().hex}')
-    os.makedirs(osp.join(temporary, IMAGE_DIR))
-    try:
+    with written_into_place(final, ann_file) as temporary:
+        os.makedirs(osp.join(temporary, IMAGE_DIR))
         images, annotations = [], []
         for index in range(num_images):
             rng = np.random.default_rng([params['seed'], index])
@@ -325,14 +323,6 @@ def generate_stick_figures(out_dir: str, split: str, num_images: int,
                                      split, generator=params),
                            images=images, annotations=annotations,
                            categories=[category]), f)
-        try:
-            os.rename(temporary, final)
-        except OSError:
-            if not osp.isfile(ann_file):
-                raise
-    finally:
-        if osp.isdir(temporary):
-            shutil.rmtree(temporary, ignore_errors=True)
     return ann_file
 
 
