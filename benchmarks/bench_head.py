@@ -141,7 +141,8 @@ def load_centernet(root: str) -> types.SimpleNamespace:
     return types.SimpleNamespace(
         ctdet_decode=decode.ctdet_decode, FocalLoss=losses.FocalLoss,
         RegL1Loss=losses.RegL1Loss, gaussian_radius=image.gaussian_radius,
-        draw_umich_gaussian=image.draw_umich_gaussian)
+        draw_umich_gaussian=image.draw_umich_gaussian,
+        draw_dense_reg=image.draw_dense_reg)
 
 
 def load_mmdet(root: str) -> types.SimpleNamespace:

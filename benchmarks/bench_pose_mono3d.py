@@ -22,8 +22,9 @@ difference per field):
 
 * pose targets: the per-image numpy loop of ``MultiPoseDataset.__getitem__``
   (``src/lib/datasets/sample/multi_pose.py``) with its default options
-  (``hm_hp``, ``reg_offset``, ``reg_hp_offset`` on; ``dense_hp``,
-  ``mse_loss`` off, so ``draw_dense_reg`` is never called), replayed with
+  (``hm_hp``, ``reg_offset``, ``reg_hp_offset`` on; ``mse_loss`` off),
+  and again with ``--dense_hp`` (``draw_dense_reg`` and the
+  ``dense_kps_mask`` Gaussian per labelled joint), replayed with
   ``gaussian_radius`` and ``draw_umich_gaussian`` imported from
   ``src/lib/utils/image.py`` in the order it calls them (the radius twice,
   as it does), producing ``hm``, ``wh``, ``reg``, ``ind``, ``reg_mask``,
@@ -210,14 +211,17 @@ def _collate(images: List[Dict[str, np.ndarray]]) -> Dict[str, torch.Tensor]:
 def original_pose_targets(original: types.SimpleNamespace,
                           images: List[Dict[str, np.ndarray]], out: int,
                           max_objs: int = POSE_MAX_OBJS,
-                          num_joints: int = NUM_JOINTS
+                          num_joints: int = NUM_JOINTS,
+                          dense_hp: bool = False
                           ) -> Dict[str, torch.Tensor]:
     """``MultiPoseDataset.__getitem__``'s target loop per image (default
-    options, no rotation nor flip), then collate."""
+    options or ``--dense_hp``, no rotation nor flip), then collate."""
     batch = []
     for image in images:
         hm = np.zeros((1, out, out), dtype=np.float32)
         hm_hp = np.zeros((num_joints, out, out), dtype=np.float32)
+        dense_kps = np.zeros((num_joints, 2, out, out), dtype=np.float32)
+        dense_kps_mask = np.zeros((num_joints, out, out), dtype=np.float32)
         wh = np.zeros((max_objs, 2), dtype=np.float32)
         kps = np.zeros((max_objs, num_joints * 2), dtype=np.float32)
         reg = np.zeros((max_objs, 2), dtype=np.float32)
@@ -263,24 +267,39 @@ def original_pose_targets(original: types.SimpleNamespace,
                             hp_ind[k * num_joints + j] = \
                                 pt_int[1] * out + pt_int[0]
                             hp_mask[k * num_joints + j] = 1
+                            if dense_hp:
+                                original.draw_dense_reg(
+                                    dense_kps[j], hm[cls_id], ct_int,
+                                    pts[j, :2] - ct_int, radius,
+                                    is_offset=True)
+                                original.draw_umich_gaussian(
+                                    dense_kps_mask[j], ct_int, radius)
                             original.draw_umich_gaussian(hm_hp[j], pt_int,
                                                          hp_radius)
                 original.draw_umich_gaussian(hm[cls_id], ct_int, radius)
-        batch.append(dict(hm=hm, reg_mask=reg_mask, ind=ind, wh=wh, hps=kps,
-                          hps_mask=kps_mask, reg=reg, hm_hp=hm_hp,
-                          hp_offset=hp_offset, hp_ind=hp_ind,
-                          hp_mask=hp_mask))
+        targets = dict(hm=hm, reg_mask=reg_mask, ind=ind, wh=wh, hps=kps,
+                       hps_mask=kps_mask, reg=reg, hm_hp=hm_hp,
+                       hp_offset=hp_offset, hp_ind=hp_ind, hp_mask=hp_mask)
+        if dense_hp:
+            mask = np.repeat(dense_kps_mask[:, None], 2, axis=1)
+            targets.update(
+                dense_hps=dense_kps.reshape(num_joints * 2, out, out),
+                dense_hps_mask=mask.reshape(num_joints * 2, out, out))
+            del targets['hps'], targets['hps_mask']
+        batch.append(targets)
     return _collate(batch)
 
 
 def time_pose_targets(centernet_root: Optional[str] = None, batch: int = 16,
                       max_persons: int = POSE_MAX_OBJS,
                       size: int = POSE_SIZE, iters: int = 20,
-                      ref_iters: int = 8) -> Dict[str, Dict]:
+                      ref_iters: int = 8,
+                      dense_hp: bool = False) -> Dict[str, Dict]:
     """``CenterPoseHead.get_targets`` for one batch against the original's
-    loop + collate. Returns ``measure``'s dict in ms per implementation."""
+    loop + collate, both with or both without ``dense_hp``. Returns
+    ``measure``'s dict in ms per implementation."""
     out = size // STRIDE
-    head = CenterPoseHead(in_channels=64)
+    head = CenterPoseHead(in_channels=64, train_cfg=dict(dense_hp=dense_hp))
     batch_instances = random_persons(batch, max_persons, size)
     feat_shape = (batch, 1, out, out)
     figures = dict(cnet=measure(
@@ -290,8 +309,8 @@ def time_pose_targets(centernet_root: Optional[str] = None, batch: int = 16,
         original = load_centernet_tasks(centernet_root)
         images = _numpy_inputs(batch_instances, ('labels', 'keypoints'))
         figures['original'] = measure(
-            lambda: original_pose_targets(original, images, out), 1,
-            ref_iters)
+            lambda: original_pose_targets(original, images, out,
+                                          dense_hp=dense_hp), 1, ref_iters)
     return figures
 
 
@@ -499,6 +518,21 @@ def check_against_original(centernet_root: str, batch: int = 16
         hp_mask=('joint_mask', slots * NUM_JOINTS)))
     checks['pose targets'] = pose
 
+    head = CenterPoseHead(in_channels=64, train_cfg=dict(dense_hp=True))
+    ours = head.get_targets(instances, None, (batch, 1, out, out))
+    theirs = original_pose_targets(
+        original, _numpy_inputs(instances, ('labels', 'keypoints')), out,
+        dense_hp=True)
+    # Where the person owning a pixel has the joint unlabelled, cnet gives
+    # the joint no weight there; the original keeps another person's.
+    differ = ours['dense_keypoint_weight'] != theirs['dense_hps_mask']
+    agree = ~differ
+    checks['pose dense_hp targets'] = {
+        'dense_hps where the weights agree': _largest(
+            ours['dense_keypoint_target'][agree], theirs['dense_hps'][agree]),
+        'weight cells differing': int(differ.sum()),
+        'of weighted cells': int((theirs['dense_hps_mask'] > 0).sum())}
+
     out_hw = (DDD_INPUT[0] // STRIDE, DDD_INPUT[1] // STRIDE)
     head = Mono3DCenterHead(num_classes=DDD_CLASSES, in_channels=64)
     instances = random_objects_3d(batch, DDD_MAX_OBJS)
@@ -586,6 +620,13 @@ def main() -> None:
           f'({persons} in all), {NUM_JOINTS} joints, 128x128 maps')
     figures = time_pose_targets(args.centernet_root, iters=args.iters,
                                 ref_iters=args.ref_iters)
+    for name, figure in figures.items():
+        print(describe(name, figure, None if name == 'cnet' else
+                       figures['cnet']))
+    print('(a\') the same with dense_hp (hps trained over each centre '
+          'Gaussian)')
+    figures = time_pose_targets(args.centernet_root, iters=args.iters,
+                                ref_iters=args.ref_iters, dense_hp=True)
     for name, figure in figures.items():
         print(describe(name, figure, None if name == 'cnet' else
                        figures['cnet']))

@@ -25,7 +25,7 @@ Boxes follow the KITTI label format: ``dimensions`` (h, w, l) in metres,
 ``location`` (x, y, z) of the bottom centre in camera coordinates (y points
 down), ``rotation_y`` about the camera's y axis.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 

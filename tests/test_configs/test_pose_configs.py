@@ -13,7 +13,8 @@ from mmengine.registry import DefaultScope
 from cnet.datasets import generate_stick_figures
 from cnet.engine.runner_setup import (build_runner, setup_test_config,
                                      setup_train_config)
-from cnet.models.heads.pose_head import DEFAULT_POSE_TEST_CFG
+from cnet.models.heads.pose_head import (DEFAULT_POSE_TEST_CFG,
+                                        DEFAULT_POSE_TRAIN_CFG)
 from cnet.registry import MODELS
 from cnet.visualization.keypoints import (LEFT_COLOR, MIDDLE_COLOR,
                                          RIGHT_COLOR)
@@ -69,13 +70,14 @@ def test_pose_config_changes_only_head_data_and_metric(name):
     assert changed - {'model'} <= POSE_KEYS
     model_changed = {key for key in pose['model']
                      if pose['model'][key] != base['model'].get(key)}
-    assert model_changed - {'test_cfg'} == {'bbox_head'}
-    if 'test_cfg' in model_changed:
-        # Only the pose head's own decoding keys are added to the base's.
-        test_cfg, base_test_cfg = pose['model']['test_cfg'], \
-            base['model']['test_cfg']
-        assert {key: test_cfg[key] for key in base_test_cfg} == base_test_cfg
-        assert set(test_cfg) - set(base_test_cfg) <= set(DEFAULT_POSE_TEST_CFG)
+    assert model_changed - {'train_cfg', 'test_cfg'} == {'bbox_head'}
+    # Only the pose head's own target and decoding keys are added to the
+    # base's train_cfg and test_cfg.
+    for part, own in (('train_cfg', DEFAULT_POSE_TRAIN_CFG),
+                      ('test_cfg', DEFAULT_POSE_TEST_CFG)):
+        cfg, base_cfg = pose['model'][part], base['model'][part]
+        assert {key: cfg[key] for key in base_cfg} == base_cfg
+        assert set(cfg) - set(base_cfg) <= set(own)
     assert pose['model']['bbox_head']['type'] == 'CenterPoseHead'
     if name != 'centernet_pose_resnet18_shapes.py':   # tuned for 2 CPU cores
         assert pose['train_cfg'] == base['train_cfg']       # the schedule

@@ -20,7 +20,8 @@ import torch
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from cnet.models.utils import (draw_gaussians, flip_joint_maps,
+from cnet.models.utils import (draw_dense_offsets, draw_gaussians,
+                               flip_joint_maps,
                                flip_joint_offsets, heatmap_radius,
                                inverse_affine_points, joint_peaks,
                                merge_flipped, snap_keypoints,
@@ -36,6 +37,8 @@ COCO_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12),
 # multi_pose_decode's joint snapping (see cnet.models.utils.keypoints).
 DEFAULT_POSE_TEST_CFG = dict(snap_joints=True, joint_score_thr=0.1,
                              joint_distance_ratio=0.3)
+# The original's --dense_hp: supervise hps over the whole centre Gaussian.
+DEFAULT_POSE_TRAIN_CFG = dict(dense_hp=False)
 
 
 @MODELS.register_module()
@@ -53,11 +56,17 @@ class CenterPoseHead(CenterHead):
             ``hp_offset`` 2.
         loss_center_heatmap, loss_wh, loss_offset: see :class:`CenterHead`.
         loss_keypoint: L1 on ``hps`` at the centres, joint by joint
-            (``RegWeightedL1Loss``, weight ``hp_weight`` 1).
+            (``RegWeightedL1Loss``, weight ``hp_weight`` 1); with
+            ``dense_hp``, at every pixel of the centre Gaussians, weighted
+            by the Gaussian.
         loss_joint_heatmap: focal loss of ``hm_hp`` (``hm_hp_weight`` 1).
         loss_joint_offset: L1 on ``hp_offset`` at the joints (weight
             ``off_weight`` 1).
-        train_cfg: ``min_overlap`` (0.7), for the centre and joint radii.
+        train_cfg: ``min_overlap`` (0.7), for the centre and joint radii;
+            ``dense_hp`` (False): the original's ``--dense_hp``, which
+            trains ``hps`` at every pixel of each person's centre Gaussian
+            (the offset from that pixel to each joint) instead of at the
+            centre alone.
         test_cfg: CenterHead's, plus ``snap_joints`` (use ``hm_hp``,
             True), ``joint_score_thr`` (0.1) and ``joint_distance_ratio``
             (0.3).
@@ -109,6 +118,7 @@ class CenterPoseHead(CenterHead):
         self.loss_keypoint = MODELS.build(loss_keypoint)
         self.loss_joint_heatmap = MODELS.build(loss_joint_heatmap)
         self.loss_joint_offset = MODELS.build(loss_joint_offset)
+        self.train_cfg = {**DEFAULT_POSE_TRAIN_CFG, **self.train_cfg}
         self.test_cfg = {**DEFAULT_POSE_TEST_CFG, **self.test_cfg}
 
     # ---------------------------------------------------------------- training
@@ -140,7 +150,10 @@ class CenterPoseHead(CenterHead):
             plus ``keypoint_target`` (B, M, 2J), ``keypoint_mask`` (B, M,
             2J), ``joint_heatmap_target`` (B, J, H, W), ``joint_ind`` (B,
             M·J), ``joint_offset_target`` (B, M·J, 2), ``joint_mask`` (B,
-            M·J) and, with ignore regions, ``joint_heatmap_weight``.
+            M·J), with ignore regions ``joint_heatmap_weight`` and, with
+            ``dense_hp``, ``dense_keypoint_target`` and
+            ``dense_keypoint_weight`` (B, 2J, H, W) in place of the sparse
+            keypoint target (see :func:`draw_dense_offsets`).
         """
         targets = super().get_targets(batch_gt_instances,
                                       batch_ignored_instances, feat_shape,
@@ -201,6 +214,13 @@ class CenterPoseHead(CenterHead):
             joint_ind=joint_slots(joint_ind),
             joint_offset_target=joint_slots(joint_offsets),
             joint_mask=joint_slots(visible.float()))
+        if self.train_cfg['dense_hp']:
+            dense_target, dense_weight = draw_dense_offsets(
+                num_images, height, width, batch_idx[valid],
+                centers[valid], radii[valid], keypoint_offsets[valid],
+                visible[valid])
+            targets.update(dense_keypoint_target=dense_target,
+                           dense_keypoint_weight=dense_weight)
         if 'center_heatmap_weight' in targets:
             # Crowd regions: no joint negatives either, for every joint.
             regions = [None if inst is None or len(inst) == 0 else
@@ -221,10 +241,16 @@ class CenterPoseHead(CenterHead):
         num_joint_pos = torch.count_nonzero(joint_target.eq(1)).clamp(min=1)
         loss_keypoint, loss_joint_heatmap, loss_joint_offset = 0., 0., 0.
         for stack in range(self.num_stacks):
-            hps = transpose_and_gather_feat(outputs['hps'][stack],
-                                            targets['ind'])     # (B, M, 2J)
-            loss_keypoint = loss_keypoint + self.loss_keypoint(
-                hps, targets['keypoint_target'], targets['keypoint_mask'])
+            if 'dense_keypoint_target' in targets:
+                loss_keypoint = loss_keypoint + self.loss_keypoint(
+                    outputs['hps'][stack], targets['dense_keypoint_target'],
+                    targets['dense_keypoint_weight'])
+            else:
+                hps = transpose_and_gather_feat(outputs['hps'][stack],
+                                                targets['ind'])  # (B, M, 2J)
+                loss_keypoint = loss_keypoint + self.loss_keypoint(
+                    hps, targets['keypoint_target'],
+                    targets['keypoint_mask'])
             loss_joint_heatmap = loss_joint_heatmap + self.heatmap_loss(
                 outputs['hm_hp'][stack], joint_target, joint_weight,
                 num_joint_pos, loss=self.loss_joint_heatmap)

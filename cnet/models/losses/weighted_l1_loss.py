@@ -11,12 +11,14 @@ from cnet.registry import MODELS
 
 
 def weighted_l1_loss(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-    """Sum of ``|pred - target|`` where ``mask`` is 1, over ``mask.sum()``.
+    """Sum of ``|pred - target| * mask`` over ``mask.sum()``.
 
     Args:
-        pred: (B, M, D) predictions gathered at the object centres.
-        target: (B, M, D) targets.
-        mask: (B, M, D) 1 for the values that count.
+        pred: (B, M, D) predictions gathered at the object centres, or
+            whole (B, C, H, W) maps (the pose head's ``dense_hp``).
+        target: targets, the shape of ``pred``.
+        mask: the shape of ``pred``: 1 for the values that count, or a
+            weight (``dense_hp``'s Gaussian).
 
     Returns:
         Scalar loss (the original adds 1e-4 to the denominator).
@@ -41,7 +43,7 @@ class WeightedL1Loss(BaseModule):
         """See :func:`weighted_l1_loss`; returns ``loss_weight`` × it."""
         if not pred.shape == target.shape == mask.shape:
             raise ValueError(
-                f'WeightedL1Loss: pred, target and mask must all be (B, M, D), '
+                f'WeightedL1Loss: pred, target and mask must have one shape, '
                 f'got {tuple(pred.shape)}, {tuple(target.shape)}, '
                 f'{tuple(mask.shape)}')
         return self.loss_weight * weighted_l1_loss(pred, target, mask)

@@ -6,8 +6,9 @@ from .box3d import (alpha_to_rotation_y, box3d_corners, decode_orientation,
                     encode_orientation, project_points, rotation_y_to_alpha,
                     unproject_points, wrap_angle)
 from .flip_merge import merge_flipped
-from .gaussian_target import (draw_gaussian, draw_gaussians, gaussian_2d,
-                              gaussian_radius, heatmap_radius)
+from .gaussian_target import (draw_dense_offsets, draw_gaussian,
+                              draw_gaussians, gaussian_2d, gaussian_radius,
+                              heatmap_radius)
 from .keypoints import (flip_joint_maps, flip_joint_offsets, joint_peaks,
                         snap_keypoints, swap_index)
 from .nms import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
@@ -16,7 +17,7 @@ from .peaks import (extract_peaks, gather_feat, topk, topk_peaks,
 
 __all__ = [
     'gaussian_radius', 'heatmap_radius', 'gaussian_2d', 'draw_gaussian',
-    'draw_gaussians', 'window_max', 'extract_peaks', 'topk', 'topk_peaks',
+    'draw_gaussians', 'draw_dense_offsets', 'window_max', 'extract_peaks', 'topk', 'topk_peaks',
     'gather_feat',
     'transpose_and_gather_feat', 'inverse_affine_points',
     'inverse_affine_bboxes', 'stack_affine_matrices', 'merge_flipped',

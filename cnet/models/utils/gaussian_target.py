@@ -6,6 +6,8 @@ https://github.com/xingyizhou/CenterNet, itself taken from CornerNet):
 ``draw_umich_gaussian`` value for value, but for a whole batch of objects in
 one vectorised pass.
 """
+from typing import Tuple
+
 import torch
 from torch import Tensor
 
@@ -193,3 +195,84 @@ def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
         flat_heatmap.scatter_reduce_(0, index.reshape(-1),
                                      values.reshape(-1), reduce='amax')
     return heatmap
+
+
+def draw_dense_offsets(num_images: int, height: int, width: int,
+                       batch_idx: Tensor, centers: Tensor, radii: Tensor,
+                       offsets: Tensor, offset_valid: Tensor
+                       ) -> Tuple[Tensor, Tensor]:
+    """Joint offsets at every pixel of each person's centre Gaussian.
+
+    The targets of the original's ``--dense_hp`` (``draw_dense_reg`` with
+    ``is_offset=True`` and ``draw_gaussian`` on ``dense_kps_mask`` in
+    ``src/lib/datasets/sample/multi_pose.py``): inside the (2r+1)² window of
+    a person's centre Gaussian, each pixel regresses the vector from itself
+    to each of the person's joints, weighted by the Gaussian's value there.
+    Where windows overlap, the pixel belongs to the person whose Gaussian is
+    highest there; on an exact tie, to the one the original's drawing order
+    gives it. One difference: where that person's joint is not labelled,
+    the joint gets weight 0 at the pixel; the original keeps an earlier
+    person's weight there, with whichever offset was drawn last.
+
+    Args:
+        num_images: B.
+        height, width: the feature map's H, W.
+        batch_idx: (N,) image index of every person.
+        centers: (N, 2) integer centres (x, y) inside the map.
+        radii: (N,) int64 radii ≥ 0 of the centre Gaussians.
+        offsets: (N, J, 2) joint minus integer centre, in feature units.
+        offset_valid: (N, J) which joints count.
+
+    Returns:
+        ``(target, weight)``, both (B, 2J, H, W) with channel ``2j`` the x
+        and ``2j + 1`` the y of joint j (the ``hps`` layout); ``weight`` is
+        the owning person's Gaussian value where the joint counts, else 0.
+    """
+    num_joints = offsets.shape[1]
+    device, dtype = offsets.device, offsets.dtype
+    target = offsets.new_zeros(num_images, num_joints, 2, height, width)
+    weight = offsets.new_zeros(num_images, num_joints, 2, height, width)
+    maps = (num_images, 2 * num_joints, height, width)
+    if radii.numel() == 0:
+        return target.view(maps), weight.view(maps)
+    reach = min(int(radii.max()), max(height, width) - 1)
+    delta = torch.arange(-reach, reach + 1, device=device)
+    dx, dy = delta.view(1, 1, -1), delta.view(1, -1, 1)
+    radius = radii.view(-1, 1, 1)
+    xs = centers[:, 0].view(-1, 1, 1) + dx                     # (N, 1, P)
+    ys = centers[:, 1].view(-1, 1, 1) + dy                     # (N, P, 1)
+    inside = ((dx.abs() <= radius) & (dy.abs() <= radius) &
+              (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height))
+    sigma = (2 * radius + 1).to(torch.float64) / 6
+    values = torch.exp(-(dx * dx + dy * dy).to(torch.float64) /
+                       (2 * sigma * sigma))                    # (N, P, P)
+    values = torch.where(inside, values, values.new_full((), -1.))
+    pixel = ((batch_idx.view(-1, 1, 1) * height + ys.clamp(0, height - 1))
+             * width + xs.clamp(0, width - 1))                 # (N, P, P)
+    # The highest Gaussian at each pixel and the persons reaching it.
+    best = values.new_full((num_images * height * width,), -1.)
+    best.scatter_reduce_(0, pixel[inside], values[inside], reduce='amax')
+    top = inside & (values == best[pixel])
+    # Ties: the original compares each new float64 Gaussian with the
+    # float32 map of the earlier ones (>=), so the later person wins unless
+    # float32 rounds the tied value up, and then the first one keeps it.
+    person = torch.arange(len(radii), device=device).view(-1, 1, 1)
+    person = person.expand_as(top)[top]
+    last = torch.full_like(best, -1, dtype=torch.long).scatter_reduce_(
+        0, pixel[top], person, reduce='amax')
+    first = torch.full_like(best, len(radii), dtype=torch.long)
+    first.scatter_reduce_(0, pixel[top], person, reduce='amin')
+    owner = torch.where(best.float().double() > best, first, last)
+    won = top & (owner[pixel] == torch.arange(
+        len(radii), device=device).view(-1, 1, 1))
+    values = values.to(dtype)
+    n, row, col = won.nonzero(as_tuple=True)
+    from_center = torch.stack([delta[col], delta[row]], dim=-1).to(dtype)
+    valid = offset_valid[n].to(dtype)[..., None]               # (M, J, 1)
+    spot = (batch_idx[n], ys[n, row, 0], xs[n, 0, col])
+    # Written through (B, H, W, J, 2) views: one pixel's 2J values at once.
+    target.permute(0, 3, 4, 1, 2)[spot] = (
+        offsets[n] - from_center[:, None]) * valid
+    weight.permute(0, 3, 4, 1, 2)[spot] = values[n, row, col].view(
+        -1, 1, 1) * valid.expand(-1, -1, 2)
+    return target.view(maps), weight.view(maps)

@@ -227,6 +227,43 @@ def test_loss_is_finite_and_has_every_pose_term():
     assert head.branches['hm_hp'][1][-1].weight.grad.abs().sum() > 0
 
 
+
+def test_dense_hp_trains_hps_over_the_centre_gaussian():
+    # The original's --dense_hp: at the centre the dense target is the
+    # sparse one; around it, the offset from that pixel to each joint,
+    # weighted by the centre Gaussian; the loss is L1 over the weight sum.
+    head = make_head(train_cfg=dict(dense_hp=True))
+    keypoints = torch.zeros(1, J, 3)
+    keypoints[0, :, :2] = torch.tensor([[24.0 + 3 * j, 30.0 + 2 * j]
+                                        for j in range(J)])
+    keypoints[0, :, 2] = 2
+    keypoints[0, 3, 2] = 0              # not labelled: no weight anywhere
+    gt = InstanceData(bboxes=torch.tensor([[10., 20., 90., 100.]]),
+                      labels=torch.tensor([0]), keypoints=keypoints)
+    targets = head.get_targets([gt], None, (1, 1, H, W))
+    dense = targets['dense_keypoint_target'][0]            # (2J, H, W)
+    weight = targets['dense_keypoint_weight'][0]
+    cx, cy = 12, 15
+    assert torch.allclose(dense[:, cy, cx], targets['keypoint_target'][0, 0])
+    assert torch.allclose(dense[:, cy + 1, cx - 2],
+                          dense[:, cy, cx] + torch.tensor([2., -1.]).repeat(J)
+                          * targets['keypoint_mask'][0, 0])
+    radius = heatmap_radius(torch.tensor([20.0]), torch.tensor([20.0])).item()
+    window = (2 * radius + 1) ** 2
+    assert weight[0, cy, cx] == 1 and weight[0].count_nonzero() == window
+    assert weight[6:8].sum() == 0 and dense[6:8].abs().sum() == 0
+    # Loss: L1 weighted by the Gaussian, over the weight sum.
+    outputs = {name: [value] for name, value in
+               empty_outputs().items()}
+    outputs['hps'] = [torch.randn(1, 2 * J, H, W)]
+    losses = head.loss_by_feat(outputs, targets)
+    expected = ((outputs['hps'][0][0] - dense).abs() * weight).sum() / (
+        weight.sum() + 1e-4)
+    assert torch.allclose(losses['loss_keypoint'], expected)
+    # Without dense_hp the same person trains hps at the centre only.
+    sparse = make_head().get_targets([gt], None, (1, 1, H, W))
+    assert 'dense_keypoint_target' not in sparse
+
 def test_branches_are_the_originals():
     head = make_head()
     assert head.branch_channels == dict(hm=1, wh=2, hps=34, reg=2, hm_hp=17,

@@ -49,6 +49,51 @@ def draw_umich_gaussian(heatmap, center, radius):
     return heatmap
 
 
+
+def draw_dense_reg(regmap, heatmap, center, value, radius):
+    """``draw_dense_reg(..., is_offset=True)`` for a 2-vector ``value``."""
+    diameter = 2 * radius + 1
+    kernel = gaussian2d(diameter, sigma=diameter / 6)
+    value = np.array(value, dtype=np.float32).reshape(-1, 1, 1)
+    reg = np.ones((2, diameter * 2 + 1, diameter * 2 + 1),
+                  dtype=np.float32) * value
+    delta = np.arange(diameter * 2 + 1) - radius
+    reg[0] = reg[0] - delta.reshape(1, -1)
+    reg[1] = reg[1] - delta.reshape(-1, 1)
+    x, y = int(center[0]), int(center[1])
+    height, width = heatmap.shape[0:2]
+    left, right = min(x, radius), min(width - x, radius + 1)
+    top, bottom = min(y, radius), min(height - y, radius + 1)
+    region = heatmap[y - top:y + bottom, x - left:x + right]
+    region_reg = regmap[:, y - top:y + bottom, x - left:x + right]
+    patch = kernel[radius - top:radius + bottom, radius - left:radius + right]
+    patch_reg = reg[:, radius - top:radius + bottom,
+                    radius - left:radius + right]
+    if min(patch.shape) > 0 and min(region.shape) > 0:
+        idx = (patch >= region).reshape(1, patch.shape[0], patch.shape[1])
+        region_reg = (1 - idx) * region_reg + idx * patch_reg
+    regmap[:, y - top:y + bottom, x - left:x + right] = region_reg
+    return regmap
+
+
+def dense_hp_targets(height, width, centers, radii, offsets, visible):
+    """``dense_kps`` and ``dense_kps_mask`` of ``MultiPoseDataset`` for one
+    image (one class): (2J, H, W) each, joint-major as the original
+    reshapes them."""
+    num_joints = offsets.shape[1]
+    hm = np.zeros((height, width), np.float32)
+    dense = np.zeros((num_joints, 2, height, width), np.float32)
+    mask = np.zeros((num_joints, height, width), np.float32)
+    for center, radius, offset, vis in zip(centers, radii, offsets, visible):
+        for j in range(num_joints):
+            if vis[j]:
+                draw_dense_reg(dense[j], hm, center, offset[j], int(radius))
+                draw_umich_gaussian(mask[j], center, int(radius))
+        draw_umich_gaussian(hm, center, int(radius))
+    mask = np.repeat(mask[:, None], 2, axis=1)
+    return (dense.reshape(2 * num_joints, height, width),
+            mask.reshape(2 * num_joints, height, width))
+
 def ctdet_targets(boxes, labels, num_classes, out_h, out_w, max_objs,
                   min_overlap=0.7):
     """One image's targets; ``boxes`` (N, 4) float32 xyxy in feature units."""

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import original_reference as original
-from cnet.models.utils import (draw_gaussian, draw_gaussians, gaussian_2d,
+from cnet.models.utils import (draw_dense_offsets, draw_gaussian,
+                               draw_gaussians, gaussian_2d,
                                gaussian_radius, heatmap_radius)
 
 
@@ -131,3 +132,91 @@ def test_batched_drawing_keeps_what_is_already_there_and_no_objects():
     draw_gaussians(empty, long_empty, long_empty,
                    torch.zeros(0, 2, dtype=torch.long), long_empty)
     assert empty.abs().sum() == 0
+
+
+def dense_offsets(num_images, height, width, batch_idx, centers, radii,
+                  offsets, visible):
+    return draw_dense_offsets(
+        num_images, height, width, torch.from_numpy(batch_idx),
+        torch.from_numpy(centers), torch.from_numpy(radii),
+        torch.from_numpy(offsets), torch.from_numpy(visible))
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_dense_offsets_equal_the_original_dense_hp_with_all_joints(seed):
+    # Overlapping persons, border cuts, radii up to beyond the map: with
+    # every joint labelled, the pixel's owner and value are the original's.
+    rng = np.random.default_rng(seed)
+    num_images, height, width, num_joints, num = 2, 11, 14, 3, 12
+    batch_idx, _, centers, radii = random_objects(
+        rng, num, num_images, 1, height, width, max_radius=16)
+    offsets = rng.uniform(-9, 9, (num, num_joints, 2)).astype(np.float32)
+    visible = np.ones((num, num_joints), bool)
+    target, weight = dense_offsets(num_images, height, width, batch_idx,
+                                   centers, radii, offsets, visible)
+    assert target.shape == weight.shape == (num_images, 2 * num_joints,
+                                            height, width)
+    for b in range(num_images):
+        chosen = batch_idx == b
+        expected, expected_mask = original.dense_hp_targets(
+            height, width, centers[chosen], radii[chosen], offsets[chosen],
+            visible[chosen])
+        assert np.abs(weight[b].numpy() - expected_mask).max() < 1e-6
+        assert np.abs(target[b].numpy() - expected).max() < 1e-5
+
+
+def test_dense_offsets_break_exact_ties_as_the_original():
+    # Equal radii, centres 2 apart: the middle column is an exact tie. The
+    # original keeps the first person's offset when float32 rounds the tied
+    # Gaussian value up and takes the later one's otherwise.
+    offsets = np.array([[[1., 1.]], [[-1., -1.]]], np.float32)
+    visible = np.ones((2, 1), bool)
+    for radius in range(1, 9):
+        centers = np.array([[4, 10], [6, 10]])
+        radii = np.array([radius, radius])
+        target, _ = dense_offsets(1, 21, 11, np.zeros(2, np.int64),
+                                  centers, radii, offsets, visible)
+        expected, _ = original.dense_hp_targets(21, 11, centers, radii,
+                                                offsets, visible)
+        assert np.abs(target[0].numpy() - expected).max() < 1e-6
+
+
+def test_dense_offsets_point_from_each_pixel_to_the_joint():
+    # One person at (4, 3), radius 1, joint 0 at (+2, -1), joint 1 unlabelled.
+    offsets = np.array([[[2., -1.], [5., 5.]]], np.float32)
+    visible = np.array([[True, False]])
+    target, weight = dense_offsets(1, 6, 8, np.array([0]),
+                                   np.array([[4, 3]]), np.array([1]),
+                                   offsets, visible)
+    # The pixel right of the centre: joint 0 is (+1, -1) away from it.
+    assert target[0, :2, 3, 5].tolist() == [1., -1.]
+    assert target[0, :2, 2, 3].tolist() == [3., 0.]
+    assert weight[0, 0, 3, 4] == 1 and weight[0, 1, 3, 4] == 1
+    kernel = gaussian_2d(1)
+    assert torch.allclose(weight[0, 0, 2:5, 3:6], kernel)
+    # Outside the window, and for the unlabelled joint: nothing.
+    assert weight[0, 0].count_nonzero() == 9
+    assert weight[0, 2:].abs().sum() == 0 and target[0, 2:].abs().sum() == 0
+
+
+def test_dense_offsets_of_an_unlabelled_joint_leave_the_owners_pixels_empty():
+    # The wider Gaussian of the second person is the higher one on every
+    # pixel of the first's window (equal, 1, at the shared centre, where the
+    # later wins); its joint 0 is unlabelled, so joint 0 gets no weight
+    # there (not the first person's).
+    offsets = np.array([[[1., 1.]], [[-1., -1.]]], np.float32)
+    visible = np.array([[True], [False]])
+    target, weight = dense_offsets(1, 5, 5, np.array([0, 0]),
+                                   np.array([[2, 2], [2, 2]]),
+                                   np.array([1, 2]), offsets, visible)
+    assert weight.abs().sum() == 0 and target.abs().sum() == 0
+    # Alone, the first person's joint is drawn.
+    target, weight = dense_offsets(1, 5, 5, np.array([0]),
+                                   np.array([[2, 2]]), np.array([1]),
+                                   offsets[:1], visible[:1])
+    assert weight[0, 0].count_nonzero() == 9
+    empty = dense_offsets(2, 4, 4, np.zeros(0, np.int64),
+                          np.zeros((0, 2), np.int64), np.zeros(0, np.int64),
+                          np.zeros((0, 17, 2), np.float32),
+                          np.zeros((0, 17), bool))
+    assert empty[0].shape == (2, 34, 4, 4) and empty[1].abs().sum() == 0
