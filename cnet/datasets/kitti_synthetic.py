@@ -23,7 +23,7 @@ set is written into a temporary folder and renamed into place.
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -53,6 +53,9 @@ CLASS_SIZES = {'Car': ((1.53, 1.63, 3.88), (0.10, 0.08, 0.30)),
                'Pedestrian': ((1.76, 0.66, 0.84), (0.10, 0.06, 0.10)),
                'Cyclist': ((1.74, 0.60, 1.76), (0.08, 0.05, 0.12))}
 CLASS_WEIGHTS = {'Car': 0.6, 'Pedestrian': 0.2, 'Cyclist': 0.2}
+# How many objects a scene tries to place (inclusive; BEV overlaps are
+# skipped, so a crowded scene may hold fewer).
+OBJECTS_PER_IMAGE = (1, 7)
 GENERATOR_FILE = 'generator.json'
 # Faces by corner index (box3d_corners' order: 0-3 bottom, 4-7 top).
 FACES = {'front': (0, 1, 5, 4), 'back': (2, 3, 7, 6), 'left': (1, 2, 6, 5),
@@ -109,13 +112,17 @@ def _heading(rng: np.random.Generator, name: str) -> float:
 
 
 def _place_objects(rng: np.random.Generator, cam2img: np.ndarray,
-                   width: int,
-                   depth_range: Tuple[float, float]) -> List[Dict]:
+                   width: int, depth_range: Tuple[float, float],
+                   objects_per_image: Tuple[int, int] = OBJECTS_PER_IMAGE,
+                   class_weights: Optional[Dict[str, float]] = None
+                   ) -> List[Dict]:
     """Random boxes on the road that do not overlap in the bird's-eye view."""
-    names = list(CLASS_WEIGHTS)
-    weights = np.array([CLASS_WEIGHTS[n] for n in names])
+    class_weights = class_weights or CLASS_WEIGHTS
+    names = list(CLASS_SIZES)
+    weights = np.array([class_weights.get(n, 0.) for n in names])
     objects = []
-    for _ in range(int(rng.integers(1, 8))):
+    low, high = objects_per_image
+    for _ in range(int(rng.integers(low, high + 1))):
         for _attempt in range(20):
             name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
             mean, spread = CLASS_SIZES[name]
@@ -137,12 +144,15 @@ def _place_objects(rng: np.random.Generator, cam2img: np.ndarray,
 def render_scene(rng: np.random.Generator,
                  cam2img: np.ndarray = SYNTHETIC_P2,
                  image_size: Tuple[int, int] = IMAGE_SIZE,
-                 depth_range: Tuple[float, float] = DEPTH_RANGE
+                 depth_range: Tuple[float, float] = DEPTH_RANGE,
+                 objects_per_image: Tuple[int, int] = OBJECTS_PER_IMAGE,
+                 class_weights: Optional[Dict[str, float]] = None
                  ) -> Tuple[np.ndarray, List[str]]:
     """Draw one scene; return the uint8 BGR image and its label lines."""
     width, height = image_size
     img = _background(rng, width, height, horizon=float(cam2img[1, 2]))
-    objects = _place_objects(rng, cam2img, width, depth_range)
+    objects = _place_objects(rng, cam2img, width, depth_range,
+                             objects_per_image, class_weights)
     # Far to near: nearer objects are painted over farther ones.
     objects.sort(key=lambda o: -o['location'][2])
     owner = np.full((height, width), -1, np.int32)
@@ -233,7 +243,10 @@ def _calib_text(cam2img: np.ndarray) -> str:
 
 
 def generation_params(num_train: int, num_val: int, seed: int,
-                      depth_range: Sequence[float] = DEPTH_RANGE) -> Dict:
+                      depth_range: Sequence[float] = DEPTH_RANGE,
+                      objects_per_image: Sequence[int] = OBJECTS_PER_IMAGE,
+                      class_weights: Optional[Mapping[str, float]] = None
+                      ) -> Dict:
     """Check the generation parameters; return them as a JSON-able dict."""
     if num_train < 0 or num_val < 0:
         raise ValueError(f'synthetic KITTI: num_train and num_val must be '
@@ -241,18 +254,38 @@ def generation_params(num_train: int, num_val: int, seed: int,
     if len(depth_range) != 2 or not 2.0 <= depth_range[0] <= depth_range[1]:
         raise ValueError(f'synthetic KITTI: depth_range must be (near, far) '
                          f'metres with 2 <= near <= far, got {depth_range}')
+    if (len(objects_per_image) != 2 or
+            not 0 <= objects_per_image[0] <= objects_per_image[1] <= 50):
+        raise ValueError(f'synthetic KITTI: objects_per_image must be (min, '
+                         f'max) with 0 <= min <= max <= 50 (KITTI\'s '
+                         f'max_objs), got {objects_per_image}')
+    class_weights = dict(CLASS_WEIGHTS if class_weights is None
+                         else class_weights)
+    unknown = sorted(set(class_weights) - set(CLASS_SIZES))
+    if (unknown or any(w < 0 for w in class_weights.values()) or
+            sum(class_weights.values()) <= 0):
+        raise ValueError(f'synthetic KITTI: class_weights must weigh '
+                         f'{sorted(CLASS_SIZES)} with non-negative weights '
+                         f'of positive sum, got {class_weights}')
     return dict(num_train=int(num_train), num_val=int(num_val),
                 seed=int(seed), image_size=list(IMAGE_SIZE),
                 depth_range=[float(v) for v in depth_range],
+                objects_per_image=[int(v) for v in objects_per_image],
+                class_weights={name: float(class_weights.get(name, 0.))
+                               for name in CLASS_SIZES},
                 drawing=DRAWING_VERSION)
 
 
 def generate_synthetic_kitti(root: str, num_train: int = 600,
                              num_val: int = 150, seed: int = 0,
-                             depth_range: Sequence[float] = DEPTH_RANGE
-                             ) -> str:
+                             depth_range: Sequence[float] = DEPTH_RANGE,
+                             objects_per_image: Sequence[int] = (
+                                 OBJECTS_PER_IMAGE),
+                             class_weights: Optional[
+                                 Mapping[str, float]] = None) -> str:
     """Write the set under ``root`` unless it is there; return ``root``."""
-    params = generation_params(num_train, num_val, seed, depth_range)
+    params = generation_params(num_train, num_val, seed, depth_range,
+                               objects_per_image, class_weights)
     if osp.isfile(osp.join(root, GENERATOR_FILE)):
         return root
     print_log(f'generating the synthetic KITTI set ({num_train} train, '
@@ -265,8 +298,11 @@ def generate_synthetic_kitti(root: str, num_train: int = 600,
         os.makedirs(osp.join(temporary, 'ImageSets'))
         ids = [f'{i:06d}' for i in range(num_train + num_val)]
         for i, image_id in enumerate(ids):
-            img, lines = render_scene(np.random.default_rng([seed, i]),
-                                      depth_range=params['depth_range'])
+            img, lines = render_scene(
+                np.random.default_rng([seed, i]),
+                depth_range=params['depth_range'],
+                objects_per_image=params['objects_per_image'],
+                class_weights=params['class_weights'])
             cv2.imwrite(osp.join(folders['image_2'], f'{image_id}.png'), img,
                         [cv2.IMWRITE_PNG_COMPRESSION, 1])
             with open(osp.join(folders['label_2'], f'{image_id}.txt'),
@@ -295,8 +331,11 @@ class SyntheticKittiDataset(KittiMonoDataset):
             parameters is an error).
         split_file: ``'ImageSets/train.txt'``, ``'ImageSets/val.txt'`` or
             ``'ImageSets/trainval.txt'``.
-        num_train, num_val, seed, depth_range: generation parameters
-            (depth_range: camera z of the objects, metres).
+        num_train, num_val, seed, depth_range, objects_per_image,
+            class_weights: generation parameters (depth_range: camera z of
+            the objects, metres; objects_per_image: how many objects a
+            scene tries to place, inclusive; class_weights: how often each
+            of Car, Pedestrian and Cyclist is drawn).
         other arguments: as :class:`KittiMonoDataset`.
     """
 
@@ -307,6 +346,8 @@ class SyntheticKittiDataset(KittiMonoDataset):
                  num_val: int = 150,
                  seed: int = 0,
                  depth_range: Sequence[float] = DEPTH_RANGE,
+                 objects_per_image: Sequence[int] = OBJECTS_PER_IMAGE,
+                 class_weights: Optional[Mapping[str, float]] = None,
                  classes: Sequence[str] = KITTI_CLASSES,
                  filter_empty_gt: bool = False,
                  pipeline: Sequence = (),
@@ -315,7 +356,8 @@ class SyntheticKittiDataset(KittiMonoDataset):
                  serialize_data: bool = True,
                  lazy_init: bool = False) -> None:
         self.generation = generation_params(num_train, num_val, seed,
-                                            depth_range)
+                                            depth_range, objects_per_image,
+                                            class_weights)
         super().__init__(data_root=data_root, split_file=split_file,
                          classes=classes, filter_empty_gt=filter_empty_gt,
                          pipeline=pipeline, test_mode=test_mode,

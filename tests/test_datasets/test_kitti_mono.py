@@ -157,6 +157,40 @@ def test_synthetic_scenes_keep_to_their_depth_range_and_headings():
     assert 0.6 < along.mean() < 0.95
 
 
+def test_synthetic_scenes_follow_their_object_count_and_class_mix():
+    counts, names = [], set()
+    for i in range(30):
+        _, lines = render_scene(np.random.default_rng([5, i]),
+                                objects_per_image=(6, 6),
+                                class_weights=dict(Car=1.))
+        objects = [line.split()[0] for line in lines]
+        # Placed and labelled (DontCare included), BEV overlaps skipped.
+        counts.append(len(objects))
+        names.update(objects)
+    assert max(counts) <= 6 and np.mean(counts) > 4
+    assert names <= {'Car', 'DontCare'} and 'Car' in names
+    # The defaults keep the scenes as before: 1-7 objects of all classes.
+    _, default = render_scene(np.random.default_rng([0, 3]),
+                              depth_range=(6., 25.))
+    _, explicit = render_scene(np.random.default_rng([0, 3]),
+                               depth_range=(6., 25.),
+                               objects_per_image=(1, 7),
+                               class_weights=dict(Car=0.6, Pedestrian=0.2,
+                                                  Cyclist=0.2))
+    assert default == explicit
+
+
+@pytest.mark.parametrize('key, value', [
+    ('objects_per_image', (5, 2)), ('objects_per_image', (1, 80)),
+    ('class_weights', dict(Van=1.)), ('class_weights', dict(Car=-1.)),
+    ('class_weights', dict(Car=0.))])
+def test_synthetic_generation_parameters_are_checked(tmp_path, key, value):
+    with pytest.raises(ValueError, match=key):
+        generate_synthetic_kitti(str(tmp_path / 'k'), num_train=1, num_val=1,
+                                 **{key: value})
+    assert not (tmp_path / 'k').exists()
+
+
 def test_synthetic_depth_range_is_checked(tmp_path):
     with pytest.raises(ValueError, match='depth_range'):
         generate_synthetic_kitti(str(tmp_path / 'k'), num_train=1, num_val=1,
