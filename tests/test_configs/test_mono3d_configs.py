@@ -71,9 +71,13 @@ def test_3d_config_changes_only_head_data_and_metric(name, base, extra):
 
 def test_synthetic_config_trains_and_tests_on_a_tiny_set(tmp_path):
     root = str(tmp_path / 'kitti_tiny')
-    # The config's depth_range: a set generated with another is refused.
-    generate_synthetic_kitti(root, num_train=8, num_val=4, seed=3,
-                             depth_range=(6., 25.))
+    # The config's scene parameters: a set generated with others is refused.
+    dataset = Config.fromfile(osp.join(
+        CONFIG_DIR, SYNTHETIC_CONFIG)).train_dataloader.dataset
+    generate_synthetic_kitti(
+        root, num_train=8, num_val=4, seed=3, **{
+            key: dataset[key] for key in ('depth_range', 'objects_per_image',
+                                          'class_weights')})
     options = {
         'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
         'param_scheduler.0.end': 1, 'param_scheduler.1.milestones': [1],
