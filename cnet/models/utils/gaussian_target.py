@@ -128,6 +128,14 @@ def draw_gaussian(heatmap: Tensor, center: Tensor, radius: int) -> Tensor:
     return heatmap
 
 
+def _window_gaussian(dx: Tensor, dy: Tensor, radius: Tensor) -> Tensor:
+    """``gaussian2D``'s values at offsets (dx, dy) from the centres, σ =
+    (2r+1)/6, in float64 as numpy computes them (broadcast shapes)."""
+    sigma = (2 * radius + 1).to(torch.float64) / 6
+    return torch.exp(-(dx * dx + dy * dy).to(torch.float64) /
+                     (2 * sigma * sigma))
+
+
 def _radius_buckets(radii: Tensor) -> Tensor:
     """Smallest power of two ≥ r per object (0 stays 0): patch-size groups."""
     bucket = torch.zeros_like(radii)
@@ -182,11 +190,10 @@ def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
         ys = center_y + dy                                        # (n, Py, 1)
         inside = ((dx.abs() <= radius) & (dy.abs() <= radius) &
                   (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height))
-        sigma = (2 * radius + 1).to(torch.float64) / 6
         # float64 then float32, as numpy computes the kernel and casts it
         # into the float32 heatmap.
-        values = torch.exp(-(dx * dx + dy * dy).to(torch.float64) /
-                           (2 * sigma * sigma)).to(heatmap.dtype)  # (n,Py,Px)
+        values = _window_gaussian(dx, dy, radius).to(
+            heatmap.dtype)                                        # (n,Py,Px)
         values = torch.where(inside, values, values.new_zeros(()))
         index = ((plane * height + ys.clamp(0, height - 1)) * width +
                  xs.clamp(0, width - 1))                          # (n, Py, Px)
@@ -243,9 +250,7 @@ def draw_dense_offsets(num_images: int, height: int, width: int,
     ys = centers[:, 1].view(-1, 1, 1) + dy                     # (N, P, 1)
     inside = ((dx.abs() <= radius) & (dy.abs() <= radius) &
               (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height))
-    sigma = (2 * radius + 1).to(torch.float64) / 6
-    values = torch.exp(-(dx * dx + dy * dy).to(torch.float64) /
-                       (2 * sigma * sigma))                    # (N, P, P)
+    values = _window_gaussian(dx, dy, radius)                  # (N, P, P)
     values = torch.where(inside, values, values.new_full((), -1.))
     pixel = ((batch_idx.view(-1, 1, 1) * height + ys.clamp(0, height - 1))
              * width + xs.clamp(0, width - 1))                 # (N, P, P)
@@ -257,14 +262,13 @@ def draw_dense_offsets(num_images: int, height: int, width: int,
     # float32 map of the earlier ones (>=), so the later person wins unless
     # float32 rounds the tied value up, and then the first one keeps it.
     person = torch.arange(len(radii), device=device).view(-1, 1, 1)
-    person = person.expand_as(top)[top]
+    tied = person.expand_as(top)[top]
     last = torch.full_like(best, -1, dtype=torch.long).scatter_reduce_(
-        0, pixel[top], person, reduce='amax')
+        0, pixel[top], tied, reduce='amax')
     first = torch.full_like(best, len(radii), dtype=torch.long)
-    first.scatter_reduce_(0, pixel[top], person, reduce='amin')
+    first.scatter_reduce_(0, pixel[top], tied, reduce='amin')
     owner = torch.where(best.float().double() > best, first, last)
-    won = top & (owner[pixel] == torch.arange(
-        len(radii), device=device).view(-1, 1, 1))
+    won = top & (owner[pixel] == person)
     values = values.to(dtype)
     n, row, col = won.nonzero(as_tuple=True)
     from_center = torch.stack([delta[col], delta[row]], dim=-1).to(dtype)
