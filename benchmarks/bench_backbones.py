@@ -36,8 +36,10 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 from bench_head import decode_heatmap, measure
+from cnet.engine.precision import cpu_description
 from cnet.models.layers import available_dcn_backends
 from cnet.registry import MODELS
+from cnet.utils.benchmark import emulated_dtype
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = ('centernet_resnet18.py', 'centernet_resnet18_dcn.py',
@@ -129,7 +131,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device_name = (torch.cuda.get_device_name() if args.device == 'cuda'
                    else platform.processor() or platform.machine())
-    print(f'{device_name}, torch {torch.__version__}, '
+    print(f'{device_name} ({cpu_description()}), torch {torch.__version__}, '
           f'{args.threads} CPU threads, DCN backends available: '
           f'{", ".join(available_dcn_backends())}')
 
@@ -148,6 +150,12 @@ def main() -> None:
                             model_cfg, lambda dcn, b=backend: dict(
                                 dcn, backend=b))
             for dtype_name in args.dtypes:
+                if emulated_dtype(dtype_name, args.device):
+                    print(f'{name:<28} {dtype_name:<5} not native here '
+                          f'({cpu_description()})', flush=True)
+                    rows.append(dict(config=name, dtype=dtype_name,
+                                     skipped='not native here'))
+                    continue
                 for variant, cfg in variants.items():
                     model = build(cfg, args.device, DTYPES[dtype_name],
                                   args.channels_last)

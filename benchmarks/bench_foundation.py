@@ -19,8 +19,10 @@ import torch
 
 from bench_head import (DECODE_HEATMAPS, measure, time_decode,
                         time_target_building, time_targets_and_loss)
+from cnet.engine.precision import cpu_description
 from cnet.registry import MODELS
 from cnet.utils import register_all_modules
+from cnet.utils.benchmark import emulated_dtype
 
 
 def print_references(figures: Dict[str, Dict], digits: int) -> None:
@@ -85,7 +87,8 @@ def main() -> None:
                         'open-mmlab/mmdetection, for the side-by-side figures')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f'machine: {platform.processor() or platform.machine()}, '
+    print(f'machine: {platform.processor() or platform.machine()} '
+          f'({cpu_description()}), '
           f'{args.threads} torch threads, torch {torch.__version__}')
 
     model = build_model()
@@ -117,8 +120,11 @@ def main() -> None:
                    iters=args.step_iters)
     print(f'training step, batch {args.train_batch}, {size}x{size}: '
           f'{step["median"]:.0f} ms')
-    if args.bf16:
-        # What --amp selects on CPU: bf16 autocast (AutocastOptimWrapper),
+    if args.bf16 and emulated_dtype('bf16', 'cpu'):
+        print(f'training step, bf16 autocast: not native here '
+              f'({cpu_description()})')
+    elif args.bf16:
+        # What --amp selects on a CPU with native bf16 (AutocastOptimWrapper),
         # here with channels_last as the shapes config sets it.
         model.to(memory_format=torch.channels_last)
         images_cl = images.contiguous(memory_format=torch.channels_last)

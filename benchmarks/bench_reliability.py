@@ -7,7 +7,8 @@ Side by side, in one run, against what mmengine users run otherwise:
    of mmengine's ``DefaultSampler`` against the ``SeededIndex`` of cnet's
    ``ResumableSampler`` (each sample's random generators seeded, and
    restored afterwards, for exact resume).
-2. One training step of the shapes model (batch 16, 128x128, bf16 autocast)
+2. One training step of the shapes model (batch 16, 128x128, in the precision
+   dtype='auto' picks)
    through mmengine's ``OptimWrapper`` against cnet's
    ``GuardedOptimWrapper`` (the non-finite loss check before backward).
 
@@ -25,6 +26,7 @@ from mmengine.optim import OptimWrapper
 
 from cnet.datasets import SeededIndex
 from cnet.engine import GuardedOptimWrapper
+from cnet.engine.precision import cpu_description, resolve_precision
 from cnet.engine.runner_setup import load_config
 from cnet.registry import DATASETS, MODELS
 from cnet.utils import register_all_modules
@@ -78,6 +80,9 @@ def main() -> None:
     data = dict(inputs=[s['inputs'] for s in batch],
                 data_samples=[s['data_samples'] for s in batch])
 
+    # The config's dtype='auto': bf16 only where the CPU runs it natively.
+    precision = resolve_precision('auto', 'cpu')
+
     def wrapper_step(wrapper_cls) -> Callable[[], float]:
         wrapper = wrapper_cls(optimizer=torch.optim.Adam(
             model.parameters(), lr=1e-5))
@@ -85,7 +90,8 @@ def main() -> None:
         def run() -> float:
             start = time.perf_counter()
             for _ in range(args.steps):
-                with torch.autocast('cpu', dtype=torch.bfloat16):
+                with torch.autocast('cpu', dtype=precision.dtype,
+                                    enabled=precision.autocast):
                     losses = model(**model.data_preprocessor(data, True),
                                    mode='loss')
                 loss, _ = model.parse_losses(losses)
@@ -97,8 +103,9 @@ def main() -> None:
         args.rounds, [wrapper_step(OptimWrapper),
                       wrapper_step(GuardedOptimWrapper)])
 
-    print(f'machine: {platform.processor() or platform.machine()}, '
-          f'torch {torch.__version__}, {torch.get_num_threads()} threads')
+    print(f'machine: {platform.processor() or platform.machine()} '
+          f'({cpu_description()}), torch {torch.__version__}, '
+          f'{torch.get_num_threads()} threads, step in {precision.name}')
     print(f'| measurement | mmengine default | cnet | cnet / default |')
     print(f'|---|---|---|---|')
     print(f'| dataset sample, shapes pipeline (ms) | {plain_ms:.3f} '

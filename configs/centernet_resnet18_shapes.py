@@ -62,8 +62,10 @@ test_evaluator = val_evaluator
 
 # A short schedule: Adam at a from-scratch LR for batch 16, x0.1 near the end.
 max_epochs = 28
-# bf16 autocast: twice the float32 speed on CPUs with AVX512-BF16 / AMX.
-optim_wrapper = dict(type='AutocastOptimWrapper', dtype='bfloat16',
+# The precision the machine runs fastest: bf16 autocast on CPUs with native
+# bf16 (AVX512-BF16 / AMX), fp32 on CPUs that would emulate it (AVX2 only),
+# bf16 or fp16 on GPUs; the log says which (cnet/engine/precision.py).
+optim_wrapper = dict(type='AutocastOptimWrapper', dtype='auto',
                      optimizer=dict(lr=2e-3))
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [

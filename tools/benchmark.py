@@ -8,7 +8,9 @@ from mmengine.config import DictAction
 from terminaltables import AsciiTable
 
 from cnet.engine.runner_setup import load_config
-from cnet.utils.benchmark import DTYPES, STAGES, benchmark_inference
+from cnet.engine.precision import cpu_description
+from cnet.utils.benchmark import (DTYPE_CHOICES, STAGES, benchmark_inference,
+                                  emulated_dtype)
 
 
 def parse_args() -> argparse.Namespace:
@@ -21,8 +23,13 @@ def parse_args() -> argparse.Namespace:
                         'test image on disk, else a random 640x480 JPEG)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--dtype', nargs='+', default=['fp32'],
-                        choices=sorted(DTYPES),
-                        help='one row per dtype (network weights and input)')
+                        choices=DTYPE_CHOICES,
+                        help='one row per dtype (network weights and '
+                        'input); auto: what the device runs natively')
+    parser.add_argument('--allow-emulated', action='store_true',
+                        help='also time a dtype this CPU only emulates '
+                        '(bf16 without AVX512-BF16: several times slower); '
+                        'by default its row says "not native here"')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the network')
@@ -43,18 +50,31 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
-    runs = [benchmark_inference(
-        cfg, args.checkpoint, image=args.image, device=args.device,
-        dtype=dtype, channels_last=args.channels_last,
-        compile_model=args.compile, cuda_graphs=args.cuda_graphs,
-        warmup=args.warmup, iters=args.iters) for dtype in args.dtype]
+    runs = []
+    for dtype in args.dtype:
+        if emulated_dtype(dtype, args.device) and not args.allow_emulated:
+            runs.append(dict(dtype=dtype, stages=None,
+                             skipped=f'not native here ({cpu_description()})'))
+            continue
+        runs.append(benchmark_inference(
+            cfg, args.checkpoint, image=args.image, device=args.device,
+            dtype=dtype, channels_last=args.channels_last,
+            compile_model=args.compile, cuda_graphs=args.cuda_graphs,
+            warmup=args.warmup, iters=args.iters))
 
-    first = runs[0]
-    print(f'{args.config} on {first["device"]}, torch {first["torch"]}, '
-          f'{first["threads"]} threads, input {first["input_shape"]}, '
-          f'image {first["image"]}, {args.iters} iterations')
+    timed = [run for run in runs if run['stages'] is not None]
+    if timed:
+        first = timed[0]
+        print(f'{args.config} on {first["device"]} ({cpu_description()}), '
+              f'torch {first["torch"]}, {first["threads"]} threads, input '
+              f'{first["input_shape"]}, image {first["image"]}, '
+              f'{args.iters} iterations')
     table = [['dtype', *STAGES, 'pre/post share']]
     for run in runs:
+        if run['stages'] is None:
+            table.append([run['dtype']] + [run['skipped']] +
+                         [''] * len(STAGES))
+            continue
         stages = run['stages']
         # Pipeline, preprocessing and decoding against the end-to-end time.
         outside = sum(stages[s]['median']

@@ -1,7 +1,8 @@
 """Detect objects in an image, a folder or a video and draw them.
 
 ``python tools/demo.py INPUT CONFIG CHECKPOINT [--out-dir DIR]
-[--score-thr 0.3] [--heatmap] [--device cpu] [--batch-size N] [--show]
+[--score-thr 0.3] [--heatmap] [--device cpu] [--dtype float32|auto]
+[--batch-size N] [--show]
 [--calib KITTI_CALIB]``
 
 Writes the drawn images (or the annotated video) and ``detections.json``
@@ -35,6 +36,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--heatmap', action='store_true',
                         help='blend the centre heatmap under the boxes')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument('--dtype', default='float32',
+                        choices=('float32', 'auto', 'bfloat16', 'float16'),
+                        help='precision of the network (auto: bf16 where '
+                        'the device runs it natively)')
     parser.add_argument('--batch-size', type=int, default=1,
                         help='images or frames per forward pass')
     parser.add_argument('--show', action='store_true',
@@ -50,7 +55,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     model = init_detector(args.config, args.checkpoint, device=args.device,
-                          cfg_options=args.cfg_options)
+                          cfg_options=args.cfg_options, dtype=args.dtype)
     if args.calib:
         model.bbox_head.default_cam2img = torch.as_tensor(
             read_calib_p2(args.calib))

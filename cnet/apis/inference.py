@@ -22,6 +22,7 @@ from mmengine.structures import PixelData
 from torch import nn
 
 from cnet.engine.checkpoint_convert import load_checkpoint
+from cnet.engine.precision import resolve_precision
 from cnet.models.utils import merge_flipped
 from cnet.registry import MODELS, TRANSFORMS
 from cnet.structures import DetDataSample
@@ -35,7 +36,8 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
 
 def init_detector(config: Union[str, Path, Config],
                   checkpoint: Optional[str] = None, device: str = 'cpu',
-                  cfg_options: Optional[Dict[str, Any]] = None) -> nn.Module:
+                  cfg_options: Optional[Dict[str, Any]] = None,
+                  dtype: str = 'float32') -> nn.Module:
     """Build a detector from its config and load its weights, for inference.
 
     As MMDetection's ``init_detector``: registers cnet's modules and makes
@@ -44,8 +46,9 @@ def init_detector(config: Union[str, Path, Config],
     ``cnet/engine/safe_globals.py``; a checkpoint of the original CenterNet
     or of MMDetection is converted, see
     ``cnet/engine/checkpoint_convert.py``), and returns the model in eval
-    mode on ``device`` with ``model.cfg`` (the config) and
-    ``model.dataset_meta`` (``classes``).
+    mode on ``device`` with ``model.cfg`` (the config),
+    ``model.dataset_meta`` (``classes``) and ``model.inference_precision``
+    (what :func:`inference_detector` autocasts the network to).
 
     The classes come from the checkpoint's ``meta['dataset_meta']`` (which
     mmengine's Runner writes), else from the config: the test dataset's
@@ -58,6 +61,11 @@ def init_detector(config: Union[str, Path, Config],
         device: e.g. ``'cpu'`` or ``'cuda:0'``.
         cfg_options: overrides, as ``--cfg-options`` (an unknown key path
             is an error).
+        dtype: the network's precision in :func:`inference_detector`:
+            ``'float32'`` (default: the figures ``tools/test.py`` gives),
+            ``'auto'`` (bf16 where the device runs it natively, see
+            :mod:`cnet.engine.precision`), ``'bfloat16'`` or ``'float16'``.
+            Decoding stays float32.
 
     Returns:
         The model, in eval mode, on ``device``.
@@ -108,6 +116,8 @@ def init_detector(config: Union[str, Path, Config],
     model.cfg = config
     model.to(device)
     model.eval()
+    model.inference_precision = resolve_precision(
+        dtype, torch.device(device).type)
     return model
 
 
@@ -248,7 +258,11 @@ def _run_batch(model: nn.Module, batch: List[dict],
     """``model.test_step`` on packed pipeline results of one input shape."""
     data = dict(inputs=[item['inputs'] for item in batch],
                 data_samples=[item['data_samples'] for item in batch])
-    with torch.no_grad():
+    precision = getattr(model, 'inference_precision', None)
+    device_type = next(model.parameters()).device.type
+    with torch.no_grad(), torch.autocast(
+            device_type, dtype=precision.dtype if precision else None,
+            enabled=bool(precision and precision.autocast)):
         samples = model.test_step(data)
     if recorder is not None:
         attach_heatmaps(samples, recorder.heatmap)

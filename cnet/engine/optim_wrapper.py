@@ -1,14 +1,15 @@
 """Optimizer wrappers: a guard against non-finite losses, and mixed precision
-without a loss scaler (bf16 autocast, on CPU or GPU).
+chosen by the device, with the guard kept.
 
 mmengine's ``AmpOptimWrapper`` is for fp16 on accelerators (it refuses to
-start without one and carries a gradient scaler). bfloat16 has float32's
-exponent range, so it needs no scaler, and CPUs with AVX512-BF16 or AMX run
-its convolutions about twice as fast as float32 (docs/benchmarks.md).
+start without one) and has no guard. ``AutocastOptimWrapper`` autocasts to
+the precision :func:`cnet.engine.precision.resolve_precision` picks (float32
+where reduced precision would be emulated), scales the loss for float16, and
+never applies an update from a non-finite loss.
 """
 import logging
 from contextlib import contextmanager
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Union
 
 import torch
 import torch.distributed as dist
@@ -17,6 +18,7 @@ from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapper
 
 from cnet.registry import OPTIM_WRAPPERS
+from .precision import canonical_dtype_name, resolve_precision
 
 # MessageHub runtime info where the detector records the image ids and paths
 # of the batch it is computing the loss of (CenterNet.loss).
@@ -119,31 +121,125 @@ class GuardedOptimWrapper(OptimWrapper):
 
 @OPTIM_WRAPPERS.register_module()
 class AutocastOptimWrapper(GuardedOptimWrapper):
-    """``GuardedOptimWrapper`` whose forward runs under ``torch.autocast``.
+    """``GuardedOptimWrapper`` whose forward runs in the precision the device
+    runs fastest (see :mod:`cnet.engine.precision`).
+
+    ``dtype='auto'`` (the default) is bfloat16 on a CPU that runs it
+    natively and float32 (no autocast) on one that would emulate it;
+    bfloat16 on a GPU that supports it, else float16. float16 scales the
+    loss with torch's ``GradScaler``, as mmengine's ``AmpOptimWrapper``
+    does (``loss_scale`` takes its values), and unlike ``AmpOptimWrapper``
+    it keeps the non-finite-loss guard and runs on a CPU too. The log says
+    which precision was chosen and why.
 
     Args:
-        dtype: ``'bfloat16'`` (default) or ``'float16'`` (GPU; prefer
-            mmengine's ``AmpOptimWrapper`` there, which scales the loss).
         optimizer, accumulative_counts, clip_grad, nonfinite_loss,
         max_consecutive_nonfinite: as ``GuardedOptimWrapper``.
+        dtype: ``'auto'``, ``'float32'``, ``'bfloat16'`` or ``'float16'``
+            (or ``'fp32'``, ``'bf16'``, ``'fp16'``). An explicit
+            ``'bfloat16'`` on a CPU without native support runs, with one
+            warning.
+        loss_scale: float16 only: ``'dynamic'`` (default), an initial
+            scale (float, kept fixed), or ``GradScaler`` keyword arguments
+            (dict).
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer,
-                 dtype: str = 'bfloat16', accumulative_counts: int = 1,
+                 dtype: str = 'auto', accumulative_counts: int = 1,
                  clip_grad: Optional[dict] = None,
                  nonfinite_loss: str = 'skip',
-                 max_consecutive_nonfinite: int = 10) -> None:
-        if dtype not in ('bfloat16', 'float16'):
-            raise ValueError(f"AutocastOptimWrapper: dtype must be "
-                             f"'bfloat16' or 'float16', got {dtype!r}")
+                 max_consecutive_nonfinite: int = 10,
+                 loss_scale: Union[str, float, dict] = 'dynamic') -> None:
+        try:
+            self.requested_dtype = canonical_dtype_name(dtype)
+        except ValueError as error:
+            raise ValueError(f'{type(self).__name__}: {error}') from None
+        if not (loss_scale == 'dynamic'
+                or isinstance(loss_scale, (float, dict))):
+            raise TypeError(f"AutocastOptimWrapper: loss_scale must be "
+                            f"'dynamic', a float or a dict, got "
+                            f"{loss_scale!r}")
         super().__init__(optimizer, accumulative_counts=accumulative_counts,
                          clip_grad=clip_grad, nonfinite_loss=nonfinite_loss,
                          max_consecutive_nonfinite=max_consecutive_nonfinite)
-        self.dtype = getattr(torch, dtype)
+        self.loss_scale = loss_scale
+        self.loss_scaler: Optional[torch.amp.GradScaler] = None
+        self._scale_update_param: Optional[float] = None
+        self.device_type = ''
+        self._settle(_parameter_device_type(optimizer))
+
+    def _settle(self, device_type: str) -> None:
+        """Resolve the precision for ``device_type``, log it, and build the
+        loss scaler where float16 needs one."""
+        if device_type == self.device_type:
+            return
+        self.device_type = device_type
+        self.precision = resolve_precision(self.requested_dtype, device_type)
+        self.dtype = self.precision.dtype
+        print_log(f'{type(self).__name__} on {device_type}: '
+                  f'{self.precision.reason}', logger='current')
+        if not self.precision.loss_scale:
+            self.loss_scaler = None
+            return
+        state = (self.loss_scaler.state_dict()
+                 if self.loss_scaler is not None else None)
+        if isinstance(self.loss_scale, dict):
+            self.loss_scaler = torch.amp.GradScaler(device_type,
+                                                    **self.loss_scale)
+        elif isinstance(self.loss_scale, float):
+            self._scale_update_param = self.loss_scale
+            self.loss_scaler = torch.amp.GradScaler(
+                device_type, init_scale=self.loss_scale)
+        else:
+            self.loss_scaler = torch.amp.GradScaler(device_type)
+        if state:
+            self.loss_scaler.load_state_dict(state)
 
     @contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:
-        device_type = next(model.parameters()).device.type
+        self._settle(next(model.parameters()).device.type)
         with super().optim_context(model), torch.autocast(
-                device_type=device_type, dtype=self.dtype):
+                device_type=self.device_type, dtype=self.dtype,
+                enabled=self.precision.autocast):
             yield
+
+    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+        if self.loss_scaler is None:
+            super().backward(loss, **kwargs)
+            return
+        self.loss_scaler.scale(loss).backward(**kwargs)
+        self._inner_count += 1
+
+    def step(self, **kwargs) -> None:
+        if self.loss_scaler is None:
+            super().step(**kwargs)
+            return
+        if self.clip_grad_kwargs:
+            self.loss_scaler.unscale_(self.optimizer)
+            self._clip_grad()
+        # Skips the update when a scaled gradient overflowed, and lowers
+        # the scale.
+        self.loss_scaler.step(self.optimizer, **kwargs)
+        self.loss_scaler.update(self._scale_update_param)
+
+    def state_dict(self) -> dict:
+        state_dict = super().state_dict()
+        if self.loss_scaler is not None:
+            state_dict['loss_scaler'] = self.loss_scaler.state_dict()
+        return state_dict
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        scaler_state = state_dict.pop('loss_scaler', None)
+        if scaler_state is not None and self.loss_scaler is not None:
+            self.loss_scaler.load_state_dict(scaler_state)
+        super().load_state_dict(state_dict)
+
+
+def _parameter_device_type(optimizer: torch.optim.Optimizer) -> str:
+    """The device type of the optimizer's first parameter (``'cpu'`` when
+    it has none)."""
+    for group in optimizer.param_groups:
+        for param in group['params']:
+            return param.device.type
+    return 'cpu'

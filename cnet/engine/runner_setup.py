@@ -89,20 +89,14 @@ def setup_train_config(config: str, work_dir: Optional[str] = None,
     Args:
         resume: ``None`` to start afresh, ``'auto'`` to resume from the
             work dir's last checkpoint, or a checkpoint path.
-        amp: mixed precision: fp16 with a dynamic loss scale through
-            mmengine's ``AmpOptimWrapper`` on a GPU, bf16 autocast through
-            ``AutocastOptimWrapper`` on a CPU.
+        amp: mixed precision where the device runs it natively (see
+            :func:`use_autocast`).
         auto_scale_lr: force linear LR scaling from the config's
             ``auto_scale_lr.base_batch_size``.
     """
     cfg = load_config(config, cfg_options, work_dir, launcher)
     if amp:
-        if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        else:
-            cfg.optim_wrapper.type = 'AutocastOptimWrapper'
-            cfg.optim_wrapper.dtype = 'bfloat16'
+        use_autocast(cfg)
     if auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise KeyError(f'{config}: --auto-scale-lr needs '
@@ -118,6 +112,25 @@ def setup_train_config(config: str, work_dir: Optional[str] = None,
         cfg.resume = True
         cfg.load_from = resume
     return cfg
+
+
+def use_autocast(cfg: Config) -> None:
+    """``--amp``: the config's optimizer wrapper becomes an
+    ``AutocastOptimWrapper`` with ``dtype='auto'`` (bf16 on a CPU or GPU that
+    runs it natively, fp16 with a loss scaler on a GPU without bf16, fp32 on
+    a CPU that would emulate bf16), keeping the non-finite-loss guard. A
+    config that already autocasts keeps its dtype."""
+    wrapper = cfg.optim_wrapper
+    if wrapper.get('type') in ('AutocastOptimWrapper',
+                               'cnet.AutocastOptimWrapper'):
+        wrapper.setdefault('dtype', 'auto')
+        return
+    if wrapper.get('type') not in (None, 'OptimWrapper', 'GuardedOptimWrapper',
+                                   'cnet.GuardedOptimWrapper', 'AmpOptimWrapper'):
+        raise ValueError(f'--amp: optim_wrapper.type {wrapper.type!r} is '
+                         f'not an OptimWrapper that cnet can autocast')
+    wrapper.type = 'AutocastOptimWrapper'
+    wrapper.dtype = 'auto'
 
 
 def setup_test_config(config: str, checkpoint: str,

@@ -22,9 +22,13 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 
+from cnet.engine.precision import (DTYPE_ALIASES, native_dtype,
+                                   resolve_precision)
 from cnet.registry import MODELS
 
 DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
+# 'auto': what the device runs fastest (cnet.engine.precision).
+DTYPE_CHOICES = ('auto', *DTYPES)
 STAGES = ('pipeline', 'preprocess', 'forward', 'postprocess', 'end_to_end')
 
 
@@ -107,6 +111,22 @@ def build_model(cfg: Config, checkpoint: Optional[str], device: str,
     return model
 
 
+def resolve_dtype(dtype: str, device: str) -> str:
+    """``'auto'`` → the short name of the dtype ``device`` runs fastest
+    (``'bf16'`` or ``'fp32'`` on a CPU); other names as they are."""
+    if dtype != 'auto':
+        return dtype
+    chosen = resolve_precision('auto', torch.device(device).type).name
+    return {name: short for short, name in DTYPE_ALIASES.items()}[chosen]
+
+
+def emulated_dtype(dtype: str, device: str) -> bool:
+    """Whether ``dtype`` (a :data:`DTYPE_CHOICES` name) would run through
+    reference kernels on ``device`` (bf16 on an AVX2-only CPU)."""
+    dtype = resolve_dtype(dtype, device)
+    return not native_dtype(DTYPE_ALIASES[dtype], torch.device(device).type)
+
+
 def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
                         image: Optional[str] = None, device: str = 'cpu',
                         dtype: str = 'fp32', channels_last: bool = False,
@@ -121,8 +141,9 @@ def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
             does not depend on them, except decoding: see the docs).
         image: an image file; default :func:`default_image`.
         device: ``'cpu'`` or ``'cuda'``.
-        dtype: ``'fp32'``, ``'fp16'`` or ``'bf16'``: the network's weights
-            and inputs are cast to it.
+        dtype: ``'fp32'``, ``'fp16'``, ``'bf16'`` or ``'auto'`` (what the
+            device runs natively, see :mod:`cnet.engine.precision`): the
+            network's weights and inputs are cast to it.
         channels_last: run the network in NHWC.
         compile_model: ``torch.compile`` the network's forward.
         cuda_graphs: compile with ``mode='reduce-overhead'`` (CUDA graphs).
@@ -130,11 +151,12 @@ def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
 
     Returns:
         dict with ``stages`` (``STAGES`` → :func:`summarise` dicts in ms)
-        and the settings.
+        and the settings (``dtype`` is the one run, ``'auto'`` resolved).
     """
-    if dtype not in DTYPES:
-        raise ValueError(f'benchmark: dtype must be one of {sorted(DTYPES)}, '
-                         f'got {dtype!r}')
+    if dtype not in DTYPE_CHOICES:
+        raise ValueError(f'benchmark: dtype must be one of '
+                         f'{list(DTYPE_CHOICES)}, got {dtype!r}')
+    dtype = resolve_dtype(dtype, device)
     if device.startswith('cuda') and not torch.cuda.is_available():
         raise RuntimeError('benchmark: device cuda asked for, but torch sees '
                            'no GPU')

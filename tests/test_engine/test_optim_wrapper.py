@@ -14,7 +14,10 @@ from shapes_setup import SHAPES_CONFIG
 
 def test_forward_runs_in_bf16_and_the_step_updates_float32_weights():
     model = nn.Conv2d(3, 4, 3)
-    wrapper = AutocastOptimWrapper(torch.optim.SGD(model.parameters(), 0.1))
+    # Explicit bf16 (on a CPU without native bf16 it warns, see
+    # test_precision.py); the default 'auto' may pick float32.
+    wrapper = AutocastOptimWrapper(torch.optim.SGD(model.parameters(), 0.1),
+                                   dtype='bfloat16')
     before = model.weight.detach().clone()
     with wrapper.optim_context(model):
         out = model(torch.randn(2, 3, 8, 8))
