@@ -18,16 +18,15 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
-from mmengine.structures import PixelData
 from torch import nn
 
 from cnet.engine.checkpoint_convert import load_checkpoint
 from cnet.engine.precision import resolve_precision
-from cnet.models.utils import merge_flipped
 from cnet.registry import MODELS, TRANSFORMS
 from cnet.structures import DetDataSample
-from cnet.utils import check_cfg_options, register_all_modules
-from cnet.visualization import heatmap_to_image
+from cnet.engine.config_checks import check_cfg_options
+from cnet.engine.heatmaps import HeatmapRecorder, attach_heatmaps
+from cnet.engine.setup_env import register_all_modules
 
 ImageType = Union[str, Path, np.ndarray]
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
@@ -43,7 +42,7 @@ def init_detector(config: Union[str, Path, Config],
     As MMDetection's ``init_detector``: registers cnet's modules and makes
     the config's ``default_scope`` current, builds ``config.model``, loads
     ``checkpoint`` (``torch.load`` keeps ``weights_only=True``, see
-    ``cnet/engine/safe_globals.py``; a checkpoint of the original CenterNet
+    ``cnet/fileio/safe_globals.py``; a checkpoint of the original CenterNet
     or of MMDetection is converted, see
     ``cnet/engine/checkpoint_convert.py``), and returns the model in eval
     mode on ``device`` with ``model.cfg`` (the config),
@@ -216,41 +215,6 @@ def _as_image_list(imgs: Union[ImageType, Sequence[ImageType]]
                             f'or a BGR numpy array, got '
                             f'{type(image).__name__}')
     return images, is_batch
-
-
-class HeatmapRecorder:
-    """Keeps the last centre heatmap the head computes (a forward hook)."""
-
-    def __init__(self) -> None:
-        self.heatmap: Optional[torch.Tensor] = None
-
-    def __call__(self, module: nn.Module, inputs: Any,
-                 outputs: Dict[str, List[torch.Tensor]]) -> None:
-        # The last stack's logits, as the decoder uses.
-        self.heatmap = outputs['hm'][-1].detach()  # (B, C, h, w)
-
-
-def attach_heatmaps(samples: List[DetDataSample],
-                     logits: torch.Tensor) -> None:
-    """Store each sample's max-over-classes sigmoid heatmap, original pixels.
-
-    Args:
-        samples: B predicted samples, with ``affine_matrix``, ``ori_shape``
-            and ``batch_input_shape`` metainfo.
-        logits: (B, C, h, w) heatmap logits of the batch, or (2B, C, h, w)
-            under the flip test (``test_cfg.flip``): the images then their
-            mirrors, whose scores are averaged as the decoder does.
-    """
-    scores = logits.sigmoid()
-    if len(scores) == 2 * len(samples):
-        scores = merge_flipped(scores)
-    peak_maps = scores.amax(dim=1).float().cpu().numpy()  # (B, h, w)
-    for sample, peak_map in zip(samples, peak_maps):
-        stride = sample.batch_input_shape[0] / peak_map.shape[0]
-        heatmap = heatmap_to_image(peak_map, sample.affine_matrix, stride,
-                                   sample.ori_shape)
-        sample.pred_heatmap = PixelData(
-            heatmap=torch.from_numpy(heatmap)[None])  # (1, H, W)
 
 
 def _run_batch(model: nn.Module, batch: List[dict],

@@ -4,16 +4,15 @@ resumable loop, and the runner set-up behind the tools."""
 from .checkpoint_convert import (CheckpointConversionError,
                                  convert_checkpoint, convert_checkpoint_file,
                                  detect_checkpoint_format)
-from .checkpoint_io import (UnsafeCheckpointError, atomic_save, atomic_write,
-                            register_checkpoint_loaders, safe_torch_load)
+from cnet.fileio import (UnsafeCheckpointError, atomic_save, atomic_write,
+                         checkpoint_safe_globals, register_checkpoint_loaders,
+                         register_checkpoint_safe_globals, safe_torch_load)
 from .cpu_ddp import CPUDistributedDataParallel
 from .hooks import *  # noqa: F401,F403
 from .loops import ResumableEpochBasedTrainLoop
 from .optim_wrapper import (AutocastOptimWrapper, GuardedOptimWrapper,
                             NonFiniteLossError)
 from .runner import CenterNetRunner, ResumableRunner
-from .safe_globals import (checkpoint_safe_globals,
-                           register_checkpoint_safe_globals)
 
 __all__ = [
     'AutocastOptimWrapper', 'CPUDistributedDataParallel', 'CenterNetRunner',

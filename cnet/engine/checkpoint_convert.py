@@ -45,7 +45,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from torch import Tensor
 
-from .checkpoint_io import atomic_save, safe_torch_load
+from cnet.fileio import atomic_save, safe_torch_load
 
 __all__ = [
     'CheckpointConversionError', 'SOURCE_FORMATS', 'detect_checkpoint_format',
@@ -371,7 +371,7 @@ def convert_checkpoint(checkpoint: Mapping,
 
 def read_checkpoint(filename: str) -> dict:
     """``torch.load(filename, weights_only=True)`` on the CPU, with cnet's
-    allow-list (see ``cnet/engine/safe_globals.py``)."""
+    allow-list (see ``cnet/fileio/safe_globals.py``)."""
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
     return safe_torch_load(filename, filename, map_location='cpu')
@@ -383,7 +383,7 @@ def build_model_from_config(config: Union[str, Config]) -> nn.Module:
     from mmengine.registry import init_default_scope
 
     from cnet.registry import MODELS
-    from cnet.utils import register_all_modules
+    from .setup_env import register_all_modules
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if 'model' not in cfg:
         raise KeyError(f'{cfg.filename or "the config"} has no model')

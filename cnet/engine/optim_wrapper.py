@@ -17,12 +17,10 @@ import torch.nn as nn
 from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapper
 
+from cnet.models.detectors.centernet import TRAIN_BATCH_INFO
 from cnet.registry import OPTIM_WRAPPERS
 from .precision import canonical_dtype_name, resolve_precision
 
-# MessageHub runtime info where the detector records the image ids and paths
-# of the batch it is computing the loss of (CenterNet.loss).
-TRAIN_BATCH_INFO = 'train_batch_images'
 NONFINITE_ACTIONS = ('skip', 'raise')
 
 

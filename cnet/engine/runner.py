@@ -19,7 +19,7 @@ a ``CenterNetRunner`` whose checkpoints an interrupted run resumes exactly:
   whether the run goes on or is resumed there.
 
 Checkpoints are read through cnet's safe loaders
-(:mod:`cnet.engine.checkpoint_io`).
+(:mod:`cnet.fileio.checkpoint`).
 """
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Tuple, Union
@@ -35,8 +35,8 @@ from torch.utils.data import DataLoader
 
 from cnet.registry import RUNNERS
 from .checkpoint_convert import maybe_convert_checkpoint
-from .checkpoint_io import (TEMP_SUFFIX, get_rng_states, replace_durably,
-                            set_rng_states)
+from cnet.fileio import TEMP_SUFFIX, replace_durably
+from .rng import get_rng_states, set_rng_states
 
 __all__ = ['CenterNetRunner', 'ResumableRunner']
 

@@ -21,7 +21,8 @@ from mmengine.runner import Runner
 from cnet.datasets.transforms import ORIGINAL_TEST_SCALES
 from cnet.engine.runner import CenterNetRunner
 from cnet.models.detectors import ORIGINAL_MERGE_NMS
-from cnet.utils.config_checks import check_cfg_options
+from .config_checks import check_cfg_options
+from .setup_env import register_all_modules
 
 
 def load_config(config: str, cfg_options: Optional[Dict[str, Any]] = None,
@@ -307,7 +308,6 @@ def build_runner(cfg: Config) -> Runner:
     the original CenterNet's and MMDetection's checkpoints) unless the
     config names a ``runner_type`` (cnet's configs name ``ResumableRunner``,
     a ``CenterNetRunner``)."""
-    from cnet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     _init_cpu_process_group(cfg)
     if 'runner_type' in cfg:

@@ -97,7 +97,7 @@ def build_model(cfg: Config, checkpoint: Optional[str], device: str,
     else:
         from mmengine.runner import load_checkpoint
 
-        from cnet.engine.safe_globals import register_checkpoint_safe_globals
+        from cnet.fileio import register_checkpoint_safe_globals
         register_checkpoint_safe_globals()
         load_checkpoint(model, checkpoint, map_location='cpu')
     model = model.to(device).eval()

@@ -9,7 +9,7 @@ import argparse
 import os.path as osp
 
 from cnet.datasets.voc_to_coco import convert_voc
-from cnet.evaluation.metrics.coco_metric import dump_json_atomic
+from cnet.fileio import dump_json_atomic
 
 
 def parse_args() -> argparse.Namespace:

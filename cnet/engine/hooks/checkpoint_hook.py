@@ -8,7 +8,7 @@ from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 
-from cnet.engine.checkpoint_io import TEMP_SUFFIX, atomic_write
+from cnet.fileio import TEMP_SUFFIX, atomic_write
 from cnet.registry import HOOKS
 
 

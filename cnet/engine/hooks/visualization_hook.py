@@ -9,6 +9,7 @@ import cv2
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from cnet.engine.heatmaps import HeatmapRecorder, attach_heatmaps
 from cnet.registry import HOOKS
 from cnet.structures import DetDataSample
 from cnet.visualization import draw_boxes, draw_det_sample, draw_skeletons
@@ -52,7 +53,6 @@ class DetVisualizationHook(Hook):
     def before_val_epoch(self, runner: Runner) -> None:
         if self.val_samples <= 0:
             return
-        from cnet.apis.inference import HeatmapRecorder
         model = runner.model
         model = getattr(model, 'module', model)     # DDP wrappers
         self._recorder = HeatmapRecorder()
@@ -64,7 +64,6 @@ class DetVisualizationHook(Hook):
                        outputs: Sequence[DetDataSample]) -> None:
         if self._recorder is None or self._logged >= self.val_samples:
             return
-        from cnet.apis.inference import attach_heatmaps
         attach_heatmaps(list(outputs), self._recorder.heatmap)
         classes = runner.val_evaluator.dataset_meta.get('classes')
         for sample in outputs:

@@ -24,7 +24,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from terminaltables import AsciiTable
 
-from cnet.engine.checkpoint_io import atomic_write
+from cnet.fileio import dump_json_atomic
 from cnet.registry import METRICS
 
 # Names of COCOeval.stats[0:6], in order, as MMDetection reports them.
@@ -185,19 +185,6 @@ def results_to_coco_json(results: Sequence[dict],
                 dict(image_id=result['img_id'], category_id=cat_ids[label],
                      bbox=bbox, score=float(score)))
     return json_results
-
-
-def dump_json_atomic(obj: Any, path: str) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename.
-
-    A reader never sees a half-written file, and a failure leaves an existing
-    ``path`` as it was. The parent directory is created.
-
-    Args:
-        obj (Any): A JSON-serialisable object.
-        path (str): Destination file.
-    """
-    atomic_write(path, lambda f: json.dump(obj, f), mode='w')
 
 
 def per_category_ap(coco_eval: COCOeval,
@@ -458,5 +445,5 @@ class CocoMetric(BaseMetric):
 __all__ = [
     'CocoMetric', 'BBOX_METRIC_NAMES', 'load_coco_annotations',
     'category_ids_of_classes', 'xyxy_to_xywh', 'results_to_coco_json',
-    'dump_json_atomic', 'per_category_ap'
+    'per_category_ap'
 ]

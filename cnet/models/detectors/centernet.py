@@ -11,9 +11,13 @@ from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from torch import Tensor
 
-from cnet.engine.optim_wrapper import TRAIN_BATCH_INFO
 from cnet.registry import MODELS
 from cnet.structures import DetDataSample
+
+# MessageHub runtime info where the detector records the image ids and paths
+# of the batch it is computing the loss of; the optimizer wrapper names them
+# when the loss is not finite (cnet.engine.GuardedOptimWrapper).
+TRAIN_BATCH_INFO = 'train_batch_images'
 
 ForwardResults = Union[Dict[str, Tensor], List[DetDataSample],
                        Dict[str, List[Tensor]]]

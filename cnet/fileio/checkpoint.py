@@ -1,33 +1,26 @@
-"""Reading and writing checkpoints safely.
+"""Reading checkpoints safely.
 
-Reading: every checkpoint cnet opens (``load_from``, ``--resume``,
-``tools/test.py``, ``init_detector``, a backbone's ``Pretrained`` init, any
-tool) goes through mmengine's ``CheckpointLoader``; cnet registers its
-loaders for local paths and for ``http(s)://`` there (mmengine's documented
-extension point), and they call ``torch.load(weights_only=True)`` with the
-allow-list of :mod:`cnet.engine.safe_globals`. A file that asks pickle for
-anything else (a function to call, a class to build) is refused with
+Every checkpoint cnet opens (``load_from``, ``--resume``, ``tools/test.py``,
+``init_detector``, a backbone's ``Pretrained`` init, any tool) goes through
+mmengine's ``CheckpointLoader``; :func:`register_checkpoint_loaders` (called
+by ``register_all_modules`` and the runner set-up, never at import) routes
+its local paths and ``http(s)://`` there (mmengine's documented extension
+point) to ``torch.load(weights_only=True)`` with the allow-list of
+:mod:`cnet.fileio.safe_globals`. A file that asks pickle for anything else
+(a function to call, a class to build) is refused with
 :class:`UnsafeCheckpointError`, naming the file; a truncated file is named
 too.
-
-Writing: :func:`atomic_save` writes a temporary file in the destination's
-folder, flushes it to disk and renames it over the destination, so that a
-process killed while saving leaves the previous file whole.
 """
 import os
 import os.path as osp
 import pickle
-import random
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Optional
 
-import numpy as np
 import torch
 from mmengine.dist import barrier, get_dist_info
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from .safe_globals import register_checkpoint_safe_globals
-
-TEMP_SUFFIX = '.tmp'
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -60,7 +53,7 @@ def safe_torch_load(source: Any, name: str,
             f'refused to load checkpoint {name!r}: it holds Python objects '
             f'that torch.load(weights_only=True) will not build, and '
             f'unpickling them could run arbitrary code. Only tensors, plain '
-            f'containers and the classes of cnet/engine/safe_globals.py are '
+            f'containers and the classes of cnet/fileio/safe_globals.py are '
             f'allowed ({reason})') from err
     except RuntimeError as err:
         if 'PytorchStreamReader' in str(err) or 'zip archive' in str(err):
@@ -104,81 +97,3 @@ def register_checkpoint_loaders() -> None:
     CheckpointLoader.register_scheme('', load_local_checkpoint, force=True)
     CheckpointLoader.register_scheme(('http://', 'https://'),
                                      load_http_checkpoint, force=True)
-
-
-def _fsync_dir(folder: str) -> None:
-    """Make a rename in ``folder`` durable (a no-op where unsupported)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def replace_durably(temp: str, path: str) -> None:
-    """fsync the written file ``temp``, rename it over ``path`` (atomic on
-    one file system) and fsync the folder so that the rename survives a
-    power cut."""
-    fd = os.open(temp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
-    _fsync_dir(osp.dirname(osp.abspath(path)))
-
-
-def atomic_write(path: str, write: Callable[[Any], None],
-                 mode: str = 'wb') -> None:
-    """Write ``path`` all or nothing.
-
-    ``write(f)`` fills ``<path>.tmp`` in the same folder, which then
-    replaces ``path`` (:func:`replace_durably`). A crash at any point leaves
-    either the old ``path`` or the new one, never a part of it; at worst a
-    stale ``.tmp`` file stays behind.
-    """
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    temp = path + TEMP_SUFFIX
-    try:
-        with open(temp, mode) as f:
-            write(f)
-    except BaseException:
-        if osp.exists(temp):
-            os.remove(temp)
-        raise
-    replace_durably(temp, path)
-
-
-def atomic_save(obj: Any, path: str) -> None:
-    """``torch.save(obj, path)`` through :func:`atomic_write`."""
-    atomic_write(path, lambda f: torch.save(obj, f))
-
-
-def get_rng_states() -> Dict[str, Any]:
-    """The states of Python's, numpy's and torch's global generators."""
-    states = dict(python=random.getstate(), numpy=np.random.get_state(),
-                  torch=torch.get_rng_state())
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states['cuda'] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def set_rng_states(states: Dict[str, Any]) -> None:
-    """Restore what :func:`get_rng_states` returned."""
-    random.setstate(_as_tuples(states['python']))
-    np.random.set_state(tuple(states['numpy']))
-    torch.set_rng_state(states['torch'].cpu())
-    if 'cuda' in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in states['cuda']])
-
-
-def _as_tuples(value: Any) -> Any:
-    """``random.setstate`` wants tuples where a round trip may give lists."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_as_tuples(v) for v in value)
-    return value
