@@ -1,7 +1,11 @@
 """The user API: build a trained detector, run it on images and videos."""
 from .demo import detections_to_record, is_video, run_demo
-from .inference import (build_test_pipeline, inference_detector,
-                        init_detector, list_images)
+from .inference import (
+                        build_test_pipeline,
+                        inference_detector,
+                        init_detector,
+                        list_images,
+)
 
 __all__ = [
     'init_detector', 'inference_detector', 'build_test_pipeline',

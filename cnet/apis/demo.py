@@ -15,6 +15,7 @@ from torch import nn
 
 from cnet.structures import DetDataSample
 from cnet.visualization import draw_det_sample, draw_mono3d_sample
+
 from .inference import inference_detector, list_images
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.m4v', '.mpg', '.mpeg',

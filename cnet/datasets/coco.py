@@ -13,6 +13,7 @@ from mmengine.logging import print_log
 from pycocotools.coco import COCO
 
 from cnet.registry import DATASETS, TRANSFORMS
+
 from .samplers import seeded_sample
 
 

@@ -21,6 +21,7 @@ from mmengine.runner import Runner
 from cnet.datasets.transforms import ORIGINAL_TEST_SCALES
 from cnet.engine.runner import CenterNetRunner
 from cnet.models.detectors import ORIGINAL_MERGE_NMS
+
 from .config_checks import check_cfg_options
 from .setup_env import register_all_modules
 

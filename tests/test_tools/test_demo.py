@@ -9,11 +9,16 @@ from typing import List
 import cv2
 import numpy as np
 import pytest
-
-from cnet.apis import (detections_to_record, inference_detector,
-                       init_detector, list_images, run_demo)
-from cnet.visualization import draw_det_sample
 from shapes_setup import ROOT, SHAPES_CONFIG
+
+from cnet.apis import (
+    detections_to_record,
+    inference_detector,
+    init_detector,
+    list_images,
+    run_demo,
+)
+from cnet.visualization import draw_det_sample
 
 CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')
 

@@ -2,13 +2,13 @@
 import os.path as osp
 
 import torch
+from shapes_setup import SHAPES_CONFIG, tiny_options
 from torch import Tensor
 
 from cnet.engine.runner_setup import build_runner, setup_train_config
 from cnet.models.heads import CenterHead, pack_instances, to_slots
 from cnet.models.utils import transpose_and_gather_feat
 from cnet.registry import MODELS
-from shapes_setup import SHAPES_CONFIG, tiny_options
 
 
 @MODELS.register_module(force=True)

@@ -1,17 +1,31 @@
 """The data pipeline's transforms (in ``cnet.registry.TRANSFORMS``)."""
-from .affine_utils import (affine_transform_bboxes, affine_transform_points,
-                           clip_bboxes, get_affine_transform,
-                           horizontal_flip_matrix, to_homogeneous)
-from .center_affine import (CenterAffine, RandomCenterAffine, apply_affine,
-                            filter_instances, get_border)
+from .affine_utils import (
+                           affine_transform_bboxes,
+                           affine_transform_points,
+                           clip_bboxes,
+                           get_affine_transform,
+                           horizontal_flip_matrix,
+                           to_homogeneous,
+)
+from .center_affine import (
+                           CenterAffine,
+                           RandomCenterAffine,
+                           apply_affine,
+                           filter_instances,
+                           get_border,
+)
 from .center_affine_tta import ORIGINAL_TEST_SCALES, CenterAffineTTA
 from .flip import RandomFlip
 from .formatting import PackDetInputs
-from .keypoints import (LoadPoseAnnotations, PackPoseInputs, PoseRandomFlip,
-                        affine_transform_keypoints, flip_keypoints,
-                        hide_outside_joints)
-from .loading import (LoadAnnotations, LoadImageFromFile,
-                      LoadImageFromNDArray)
+from .keypoints import (
+                           LoadPoseAnnotations,
+                           PackPoseInputs,
+                           PoseRandomFlip,
+                           affine_transform_keypoints,
+                           flip_keypoints,
+                           hide_outside_joints,
+)
+from .loading import LoadAnnotations, LoadImageFromFile, LoadImageFromNDArray
 from .mono3d import LoadMono3DAnnotations, Mono3DAffine, PackMono3DInputs
 from .photometric import ColorJitter, PCALighting, jitter_coefficients
 

@@ -14,6 +14,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from cnet.registry import TRANSFORMS
+
 from .affine_utils import affine_transform_points, get_affine_transform
 from .center_affine import apply_affine
 from .formatting import PackDetInputs

@@ -23,10 +23,14 @@ from torch import Tensor
 # Register the parts the head builds by default.
 import cnet.models.coders  # noqa: F401
 import cnet.models.losses  # noqa: F401
-from cnet.models.utils import (draw_gaussians, heatmap_radius,
-                               inverse_affine_bboxes, merge_flipped,
-                               stack_affine_matrices,
-                               transpose_and_gather_feat)
+from cnet.models.utils import (
+    draw_gaussians,
+    heatmap_radius,
+    inverse_affine_bboxes,
+    merge_flipped,
+    stack_affine_matrices,
+    transpose_and_gather_feat,
+)
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
 

@@ -25,15 +25,22 @@ import torch
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from cnet.models.utils import (alpha_to_rotation_y, decode_orientation,
-                               draw_gaussians, encode_orientation,
-                               heatmap_radius, inverse_affine_points,
-                               stack_affine_matrices, topk_peaks,
-                               transpose_and_gather_feat, unproject_points)
+from cnet.models.utils import (
+    alpha_to_rotation_y,
+    decode_orientation,
+    draw_gaussians,
+    encode_orientation,
+    heatmap_radius,
+    inverse_affine_points,
+    stack_affine_matrices,
+    topk_peaks,
+    transpose_and_gather_feat,
+    unproject_points,
+)
 from cnet.registry import MODELS
 from cnet.structures import DetDataSample
-from .center_head import (CenterHead, ConfigType, OptConfigType,
-                          pack_instances, to_slots)
+
+from .center_head import CenterHead, ConfigType, OptConfigType, pack_instances, to_slots
 
 # 1/σ(x) − 1 = exp(−x); the original's 1e-6 in the division caps the depth
 # near 1e6 m, which this clamp keeps.

@@ -20,20 +20,25 @@ import torch
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from cnet.models.utils import (draw_dense_offsets, draw_gaussians,
-                               flip_joint_maps,
-                               flip_joint_offsets, heatmap_radius,
-                               inverse_affine_points, joint_peaks,
-                               merge_flipped, snap_keypoints,
-                               stack_affine_matrices, topk_peaks,
-                               transpose_and_gather_feat)
+from cnet.models.utils import (
+    draw_dense_offsets,
+    draw_gaussians,
+    flip_joint_maps,
+    flip_joint_offsets,
+    heatmap_radius,
+    inverse_affine_points,
+    joint_peaks,
+    merge_flipped,
+    snap_keypoints,
+    stack_affine_matrices,
+    topk_peaks,
+    transpose_and_gather_feat,
+)
 from cnet.registry import MODELS
-from .center_head import (CenterHead, ConfigType, OptConfigType,
-                          pack_instances, to_slots)
+from cnet.structures.keypoints import COCO_FLIP_PAIRS
 
-# COCO's left/right joint pairs (the original's flip_idx, coco_hp.py).
-COCO_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12),
-                   (13, 14), (15, 16))
+from .center_head import CenterHead, ConfigType, OptConfigType, pack_instances, to_slots
+
 # multi_pose_decode's joint snapping (see cnet.models.utils.keypoints).
 DEFAULT_POSE_TEST_CFG = dict(snap_joints=True, joint_score_thr=0.1,
                              joint_distance_ratio=0.3)

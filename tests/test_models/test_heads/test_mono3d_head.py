@@ -10,8 +10,12 @@ from mmengine.structures import InstanceData
 
 from cnet.models.heads import Mono3DCenterHead
 from cnet.models.losses import bin_rot_loss, slot_mean_l1_loss
-from cnet.models.utils import (decode_orientation, encode_orientation,
-                               project_points, rotation_y_to_alpha)
+from cnet.models.utils import (
+    decode_orientation,
+    encode_orientation,
+    project_points,
+    rotation_y_to_alpha,
+)
 from cnet.structures import DetDataSample
 
 # KITTI's P2 of drive 0009 (the original's default ddd calibration).

@@ -1,11 +1,16 @@
-import torch
-
 import pytest
+import torch
 import torch.nn.functional as F
 
 import cnet.models.utils.peaks as peaks_module
-from cnet.models.utils import (extract_peaks, gather_feat, topk, topk_peaks,
-                               transpose_and_gather_feat, window_max)
+from cnet.models.utils import (
+    extract_peaks,
+    gather_feat,
+    topk,
+    topk_peaks,
+    transpose_and_gather_feat,
+    window_max,
+)
 
 
 def original_two_stage_topk(scores, k):
