@@ -4,13 +4,40 @@ Encoding follows the original's training sample
 (``src/lib/datasets/sample/ctdet.py``), decoding its ``ctdet_decode``
 (``src/lib/models/decode.py``) of https://github.com/xingyizhou/CenterNet.
 """
-from typing import Callable, Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from cnet.models.utils import topk_peaks, transpose_and_gather_feat
 from cnet.registry import TASK_UTILS
+
+
+@dataclass
+class DecodedPeaks:
+    """The top K peaks of each image and their boxes.
+
+    Unpacks as ``(bboxes, scores, labels)``, what a box decoder returns;
+    heads with more branches read those at ``inds`` / ``cells``.
+
+    Attributes:
+        bboxes: (B, K, 4) xyxy in network-input pixels.
+        scores: (B, K), sorted best first.
+        labels: (B, K) int64 classes.
+        inds: (B, K) int64 flat positions ``y * W + x`` on the maps.
+        cells: (B, K, 2) int64 integer cells (x, y), feature units.
+        centers: (B, K, 2) box centres (cell + offset) in input pixels.
+    """
+    bboxes: Tensor
+    scores: Tensor
+    labels: Tensor
+    inds: Tensor
+    cells: Tensor
+    centers: Tensor
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return iter((self.bboxes, self.scores, self.labels))
 
 
 @TASK_UTILS.register_module()
@@ -64,8 +91,13 @@ class CenterNetBBoxCoder:
                topk: int = 100,
                kernel: int = 3,
                activation: Optional[Callable[[Tensor], Tensor]] = None
-               ) -> Tuple[Tensor, Tensor, Tensor]:
+               ) -> DecodedPeaks:
         """Heatmap peaks → the top K boxes of each image, in input pixels.
+
+        The one decode of every head and of the ONNX graph: traceable (see
+        ``topk_peaks`` for its eager CPU fast path), and the only place the
+        box formula ``(x + δx ± w/2, y + δy ± h/2) · R`` is written. Heads
+        with more branches read them at the returned ``inds``/``cells``.
 
         Args:
             heatmap: (B, C, H, W) scores after the sigmoid, or logits when
@@ -79,14 +111,17 @@ class CenterNetBBoxCoder:
                 that can hold the top K (see ``topk_peaks``).
 
         Returns:
-            ``(bboxes, scores, labels)``: (B, K, 4) xyxy in input pixels,
-            (B, K) scores sorted best first, (B, K) int64 classes.
+            :class:`DecodedPeaks`, which unpacks as ``(bboxes, scores,
+            labels)``: (B, K, 4) xyxy in input pixels, (B, K) scores sorted
+            best first, (B, K) int64 classes.
         """
         scores, inds, labels, ys, xs = topk_peaks(heatmap, topk, kernel,
                                                   activation)
+        cells = torch.stack([xs, ys], dim=-1)                     # (B, K, 2)
         offset_at = transpose_and_gather_feat(offset, inds)       # (B, K, 2)
         wh_at = transpose_and_gather_feat(wh, inds)                # (B, K, 2)
-        centers = torch.stack([xs, ys], dim=-1) + offset_at       # (B, K, 2)
+        centers = cells.to(offset_at.dtype) + offset_at           # (B, K, 2)
         half = wh_at / 2
         bboxes = torch.cat([centers - half, centers + half], dim=-1)
-        return bboxes * self.stride, scores, labels
+        return DecodedPeaks(bboxes * self.stride, scores, labels, inds,
+                            cells, centers * self.stride)

@@ -1,4 +1,5 @@
-"""CenterHead: the heatmap, size and offset branches of CenterNet.
+"""CenterHead: the heatmap, size and offset branches of CenterNet, and the
+contract every other head extends through hooks.
 
 Zhou, Wang and Krähenbühl, "Objects as Points", 2019
 (https://arxiv.org/abs/1904.07850). Branch layout and initialisation follow
@@ -10,7 +11,28 @@ Zhou, Wang and Krähenbühl, "Objects as Points", 2019
 Unlike the original (targets per image in the data loader, in numpy) and
 MMDetection (a Python loop per object), targets are built here for the
 whole batch at once, on the device of the features.
+
+The contract (docs/new_head.md has a worked example). ``CenterHead`` owns
+the whole flow of :meth:`loss`, :meth:`get_targets`, :meth:`loss_by_feat`,
+:meth:`decode` and :meth:`predict_by_feat`; a head that regresses more at
+the object centres (pose, 3-D, tracking) adds branches through ``branches``
+and overrides only these hooks:
+
+- ``INSTANCE_KEYS`` (or the ``instance_keys`` property), ``TRAIN_CFG``,
+  ``TEST_CFG``, ``POINT_FIELDS``, ``SUPPORTS_FLIP``: what it reads and
+  accepts (class attributes);
+- :meth:`encode_centers`: where an object's heatmap peak is;
+- :meth:`heatmap_radii`: the radius each object's Gaussian gets;
+- :meth:`extra_targets`: its targets, from the packed instances and the
+  coder's encoding (a returned key replaces the base's, e.g. ``mask``);
+- :meth:`extra_loss_terms`: its loss terms, per stack;
+- :meth:`flip_merge_branch`: how its branches merge with the mirror's;
+- :meth:`decode_extra`: its fields, read at the peaks the one decode found;
+- :meth:`complete_detections`: what it derives from the decoded fields
+  before they go back to original pixels (3-D: the lifted boxes).
 """
+import difflib
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -23,14 +45,11 @@ from torch import Tensor
 # Register the parts the head builds by default.
 import cnet.models.coders  # noqa: F401
 import cnet.models.losses  # noqa: F401
-from cnet.models.utils import (
-    draw_gaussians,
-    heatmap_radius,
-    inverse_affine_bboxes,
-    merge_flipped,
-    stack_affine_matrices,
-    transpose_and_gather_feat,
-)
+from cnet.models.coders import DecodedPeaks
+from cnet.models.utils import (draw_gaussians, heatmap_radius,
+                               inverse_affine_bboxes, inverse_affine_points,
+                               merge_flipped, stack_affine_matrices,
+                               transpose_and_gather_feat)
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
 
@@ -42,8 +61,8 @@ OptConfigType = Optional[ConfigType]
 HEATMAP_BIAS_INIT = -2.19
 # The original's _sigmoid clamps the heatmap before the focal loss.
 HEATMAP_CLAMP = 1e-4
-DEFAULT_TRAIN_CFG = dict(min_overlap=0.7)
-DEFAULT_TEST_CFG = dict(topk=100, local_maximum_kernel=3, max_per_img=100)
+# test_cfg keys the detector reads (CenterNet.predict), not the head.
+DETECTOR_TEST_KEYS = ('flip', )
 
 
 def pack_instances(batch_instances: Sequence[Optional[InstanceData]],
@@ -53,7 +72,9 @@ def pack_instances(batch_instances: Sequence[Optional[InstanceData]],
 
     Instance ``j`` of image ``b`` goes to slot ``(b, j)`` of the (B, M)
     sparse targets, M the largest instance count of the batch (at least 1),
-    as in the original's per-image arrays (where M is ``max_objs``).
+    as in the original's per-image arrays (where M is ``max_objs``). The
+    counts are the only values read on the host (they are known from the
+    data).
 
     Args:
         batch_instances: one ``InstanceData`` (or ``None``: no instance) per
@@ -106,6 +127,80 @@ def to_slots(values: Tensor, batch_idx: Tensor, slots: Tensor,
     return out
 
 
+def masked(values: Tensor, keep: Tensor) -> Tensor:
+    """``values`` where ``keep`` (broadcast over trailing dims), exactly 0
+    elsewhere: a NaN or infinite value of a dropped instance never leaks
+    into a target (``NaN · 0`` is NaN)."""
+    keep = keep.reshape(keep.shape + (1, ) * (values.dim() - keep.dim()))
+    return torch.where(keep, values, values.new_zeros(()))
+
+
+def strict_cfg(defaults: Dict, given: OptConfigType, owner: str,
+               name: str, also: Sequence[str] = ()) -> Dict:
+    """``defaults`` updated by ``given``; a key of ``given`` that is neither
+    a default nor in ``also`` is an error naming it and the closest keys.
+
+    Args:
+        defaults: every accepted key with its default.
+        given: the config's dict (or ``None``).
+        owner: the head's class name, for the message.
+        name: ``'train_cfg'`` or ``'test_cfg'``.
+        also: keys accepted but read by another part (the detector's).
+
+    Raises:
+        KeyError: an unknown key.
+    """
+    given = dict(given or {})
+    known = list(defaults) + list(also)
+    for key in given:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+            hint = (f'; did you mean {", ".join(map(repr, close))}?'
+                    if close else '')
+            raise KeyError(f'{owner}: {name} has no key {key!r}{hint} '
+                           f'({owner} {name} accepts {sorted(known)})')
+    return {**defaults, **given}
+
+
+@dataclass
+class PackedTargets:
+    """One batch's instances, packed once for every target hook.
+
+    Attributes:
+        fields: ``INSTANCE_KEYS`` → (N, ...) concatenated over the batch.
+        batch_idx: (N,) image of every instance.
+        slots: (N,) slot of every instance in the (B, M) sparse targets.
+        num_images: B.
+        num_slots: M.
+        feat_size: (H, W) of the maps.
+        code: :meth:`CenterHead.encode_centers`' result: ``centers`` (N, 2)
+            int64 cells, ``offsets`` (N, 2), ``wh`` (N, 2) feature units,
+            ``valid`` (N,) bool.
+        radii: (N,) int64 Gaussian radii (:meth:`CenterHead.heatmap_radii`).
+        batch_ignored_instances: per image ``None`` or crowd regions.
+        batch_img_metas: per image metainfo, or ``None``.
+    """
+    fields: Dict[str, Tensor]
+    batch_idx: Tensor
+    slots: Tensor
+    num_images: int
+    num_slots: int
+    feat_size: Tuple[int, int]
+    code: Dict[str, Tensor]
+    radii: Tensor
+    batch_ignored_instances: Optional[List[Optional[InstanceData]]]
+    batch_img_metas: Optional[List[dict]]
+
+    @property
+    def device(self) -> torch.device:
+        return self.batch_idx.device
+
+    def to_slots(self, values: Tensor) -> Tensor:
+        """(N, ...) per instance → (B, M, ...), 0 where no instance is."""
+        return to_slots(values, self.batch_idx, self.slots, self.num_images,
+                        self.num_slots)
+
+
 @MODELS.register_module()
 class CenterHead(BaseModule):
     """Branches ``name → channels`` on a stride-R feature map, per stack.
@@ -113,9 +208,9 @@ class CenterHead(BaseModule):
     Every branch is a 3×3 conv (with bias) → ReLU → 1×1 conv, one copy per
     stack (Hourglass-104 has two stacks and supervises both). The default
     branches are the original's ``hm`` (C classes), ``wh`` (2) and ``reg``
-    (2); pose and 3-D heads add theirs (``hps``, ``hm_hp``, ``dep``, ...)
-    through ``branches`` and override :meth:`get_targets`,
-    :meth:`loss_by_feat` and :meth:`decode`.
+    (2); pose, 3-D and tracking heads add theirs (``hps``, ``hm_hp``,
+    ``dep``, ...) through ``branches`` and the hooks of the module
+    docstring.
 
     Initialisation as the original ResNet/DLA heads: a heatmap branch (one
     whose name contains ``'hm'``, the original's test) keeps PyTorch's
@@ -136,11 +231,24 @@ class CenterHead(BaseModule):
         loss_wh: loss of ``wh`` (weight 0.1).
         loss_offset: loss of ``reg`` (weight 1).
         bbox_coder: encodes boxes into targets and decodes peaks.
-        train_cfg: ``min_overlap`` of the Gaussian radius (0.7).
-        test_cfg: ``topk`` (100), ``local_maximum_kernel`` (3),
-            ``max_per_img`` (100).
+        train_cfg: the keys of ``TRAIN_CFG`` (``min_overlap`` 0.7 of the
+            Gaussian radius); any other key is an error.
+        test_cfg: the keys of ``TEST_CFG`` (``topk`` 100,
+            ``local_maximum_kernel`` 3, ``max_per_img`` 100) and the
+            detector's ``flip``; any other key is an error.
         init_cfg: mmengine init config.
     """
+
+    # The keys train_cfg / test_cfg accept, with their defaults.
+    TRAIN_CFG: Dict = dict(min_overlap=0.7)
+    TEST_CFG: Dict = dict(topk=100, local_maximum_kernel=3, max_per_img=100)
+    # The gt_instances fields the targets read.
+    INSTANCE_KEYS: Tuple[str, ...] = ('bboxes', 'labels')
+    # Decoded fields that are points in network-input pixels, (B, K, ..., 2):
+    # mapped back to the original image with the boxes.
+    POINT_FIELDS: Tuple[str, ...] = ()
+    # Whether decode(flip=True), the original's flip test, applies.
+    SUPPORTS_FLIP = True
 
     def __init__(self,
                  num_classes: int,
@@ -159,18 +267,23 @@ class CenterHead(BaseModule):
                  test_cfg: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        name = type(self).__name__
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) \
+                or num_classes < 1:
+            raise ValueError(f'{name}: num_classes must be a positive '
+                             f'integer, got {num_classes!r}')
         if branches is None:
             branches = dict(hm=num_classes, wh=2, reg=2)
         branches = dict(branches)
         expected = dict(hm=num_classes, wh=2, reg=2)
-        for name, channels in expected.items():
-            if branches.get(name) != channels:
+        for branch, channels in expected.items():
+            if branches.get(branch) != channels:
                 raise ValueError(
-                    f'CenterHead: branches[{name!r}] must be {channels} '
-                    f'(num_classes={num_classes}), got {branches.get(name)}; '
-                    f'branches={branches}')
+                    f'{name}: branches[{branch!r}] must be {channels} '
+                    f'(num_classes={num_classes}), got '
+                    f'{branches.get(branch)}; branches={branches}')
         if num_stacks < 1:
-            raise ValueError(f'CenterHead: num_stacks must be ≥ 1, got '
+            raise ValueError(f'{name}: num_stacks must be ≥ 1, got '
                              f'{num_stacks}')
         self.num_classes = num_classes
         self.in_channels = in_channels
@@ -178,18 +291,21 @@ class CenterHead(BaseModule):
         self.branch_channels = branches
         self.num_stacks = num_stacks
         self.branches = nn.ModuleDict({
-            name: nn.ModuleList([
-                self._build_branch(name, in_channels, feat_channels, channels)
+            branch: nn.ModuleList([
+                self._build_branch(branch, in_channels, feat_channels,
+                                   channels)
                 for _ in range(num_stacks)
             ])
-            for name, channels in branches.items()
+            for branch, channels in branches.items()
         })
         self.loss_center_heatmap = MODELS.build(loss_center_heatmap)
         self.loss_wh = MODELS.build(loss_wh)
         self.loss_offset = MODELS.build(loss_offset)
         self.bbox_coder = TASK_UTILS.build(bbox_coder)
-        self.train_cfg = {**DEFAULT_TRAIN_CFG, **dict(train_cfg or {})}
-        self.test_cfg = {**DEFAULT_TEST_CFG, **dict(test_cfg or {})}
+        self.train_cfg = strict_cfg(self.TRAIN_CFG, train_cfg, name,
+                                    'train_cfg')
+        self.test_cfg = strict_cfg(self.TEST_CFG, test_cfg, name, 'test_cfg',
+                                   also=DETECTOR_TEST_KEYS)
 
     @staticmethod
     def is_heatmap_branch(name: str) -> bool:
@@ -230,8 +346,8 @@ class CenterHead(BaseModule):
         if isinstance(feats, Tensor):
             feats = (feats, )
         if len(feats) != self.num_stacks:
-            raise ValueError(f'CenterHead: got {len(feats)} feature maps for '
-                             f'{self.num_stacks} stack(s)')
+            raise ValueError(f'{type(self).__name__}: got {len(feats)} '
+                             f'feature maps for {self.num_stacks} stack(s)')
         return {
             name: [branch(feat).float() for branch, feat in zip(stacks, feats)]
             for name, stacks in self.branches.items()
@@ -245,12 +361,12 @@ class CenterHead(BaseModule):
         Args:
             feats: see :meth:`forward`.
             batch_data_samples: ``gt_instances`` (``bboxes`` (N, 4) xyxy in
-                network-input pixels, ``labels`` (N,)) and, optionally,
-                ``ignored_instances`` (crowd regions).
+                network-input pixels, ``labels`` (N,), and the fields of
+                ``INSTANCE_KEYS``), optionally ``ignored_instances`` (crowd
+                regions), and the metainfo the hooks read.
 
         Returns:
-            ``loss_center_heatmap``, ``loss_wh``, ``loss_offset`` (already
-            weighted).
+            the weighted losses (:meth:`loss_by_feat`).
         """
         outputs = self(feats)
         heatmap = outputs['hm'][0]
@@ -259,7 +375,9 @@ class CenterHead(BaseModule):
             [sample.ignored_instances
              if 'ignored_instances' in sample else None
              for sample in batch_data_samples],
-            feat_shape=tuple(heatmap.shape), device=heatmap.device)
+            feat_shape=tuple(heatmap.shape), device=heatmap.device,
+            batch_img_metas=[sample.metainfo
+                             for sample in batch_data_samples])
         return self.loss_by_feat(outputs, targets)
 
     def get_targets(self,
@@ -267,32 +385,36 @@ class CenterHead(BaseModule):
                     batch_ignored_instances: Optional[
                         List[Optional[InstanceData]]],
                     feat_shape: Sequence[int],
-                    device: Optional[torch.device] = None
+                    device: Optional[torch.device] = None,
+                    batch_img_metas: Optional[List[dict]] = None
                     ) -> Dict[str, Tensor]:
         """CenterNet's targets for a batch, vectorised over all its objects.
 
         The original's ``CTDetDataset.__getitem__`` targets: for every box
         (clipped to the map, kept if it has height and width), a Gaussian of
-        radius ``heatmap_radius(h, w)`` at its integer centre in the heatmap
-        of its class (max where they overlap), and at its slot of the sparse
-        targets its centre index, size and offset.
+        radius :meth:`heatmap_radii` at its integer centre
+        (:meth:`encode_centers`) in the heatmap of its class (max where they
+        overlap), and at its slot of the sparse targets its centre index,
+        size and offset; then the subclass's :meth:`extra_targets`.
 
         Args:
-            batch_gt_instances: ``bboxes`` (N_b, 4) xyxy in network-input
-                pixels and ``labels`` (N_b,) per image.
+            batch_gt_instances: per image ``bboxes`` (N_b, 4) xyxy in
+                network-input pixels, ``labels`` (N_b,) and the other fields
+                of ``INSTANCE_KEYS``.
             batch_ignored_instances: per image ``None`` or ``bboxes`` (and
                 ``labels``: the region is ignored for that class only, else
                 for all) of regions where negatives get no loss.
             feat_shape: (B, C, H, W) of the heatmap (only H, W are read).
             device: where the targets live (the features' device); by
                 default the device of the boxes.
+            batch_img_metas: per image metainfo, for hooks that read it.
 
         Returns:
             dict with ``center_heatmap_target`` (B, C, H, W), ``ind`` (B, M)
             int64 (``y * W + x``), ``wh_target`` (B, M, 2), ``offset_target``
-            (B, M, 2), ``mask`` (B, M) float, and, when some image has
-            ignore regions, ``center_heatmap_weight`` (B, C, H, W): 0 on the
-            negatives inside them, 1 elsewhere.
+            (B, M, 2), ``mask`` (B, M) float, when some image has ignore
+            regions ``center_heatmap_weight`` (B, C, H, W) (0 on the
+            negatives inside them, 1 elsewhere), and the subclass's targets.
         """
         height, width = int(feat_shape[-2]), int(feat_shape[-1])
         num_images = len(batch_gt_instances)
@@ -301,39 +423,87 @@ class CenterHead(BaseModule):
                            if isinstance(inst.get('bboxes'), Tensor)),
                           torch.device('cpu'))
         fields, batch_idx, slots, num_slots = pack_instances(
-            batch_gt_instances, ('bboxes', 'labels'), device)
-        bboxes = fields['bboxes'].float().reshape(-1, 4)
+            batch_gt_instances, self.instance_keys, device)
+        fields['bboxes'] = fields['bboxes'].float().reshape(-1, 4)
         labels = fields['labels'].long()
-        code = self.bbox_coder.encode(bboxes, (height, width))
-        valid = code['valid']
+        # A label outside 0..C-1 would draw into another image's planes.
+        # An asynchronous check: no host synchronisation on an accelerator.
+        torch._assert_async(
+            ((labels >= 0) & (labels < self.num_classes)).all(),
+            f'{type(self).__name__}: a gt label lies outside '
+            f'0..{self.num_classes - 1} (num_classes={self.num_classes}); '
+            f'the dataset\'s classes and the head\'s num_classes disagree')
+        code = self.encode_centers(fields, (height, width))
+        packed = PackedTargets(
+            fields=fields, batch_idx=batch_idx, slots=slots,
+            num_images=num_images, num_slots=num_slots,
+            feat_size=(height, width), code=code,
+            radii=self.heatmap_radii(code['wh']),
+            batch_ignored_instances=batch_ignored_instances,
+            batch_img_metas=batch_img_metas)
 
+        valid = code['valid']
         heatmap = torch.zeros(num_images, self.num_classes, height, width,
                               device=device)
-        valid_wh = code['wh'][valid]
-        radii = heatmap_radius(valid_wh[:, 1], valid_wh[:, 0],
-                               self.train_cfg['min_overlap'])
         draw_gaussians(heatmap, batch_idx[valid], labels[valid],
-                       code['centers'][valid], radii)
+                       code['centers'][valid], packed.radii[valid])
 
         # Invalid boxes keep zeros in their slots, as in the original.
-        keep = valid.to(bboxes.dtype)[:, None]
-        centers = code['centers'] * valid[:, None]
-        ind = centers[:, 1] * width + centers[:, 0]
+        centers = masked(code['centers'], valid)
         targets = dict(
             center_heatmap_target=heatmap,
-            ind=to_slots(ind, batch_idx, slots, num_images, num_slots),
-            wh_target=to_slots(code['wh'] * keep, batch_idx, slots,
-                               num_images, num_slots),
-            offset_target=to_slots(code['offsets'] * keep, batch_idx, slots,
-                                   num_images, num_slots),
-            mask=to_slots(keep[:, 0], batch_idx, slots, num_images,
-                          num_slots))
+            ind=packed.to_slots(centers[:, 1] * width + centers[:, 0]),
+            wh_target=packed.to_slots(masked(code['wh'], valid)),
+            offset_target=packed.to_slots(masked(code['offsets'], valid)),
+            mask=packed.to_slots(valid.to(fields['bboxes'].dtype)))
         if batch_ignored_instances is not None and any(
                 inst is not None and len(inst) > 0
                 for inst in batch_ignored_instances):
             targets['center_heatmap_weight'] = self._ignore_weight(
                 batch_ignored_instances, heatmap, device)
+        targets.update(self.extra_targets(packed, targets))
         return targets
+
+    @property
+    def instance_keys(self) -> Tuple[str, ...]:
+        """The ``gt_instances`` fields the targets read (``INSTANCE_KEYS``;
+        a subclass whose fields depend on its options overrides this)."""
+        return self.INSTANCE_KEYS
+
+    def encode_centers(self, fields: Dict[str, Tensor],
+                       feat_size: Tuple[int, int]) -> Dict[str, Tensor]:
+        """Hook: each object's heatmap cell, sub-cell offset and size.
+
+        Args:
+            fields: the packed ``INSTANCE_KEYS`` fields (``bboxes`` (N, 4)
+                float32 xyxy in input pixels, ...).
+            feat_size: (H, W) of the maps.
+
+        Returns:
+            the coder's encoding of the boxes: ``centers`` (N, 2) int64,
+            ``offsets`` (N, 2), ``wh`` (N, 2), ``valid`` (N,) bool.
+        """
+        return self.bbox_coder.encode(fields['bboxes'], feat_size)
+
+    def heatmap_radii(self, wh: Tensor) -> Tensor:
+        """Hook: (N,) int64 Gaussian radius of every object from its (N, 2)
+        size (w, h) in feature units; the original ctdet's (the size rounded
+        up first)."""
+        return heatmap_radius(wh[:, 1], wh[:, 0], self.train_cfg['min_overlap'])
+
+    def extra_targets(self, packed: PackedTargets,
+                      targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Hook: the subclass's targets, batched like the base's.
+
+        Args:
+            packed: the batch's instances and their encoding.
+            targets: the base's targets (read them; do not change them in
+                place).
+
+        Returns:
+            new targets; a key of the base's (e.g. ``mask``) replaces it.
+        """
+        return {}
 
     def _ignore_weight(self,
                        batch_ignored_instances: List[Optional[InstanceData]],
@@ -373,48 +543,69 @@ class CenterHead(BaseModule):
 
     def loss_by_feat(self, outputs: Dict[str, List[Tensor]],
                      targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """The original ``CtdetLoss``: every term averaged over the stacks.
+        """The original ``CtdetLoss`` and the subclass's terms, every term
+        averaged over the stacks.
 
         Args:
             outputs: :meth:`forward`'s result.
             targets: :meth:`get_targets`' result.
 
         Returns:
-            ``loss_center_heatmap``, ``loss_wh``, ``loss_offset``.
+            ``loss_center_heatmap``, ``loss_wh``, ``loss_offset`` (already
+            weighted) and the terms of :meth:`extra_loss_terms`.
         """
-        loss_heatmap, loss_wh, loss_offset = 0., 0., 0.
         target = targets['center_heatmap_target']
-        weight = targets.get('center_heatmap_weight')
         # count_nonzero: a bool .sum() first casts the whole map to int64.
         num_pos = torch.count_nonzero(target.eq(1)).clamp(min=1)
+        losses: Dict[str, Tensor] = {}
         for stack in range(self.num_stacks):
-            loss_heatmap = loss_heatmap + self.heatmap_loss(
-                outputs['hm'][stack], target, weight, num_pos)
-            wh = transpose_and_gather_feat(outputs['wh'][stack],
-                                           targets['ind'])
-            loss_wh = loss_wh + self.loss_wh(wh, targets['wh_target'],
-                                             targets['mask'])
-            offset = transpose_and_gather_feat(outputs['reg'][stack],
-                                               targets['ind'])
-            loss_offset = loss_offset + self.loss_offset(
-                offset, targets['offset_target'], targets['mask'])
-        return dict(loss_center_heatmap=loss_heatmap / self.num_stacks,
-                    loss_wh=loss_wh / self.num_stacks,
-                    loss_offset=loss_offset / self.num_stacks)
+            stack_outputs = {name: maps[stack]
+                             for name, maps in outputs.items()}
+            terms = dict(
+                loss_center_heatmap=self.heatmap_loss(
+                    stack_outputs['hm'], target,
+                    targets.get('center_heatmap_weight'), num_pos),
+                loss_wh=self.loss_wh(
+                    transpose_and_gather_feat(stack_outputs['wh'],
+                                              targets['ind']),
+                    targets['wh_target'], targets['mask']),
+                loss_offset=self.loss_offset(
+                    transpose_and_gather_feat(stack_outputs['reg'],
+                                              targets['ind']),
+                    targets['offset_target'], targets['mask']))
+            terms.update(self.extra_loss_terms(stack_outputs, targets))
+            for name, value in terms.items():
+                losses[name] = losses[name] + value if name in losses \
+                    else value
+        return {name: value / self.num_stacks
+                for name, value in losses.items()}
+
+    def extra_loss_terms(self, outputs: Dict[str, Tensor],
+                         targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Hook: the subclass's (weighted) loss terms of one stack.
+
+        Args:
+            outputs: ``name → (B, C, H, W)`` raw maps of this stack.
+            targets: :meth:`get_targets`' result.
+
+        Returns:
+            ``loss_* → scalar``; the base averages each over the stacks.
+        """
+        return {}
 
     def heatmap_loss(self, logits: Tensor, target: Tensor,
                      weight: Optional[Tensor], num_pos: Tensor,
                      loss: Optional[nn.Module] = None) -> Tensor:
         """Focal loss on the clamped sigmoid of one stack's heatmap logits.
 
-        On CPU it is computed image by image and summed (each piece divided
-        by the batch's positive count): a chain of element-wise ops over a
-        whole (16, 80, 128, 128) batch runs ~4× slower there than over
-        cache-sized pieces. ``unbind`` keeps the backward one stack of the
-        gradients. Other devices take the batch in one piece.
+        On a CPU the batch is taken image by image, each piece divided by
+        the batch's positive count, and summed: the chain of element-wise
+        ops then runs on cache-sized pieces. ``unbind`` keeps the backward
+        one stack of the gradients.
+        Other devices take the batch in one piece.
 
         Args:
-            logits: (B, C, H, W) raw ``hm`` output.
+            logits: (B, C, H, W) raw heatmap output.
             target: (B, C, H, W) Gaussian heatmap.
             weight: (B, C, H, W) or ``None``.
             num_pos: positives of the whole batch (≥ 1).
@@ -462,7 +653,7 @@ class CenterHead(BaseModule):
                         batch_img_metas: List[dict],
                         rescale: bool = True,
                         flip: bool = False) -> List[InstanceData]:
-        """Decode the last stack; map boxes back to the original image.
+        """Decode the last stack; map the results back to the original image.
 
         Args:
             outputs: :meth:`forward`'s result, (B, ...) maps, or (2B, ...)
@@ -476,33 +667,30 @@ class CenterHead(BaseModule):
 
         Returns:
             one ``InstanceData`` per image with ``bboxes`` (K, 4) float32,
-            ``scores`` (K,) and ``labels`` (K,) int64, best first.
+            ``scores`` (K,) and ``labels`` (K,) int64, best first, and the
+            subclass's fields.
         """
-        detections = self.decode(outputs, flip=flip)
+        detections = self.complete_detections(
+            self.decode(outputs, flip=flip), batch_img_metas)
         if rescale:
             detections = self.to_original_pixels(detections, batch_img_metas)
         max_per_img = self.test_cfg['max_per_img']
-        results = []
-        for i in range(len(batch_img_metas)):
-            results.append(InstanceData(**{
-                key: value[i, :max_per_img]
-                for key, value in detections.items()
-            }))
-        return results
+        return [InstanceData(**{key: value[i, :max_per_img]
+                                for key, value in detections.items()})
+                for i in range(len(batch_img_metas))]
 
     def decode(self, outputs: Dict[str, List[Tensor]],
                flip: bool = False) -> Dict[str, Tensor]:
         """Top-K detections of the last stack, in network-input pixels.
 
         Sigmoid without the training clamp (as the original's test), 3×3
-        peaks, top K over all classes and positions, offset and size.
+        peaks, top K over all classes and positions, offset and size
+        (:meth:`CenterNetBBoxCoder.decode`, the one decode), then the
+        subclass's fields read at the same peaks (:meth:`decode_extra`).
 
         With ``flip`` (the original's ``--flip_test``, ``process`` in
-        ``ctdet.py``) the maps hold B images then their B mirrors: the
-        heatmap *scores* (after the sigmoid) and the sizes are averaged with
-        the mirror's flipped back, the offsets are the image's alone. A
-        subclass with left/right-dependent branches (keypoints) overrides
-        this to flip them its own way.
+        ``ctdet.py``) the maps hold B images then their B mirrors, merged
+        branch by branch first (:meth:`flip_merge_branch`).
 
         Args:
             outputs: :meth:`forward`'s result, (B, ...) maps, or (2B, ...)
@@ -511,36 +699,93 @@ class CenterHead(BaseModule):
 
         Returns:
             ``bboxes`` (B, K, 4) float32, ``scores`` (B, K), ``labels``
-            (B, K) int64.
+            (B, K) int64, and the subclass's fields.
         """
-        heatmap = outputs['hm'][-1]
-        wh = outputs['wh'][-1]
-        offset = outputs['reg'][-1]
-        activation = torch.sigmoid
-        if flip:
-            heatmap = merge_flipped(heatmap.sigmoid())    # (B, C, H, W)
-            wh = merge_flipped(wh)                         # (B, 2, H, W)
-            offset = offset[:len(offset) // 2]             # (B, 2, H, W)
-            activation = None
-        bboxes, scores, labels = self.bbox_coder.decode(
-            heatmap, wh, offset,
+        if flip and not self.SUPPORTS_FLIP:
+            raise ValueError(f'{type(self).__name__}: the flip test is not '
+                             f'supported (see its docstring)')
+        maps = self.last_stack_maps(outputs, flip)
+        peaks = self.bbox_coder.decode(
+            maps['hm'], maps['wh'], maps['reg'],
             topk=self.test_cfg['topk'],
             kernel=self.test_cfg['local_maximum_kernel'],
-            activation=activation)
-        return dict(bboxes=bboxes.float(), scores=scores, labels=labels)
+            # Unmerged, the centre heatmap stays logits: the decode applies
+            # the sigmoid only where the top K can be.
+            activation=None if flip else torch.sigmoid)
+        detections = dict(bboxes=peaks.bboxes.float(), scores=peaks.scores,
+                          labels=peaks.labels)
+        detections.update(self.decode_extra(maps, peaks))
+        return detections
+
+    def last_stack_maps(self, outputs: Dict[str, List[Tensor]],
+                        flip: bool) -> Dict[str, Tensor]:
+        """The last stack's (B, ...) maps by branch: merged with the
+        mirrors' under ``flip``; every heatmap branch as scores but ``hm``,
+        which stays logits without ``flip``."""
+        if flip:
+            return {name: self.flip_merge_branch(name, stacks[-1])
+                    for name, stacks in outputs.items()}
+        return {name: (stacks[-1].sigmoid()
+                       if self.is_heatmap_branch(name) and name != 'hm'
+                       else stacks[-1])
+                for name, stacks in outputs.items()}
+
+    def flip_merge_branch(self, name: str, maps: Tensor) -> Tensor:
+        """Hook: one branch's (2B, ...) maps (images, then mirrors) → (B, ...).
+
+        As the original's ``process`` with ``--flip_test``: heatmap *scores*
+        (after the sigmoid) and sizes are averaged with the mirror's flipped
+        back; every other branch (the sub-cell offsets) is the image's
+        alone. A subclass with left/right-dependent branches (keypoints)
+        overrides it for those.
+        """
+        if self.is_heatmap_branch(name):
+            return merge_flipped(maps.sigmoid())
+        if name == 'wh':
+            return merge_flipped(maps)
+        return maps.chunk(2)[0]      # chunk: a traced batch stays dynamic
+
+    def decode_extra(self, maps: Dict[str, Tensor],
+                     peaks: DecodedPeaks) -> Dict[str, Tensor]:
+        """Hook: the subclass's decoded fields, read at the peaks.
+
+        Args:
+            maps: :meth:`last_stack_maps`' result.
+            peaks: the one decode's result (``inds``, ``cells``,
+                ``centers``, ...).
+
+        Returns:
+            ``name → (B, K, ...)`` in network-input pixels (list point
+            fields in ``POINT_FIELDS``).
+        """
+        return {}
+
+    def complete_detections(self, detections: Dict[str, Tensor],
+                            batch_img_metas: List[dict]
+                            ) -> Dict[str, Tensor]:
+        """Hook: fields derived from the decoded ones and each image's
+        metainfo, before they go back to original pixels."""
+        return detections
 
     def to_original_pixels(self, detections: Dict[str, Tensor],
                            batch_img_metas: List[dict]) -> Dict[str, Tensor]:
-        """Map the decoded boxes through each image's inverse affine."""
+        """Map the decoded boxes and ``POINT_FIELDS`` through each image's
+        inverse affine."""
         matrices = []
         for i, meta in enumerate(batch_img_metas):
             if 'affine_matrix' not in meta:
                 raise KeyError(
-                    f"CenterHead: rescale=True needs the metainfo key "
-                    f"'affine_matrix' (3, 3, original → input pixels) of "
-                    f"image {i}; it has {sorted(meta)}")
+                    f"{type(self).__name__}: rescale=True needs the metainfo "
+                    f"key 'affine_matrix' (3, 3, original → input pixels) "
+                    f"of image {i}; it has {sorted(meta)}")
             matrices.append(meta['affine_matrix'])
         bboxes = detections['bboxes']
         affine = stack_affine_matrices(matrices, bboxes.device)
-        return {**detections,
-                'bboxes': inverse_affine_bboxes(bboxes, affine)}
+        mapped = {**detections,
+                  'bboxes': inverse_affine_bboxes(bboxes, affine)}
+        for name in self.POINT_FIELDS:
+            points = detections[name]                     # (B, K, ..., 2)
+            flat = points.reshape(len(points), -1, 2)
+            mapped[name] = inverse_affine_points(flat, affine).view_as(
+                points)
+        return mapped

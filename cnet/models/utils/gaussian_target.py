@@ -11,12 +11,6 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-# numpy's float64 machine epsilon: gaussian2D zeroes values below eps * max.
-# Inside the (2r+1)^2 window the smallest value is exp(-36 r^2 / (2r+1)^2)
-# > exp(-9), so that cut never fires; it is kept for fidelity.
-_FLOAT64_EPS = 2.220446049250313e-16
-
-
 def gaussian_radius(heights: Tensor, widths: Tensor,
                     min_overlap: float = 0.7) -> Tensor:
     """CornerNet's Gaussian radius, with the original's arithmetic.
@@ -80,54 +74,6 @@ def heatmap_radius(heights: Tensor, widths: Tensor,
     return torch.trunc(radius).clamp_(min=0).long()
 
 
-def gaussian_2d(radius: int, dtype: torch.dtype = torch.float32,
-                device: torch.device = None) -> Tensor:
-    """The original's ``gaussian2D``: a (2r+1, 2r+1) kernel, σ = (2r+1)/6.
-
-    Args:
-        radius: integer radius r ≥ 0.
-
-    Returns:
-        (2r+1, 2r+1) kernel, 1 at the centre.
-    """
-    sigma = (2 * radius + 1) / 6
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64,
-                           device=device)
-    kernel = torch.exp(-(offsets[None, :] ** 2 + offsets[:, None] ** 2) /
-                       (2 * sigma * sigma))
-    kernel[kernel < _FLOAT64_EPS * kernel.max()] = 0
-    return kernel.to(dtype)
-
-
-def draw_gaussian(heatmap: Tensor, center: Tensor, radius: int) -> Tensor:
-    """Splat one Gaussian into one heatmap (the original, one object).
-
-    The reference for :func:`draw_gaussians`: ``draw_umich_gaussian`` of the
-    original, element-wise max with what is there, cut at the map border.
-
-    Args:
-        heatmap: (H, W) map, updated in place.
-        center: (2,) integer centre (x, y).
-        radius: integer radius r ≥ 0.
-
-    Returns:
-        ``heatmap``.
-    """
-    height, width = heatmap.shape
-    x, y = int(center[0]), int(center[1])
-    kernel = gaussian_2d(radius, heatmap.dtype, heatmap.device)
-    left, right = min(x, radius), min(width - x, radius + 1)
-    top, bottom = min(y, radius), min(height - y, radius + 1)
-    if min(left + right, top + bottom) <= 0:
-        return heatmap
-    region = heatmap[y - top:y + bottom, x - left:x + right]
-    torch.maximum(region,
-                  kernel[radius - top:radius + bottom,
-                         radius - left:radius + right],
-                  out=region)
-    return heatmap
-
-
 def _window_gaussian(dx: Tensor, dy: Tensor, radius: Tensor) -> Tensor:
     """``gaussian2D``'s values at offsets (dx, dy) from the centres, σ =
     (2r+1)/6, in float64 as numpy computes them (broadcast shapes)."""
@@ -151,7 +97,9 @@ def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
 
     Equal to calling the original's ``draw_umich_gaussian`` once per object
     on ``heatmap[b, label]`` (element-wise max where Gaussians of one class
-    overlap, cut at the border). Each object contributes a (2R+1)^2 patch
+    overlap, cut at the border). ``gaussian2D``'s cut of values below
+    ``eps · max`` never fires inside the (2r+1)² window (its smallest value
+    is exp(−36r²/(2r+1)²) > exp(−9)), so there is none here. Each object contributes a (2R+1)^2 patch
     (at most the map's size) with R the smallest power of two ≥ its radius,
     values outside its own radius or outside the map set to 0, and the
     patches reach the map through one ``scatter_reduce('amax')`` per radius

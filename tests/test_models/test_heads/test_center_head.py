@@ -293,25 +293,16 @@ class DepthCenterHead(CenterHead):
                          **kwargs)
         self.loss_depth = MODELS.build(dict(type='L1Loss', loss_weight=0.5))
 
-    def get_targets(self, batch_gt_instances, batch_ignored_instances,
-                    feat_shape, device=None):
-        targets = super().get_targets(batch_gt_instances,
-                                      batch_ignored_instances, feat_shape,
-                                      device)
-        from cnet.models.heads import pack_instances, to_slots
-        fields, batch_idx, slots, num_slots = pack_instances(
-            batch_gt_instances, ('depths', ), device)
-        targets['depth_target'] = to_slots(
-            fields['depths'].float()[:, None], batch_idx, slots,
-            len(batch_gt_instances), num_slots)
-        return targets
+    INSTANCE_KEYS = ('bboxes', 'labels', 'depths')
 
-    def loss_by_feat(self, outputs, targets):
-        losses = super().loss_by_feat(outputs, targets)
-        depth = transpose_and_gather_feat(outputs['dep'][0], targets['ind'])
-        losses['loss_depth'] = self.loss_depth(depth, targets['depth_target'],
-                                               targets['mask'])
-        return losses
+    def extra_targets(self, packed, targets):
+        return dict(depth_target=packed.to_slots(
+            packed.fields['depths'].float()[:, None]))
+
+    def extra_loss_terms(self, outputs, targets):
+        depth = transpose_and_gather_feat(outputs['dep'], targets['ind'])
+        return dict(loss_depth=self.loss_depth(
+            depth, targets['depth_target'], targets['mask']))
 
 
 def test_a_subclass_adds_a_branch_with_its_own_target_and_loss():

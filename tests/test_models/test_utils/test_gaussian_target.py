@@ -4,15 +4,10 @@ import numpy as np
 import original_reference as original
 import pytest
 import torch
+from single_gaussian import draw_gaussian, gaussian_2d
 
-from cnet.models.utils import (
-    draw_dense_offsets,
-    draw_gaussian,
-    draw_gaussians,
-    gaussian_2d,
-    gaussian_radius,
-    heatmap_radius,
-)
+from cnet.models.utils import (draw_dense_offsets, draw_gaussians,
+                               gaussian_radius, heatmap_radius)
 
 
 def test_radius_matches_hand_computed_quirky_roots():
