@@ -15,8 +15,9 @@ from cnet.registry import MODELS
 def _power(base: Tensor, exponent: float) -> Tensor:
     """``base ** exponent``; small integer exponents by multiplication.
 
-    ``torch.pow`` with a generic exponent such as 4 runs ~10× slower on CPU
-    than two squarings; the results differ by float rounding only.
+    ``torch.pow`` with a generic exponent such as 4 takes a general power
+    routine where two squarings suffice; the results differ by float
+    rounding only.
     """
     if float(exponent).is_integer() and 1 <= exponent <= 8:
         result, square, remaining = None, base, int(exponent)
