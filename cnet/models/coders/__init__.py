@@ -1,4 +1,5 @@
 """Box coders, registered in TASK_UTILS."""
-from .centernet_bbox_coder import CenterNetBBoxCoder, DecodedPeaks
+from .centernet_bbox_coder import (CenterNetBBoxCoder, DecodedPeaks,
+                                   LTRBBBoxCoder)
 
-__all__ = ['CenterNetBBoxCoder', 'DecodedPeaks']
+__all__ = ['CenterNetBBoxCoder', 'DecodedPeaks', 'LTRBBBoxCoder']

@@ -125,3 +125,53 @@ class CenterNetBBoxCoder:
         bboxes = torch.cat([centers - half, centers + half], dim=-1)
         return DecodedPeaks(bboxes * self.stride, scores, labels, inds,
                             cells, centers * self.stride)
+
+
+@TASK_UTILS.register_module()
+class LTRBBBoxCoder(CenterNetBBoxCoder):
+    """Boxes as the distances from a cell's location to the four sides.
+
+    TTFNet's coding (``TTFHead.get_bboxes`` / ``loss_calc`` of
+    ZJULearning/ttfnet): the location of cell (x, y) is ``(x, y) · R`` in
+    input pixels, and the box is ``(x·R − l, y·R − t, x·R + r, y·R + b)``,
+    with (l, t, r, b) in input pixels. No offset branch.
+
+    Args:
+        stride: input pixels per feature cell (R = 4).
+    """
+
+    @staticmethod
+    def distances_to_boxes(locations: Tensor, ltrb: Tensor) -> Tensor:
+        """(..., 2) locations and (..., 4) distances → (..., 4) xyxy: the
+        ltrb box formula, for the loss and the decode alike."""
+        return torch.cat([locations - ltrb[..., :2],
+                          locations + ltrb[..., 2:]], dim=-1)
+
+    def decode(self, heatmap: Tensor, ltrb: Tensor,
+               offset: Optional[Tensor] = None, topk: int = 100,
+               kernel: int = 3,
+               activation: Optional[Callable[[Tensor], Tensor]] = None
+               ) -> DecodedPeaks:
+        """Heatmap peaks → the top K boxes of each image, in input pixels.
+
+        Args:
+            heatmap: (B, C, H, W) scores, or logits with ``activation``.
+            ltrb: (B, 4, H, W) distances (l, t, r, b) in input pixels.
+            offset: unused (the coding has no offset); ``None``.
+            topk, kernel, activation: as :meth:`CenterNetBBoxCoder.decode`.
+
+        Returns:
+            :class:`DecodedPeaks`; ``centers`` are the box centres.
+        """
+        if offset is not None:
+            raise ValueError('LTRBBBoxCoder.decode: the ltrb coding has no '
+                             'offset map')
+        scores, inds, labels, ys, xs = topk_peaks(heatmap, topk, kernel,
+                                                  activation)
+        cells = torch.stack([xs, ys], dim=-1)                     # (B, K, 2)
+        ltrb_at = transpose_and_gather_feat(ltrb, inds)           # (B, K, 4)
+        locations = cells.to(ltrb_at.dtype) * self.stride
+        bboxes = self.distances_to_boxes(locations, ltrb_at)
+        return DecodedPeaks(bboxes, scores, labels, inds, cells,
+                            (bboxes[..., :2] + bboxes[..., 2:]) / 2)
+

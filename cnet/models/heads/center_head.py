@@ -45,10 +45,13 @@ from torch import Tensor
 # Register the parts the head builds by default.
 import cnet.models.coders  # noqa: F401
 import cnet.models.losses  # noqa: F401
-from cnet.models.coders import DecodedPeaks
-from cnet.models.utils import (draw_gaussians, heatmap_radius,
-                               inverse_affine_bboxes, inverse_affine_points,
-                               merge_flipped, stack_affine_matrices,
+from cnet.models.coders import DecodedPeaks, LTRBBBoxCoder
+from cnet.models.losses import iou_family_loss
+from cnet.models.utils import (cell_locations, dense_box_targets,
+                               draw_gaussians, elliptical_radii,
+                               heatmap_radius, inverse_affine_bboxes,
+                               inverse_affine_points, merge_flipped,
+                               stack_affine_matrices,
                                transpose_and_gather_feat)
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
@@ -63,6 +66,10 @@ HEATMAP_BIAS_INIT = -2.19
 HEATMAP_CLAMP = 1e-4
 # test_cfg keys the detector reads (CenterNet.predict), not the head.
 DETECTOR_TEST_KEYS = ('flip', )
+# The values of the fast-recipe options of train_cfg (docs/fast_recipe.md).
+HEATMAP_RADII = ('cornernet', 'elliptical')
+BOX_CELLS = ('gaussian', 'center3x3')
+BOX_WEIGHTS = ('log_area', 'gaussian', 'uniform')
 
 
 def pack_instances(batch_instances: Sequence[Optional[InstanceData]],
@@ -230,17 +237,38 @@ class CenterHead(BaseModule):
         loss_center_heatmap: loss of ``hm`` (weight 1 in the paper).
         loss_wh: loss of ``wh`` (weight 0.1).
         loss_offset: loss of ``reg`` (weight 1).
-        bbox_coder: encodes boxes into targets and decodes peaks.
-        train_cfg: the keys of ``TRAIN_CFG`` (``min_overlap`` 0.7 of the
-            Gaussian radius); any other key is an error.
+        loss_bbox: with an ``ltrb`` branch: the IoU-family loss of the
+            boxes it regresses (TTFNet's GIoU, weight 5).
+        ltrb_scale: with an ``ltrb`` branch: its output is
+            ``relu(x) · ltrb_scale`` input pixels (TTFNet's
+            ``wh_offset_base`` 16).
+        bbox_coder: encodes boxes into targets and decodes peaks
+            (``LTRBBBoxCoder`` with an ``ltrb`` branch).
+        train_cfg: the keys of ``TRAIN_CFG``: ``min_overlap`` (0.7) of the
+            CornerNet radius, and the fast recipe's options, each off by
+            default (docs/fast_recipe.md): ``heatmap_radius``
+            (``'cornernet'``; ``'elliptical'``: TTFNet's Gaussians of radii
+            ``alpha`` (0.54) times the half sizes); with an ``ltrb`` branch,
+            ``box_cells`` (``'gaussian'``: every cell of the box's
+            elliptical window of ratio ``beta`` 0.54, as TTFNet;
+            ``'center3x3'``: the centre 3×3 inside the box, as
+            CenterNet-Update), ``box_weight`` (``'log_area'``,
+            ``'gaussian'``, ``'uniform'``) and ``extra_positives`` (0; k > 0:
+            CenterNet-Update's extra heatmap positives among the centre 3×3
+            whose box loss is under ``extra_positive_thr`` 0.2, at most k).
+            Any other key is an error.
         test_cfg: the keys of ``TEST_CFG`` (``topk`` 100,
             ``local_maximum_kernel`` 3, ``max_per_img`` 100) and the
             detector's ``flip``; any other key is an error.
         init_cfg: mmengine init config.
     """
 
-    # The keys train_cfg / test_cfg accept, with their defaults.
-    TRAIN_CFG: Dict = dict(min_overlap=0.7)
+    # The keys train_cfg / test_cfg accept, with their defaults (the
+    # original's recipe; the fast recipe's options off).
+    TRAIN_CFG: Dict = dict(min_overlap=0.7, heatmap_radius='cornernet',
+                           alpha=0.54, box_cells='gaussian', beta=0.54,
+                           box_weight='log_area', extra_positives=0,
+                           extra_positive_thr=0.2)
     TEST_CFG: Dict = dict(topk=100, local_maximum_kernel=3, max_per_img=100)
     # The gt_instances fields the targets read.
     INSTANCE_KEYS: Tuple[str, ...] = ('bboxes', 'labels')
@@ -265,7 +293,10 @@ class CenterHead(BaseModule):
                      type='CenterNetBBoxCoder', stride=4),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
+                 init_cfg: OptConfigType = None,
+                 loss_bbox: ConfigType = dict(
+                     type='IoUFamilyLoss', mode='giou', loss_weight=5.0),
+                 ltrb_scale: float = 16.0) -> None:
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) \
@@ -275,7 +306,10 @@ class CenterHead(BaseModule):
         if branches is None:
             branches = dict(hm=num_classes, wh=2, reg=2)
         branches = dict(branches)
-        expected = dict(hm=num_classes, wh=2, reg=2)
+        # An ltrb branch (four distances) replaces wh and reg (TTFNet).
+        self.box_coding = 'ltrb' if 'ltrb' in branches else 'wh'
+        expected = (dict(hm=num_classes, ltrb=4) if self.box_coding == 'ltrb'
+                    else dict(hm=num_classes, wh=2, reg=2))
         for branch, channels in expected.items():
             if branches.get(branch) != channels:
                 raise ValueError(
@@ -304,8 +338,38 @@ class CenterHead(BaseModule):
         self.bbox_coder = TASK_UTILS.build(bbox_coder)
         self.train_cfg = strict_cfg(self.TRAIN_CFG, train_cfg, name,
                                     'train_cfg')
+        self._check_recipe(name)
+        if self.box_coding == 'ltrb':
+            if not isinstance(self.bbox_coder, LTRBBBoxCoder):
+                raise ValueError(
+                    f"{name}: an 'ltrb' branch needs bbox_coder=dict("
+                    f"type='LTRBBBoxCoder'), got "
+                    f"{type(self.bbox_coder).__name__}")
+            self.loss_bbox = MODELS.build(loss_bbox)
+            self.ltrb_scale = float(ltrb_scale)
         self.test_cfg = strict_cfg(self.TEST_CFG, test_cfg, name, 'test_cfg',
                                    also=DETECTOR_TEST_KEYS)
+
+    def _check_recipe(self, name: str) -> None:
+        """Refuse a fast-recipe option value that does not exist."""
+        cfg = self.train_cfg
+        for key, allowed in (('heatmap_radius', HEATMAP_RADII),
+                             ('box_cells', BOX_CELLS),
+                             ('box_weight', BOX_WEIGHTS)):
+            if cfg[key] not in allowed:
+                raise ValueError(f'{name}: train_cfg.{key} must be one of '
+                                 f'{allowed}, got {cfg[key]!r}')
+        for key in ('alpha', 'beta'):
+            if not 0 < cfg[key] <= 1:
+                raise ValueError(f'{name}: train_cfg.{key} must be in (0, '
+                                 f'1], got {cfg[key]!r}')
+        if not isinstance(cfg['extra_positives'], int) or \
+                cfg['extra_positives'] < 0:
+            raise ValueError(f'{name}: train_cfg.extra_positives must be an '
+                             f'integer ≥ 0, got {cfg["extra_positives"]!r}')
+        if cfg['extra_positives'] and self.box_coding != 'ltrb':
+            raise ValueError(f'{name}: train_cfg.extra_positives needs an '
+                             f"'ltrb' branch (its boxes decide them)")
 
     @staticmethod
     def is_heatmap_branch(name: str) -> bool:
@@ -453,9 +517,14 @@ class CenterHead(BaseModule):
         targets = dict(
             center_heatmap_target=heatmap,
             ind=packed.to_slots(centers[:, 1] * width + centers[:, 0]),
-            wh_target=packed.to_slots(masked(code['wh'], valid)),
-            offset_target=packed.to_slots(masked(code['offsets'], valid)),
             mask=packed.to_slots(valid.to(fields['bboxes'].dtype)))
+        if self.box_coding == 'wh':
+            targets.update(
+                wh_target=packed.to_slots(masked(code['wh'], valid)),
+                offset_target=packed.to_slots(masked(code['offsets'],
+                                                     valid)))
+        else:
+            targets.update(self._dense_box_targets(packed))
         if batch_ignored_instances is not None and any(
                 inst is not None and len(inst) > 0
                 for inst in batch_ignored_instances):
@@ -486,10 +555,39 @@ class CenterHead(BaseModule):
         return self.bbox_coder.encode(fields['bboxes'], feat_size)
 
     def heatmap_radii(self, wh: Tensor) -> Tensor:
-        """Hook: (N,) int64 Gaussian radius of every object from its (N, 2)
-        size (w, h) in feature units; the original ctdet's (the size rounded
-        up first)."""
+        """Hook: the Gaussian radius of every object from its (N, 2) size
+        (w, h) in feature units: (N,) int64, the original ctdet's (the size
+        rounded up first); with ``heatmap_radius='elliptical'``, (N, 2)
+        TTFNet's (rx, ry)."""
+        if self.train_cfg['heatmap_radius'] == 'elliptical':
+            return elliptical_radii(wh, self.train_cfg['alpha'])
         return heatmap_radius(wh[:, 1], wh[:, 0], self.train_cfg['min_overlap'])
+
+    def _dense_box_targets(self, packed: PackedTargets) -> Dict[str, Tensor]:
+        """``box_target`` (B, 4, H, W) xyxy in input pixels and
+        ``box_weight`` (B, H, W) of the ltrb coding (see
+        :func:`cnet.models.utils.dense_box_targets`)."""
+        valid = packed.code['valid']
+        cfg = self.train_cfg
+        if cfg['box_cells'] == 'gaussian':
+            radii = elliptical_radii(packed.code['wh'], cfg['beta'])
+        else:
+            radii = torch.ones_like(packed.code['centers'])
+        box_target, box_weight = dense_box_targets(
+            packed.fields['bboxes'][valid], packed.batch_idx[valid],
+            packed.code['centers'][valid], radii[valid], packed.num_images,
+            packed.feat_size, self.bbox_coder.stride,
+            weighting=cfg['box_weight'],
+            inside_box=cfg['box_cells'] == 'center3x3')
+        targets = dict(box_target=box_target, box_weight=box_weight)
+        if cfg['extra_positives']:
+            # What _extra_positives reads: the valid objects themselves.
+            targets.update(
+                extra_boxes=packed.fields['bboxes'][valid],
+                extra_cells=packed.code['centers'][valid],
+                extra_batch_idx=packed.batch_idx[valid],
+                extra_labels=packed.fields['labels'].long()[valid])
+        return targets
 
     def extra_targets(self, packed: PackedTargets,
                       targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
@@ -561,24 +659,107 @@ class CenterHead(BaseModule):
         for stack in range(self.num_stacks):
             stack_outputs = {name: maps[stack]
                              for name, maps in outputs.items()}
-            terms = dict(
-                loss_center_heatmap=self.heatmap_loss(
-                    stack_outputs['hm'], target,
-                    targets.get('center_heatmap_weight'), num_pos),
-                loss_wh=self.loss_wh(
-                    transpose_and_gather_feat(stack_outputs['wh'],
-                                              targets['ind']),
-                    targets['wh_target'], targets['mask']),
-                loss_offset=self.loss_offset(
-                    transpose_and_gather_feat(stack_outputs['reg'],
-                                              targets['ind']),
-                    targets['offset_target'], targets['mask']))
+            if self.box_coding == 'wh':
+                terms = dict(
+                    loss_center_heatmap=self.heatmap_loss(
+                        stack_outputs['hm'], target,
+                        targets.get('center_heatmap_weight'), num_pos),
+                    loss_wh=self.loss_wh(
+                        transpose_and_gather_feat(stack_outputs['wh'],
+                                                  targets['ind']),
+                        targets['wh_target'], targets['mask']),
+                    loss_offset=self.loss_offset(
+                        transpose_and_gather_feat(stack_outputs['reg'],
+                                                  targets['ind']),
+                        targets['offset_target'], targets['mask']))
+            else:
+                terms = self._ltrb_loss_terms(stack_outputs, targets,
+                                              num_pos)
             terms.update(self.extra_loss_terms(stack_outputs, targets))
             for name, value in terms.items():
                 losses[name] = losses[name] + value if name in losses \
                     else value
         return {name: value / self.num_stacks
                 for name, value in losses.items()}
+
+    def ltrb_distances(self, ltrb: Tensor) -> Tensor:
+        """The ``ltrb`` branch's raw maps → distances in input pixels."""
+        return ltrb.clamp(min=0) * self.ltrb_scale
+
+    def predicted_boxes(self, ltrb: Tensor) -> Tensor:
+        """(B, 4, H, W) raw ``ltrb`` maps → (B, H, W, 4) xyxy boxes of every
+        cell, in input pixels."""
+        height, width = ltrb.shape[-2:]
+        locations = cell_locations(height, width, self.bbox_coder.stride,
+                                   ltrb.device)                    # (2, H, W)
+        return self.bbox_coder.distances_to_boxes(
+            locations.permute(1, 2, 0)[None],
+            self.ltrb_distances(ltrb).permute(0, 2, 3, 1))
+
+    def _ltrb_loss_terms(self, outputs: Dict[str, Tensor],
+                         targets: Dict[str, Tensor],
+                         num_pos: Tensor) -> Dict[str, Tensor]:
+        """The heatmap focal loss (with CenterNet-Update's extra positives
+        when asked) and the box loss of every weighted cell."""
+        pred_boxes = self.predicted_boxes(outputs['ltrb'])     # (B, H, W, 4)
+        target = targets['center_heatmap_target']
+        pos_mask = None
+        if self.train_cfg['extra_positives']:
+            pos_mask = target.eq(1) | self._extra_positives(
+                pred_boxes.detach(), targets)
+            num_pos = torch.count_nonzero(pos_mask).clamp(min=1)
+        return dict(
+            loss_center_heatmap=self.heatmap_loss(
+                outputs['hm'], target, targets.get('center_heatmap_weight'),
+                num_pos, pos_mask=pos_mask),
+            loss_bbox=self.loss_bbox(
+                pred_boxes, targets['box_target'].permute(0, 2, 3, 1),
+                targets['box_weight']))
+
+    def _extra_positives(self, pred_boxes: Tensor,
+                         targets: Dict[str, Tensor]) -> Tensor:
+        """CenterNet-Update's extra heatmap positives (``add_cls_pos_inds``).
+
+        Among the 3×3 cells around each object's centre whose location lies
+        inside its box, those where the predicted box's GIoU loss against
+        the object's is below the k-th smallest of them (k =
+        ``extra_positives``) and below ``extra_positive_thr``; the centre
+        itself always. Returns a (B, C, H, W) bool mask.
+        """
+        boxes = targets['extra_boxes']                             # (N, 4)
+        cells = targets['extra_cells']                      # (N, 2) x, y
+        batch_idx, labels = targets['extra_batch_idx'], targets['extra_labels']
+        num_images, num_classes, height, width = \
+            targets['center_heatmap_target'].shape
+        stride = self.bbox_coder.stride
+        shifts = torch.tensor([[dx, dy] for dy in (-1, 0, 1)
+                               for dx in (-1, 0, 1)], device=boxes.device)
+        around = cells[:, None] + shifts                          # (N, 9, 2)
+        xs, ys = around[..., 0], around[..., 1]
+        locations = around.to(boxes.dtype) * stride
+        usable = ((xs >= 0) & (xs < width) & (ys >= 0) & (ys < height) &
+                  (locations[..., 0] > boxes[:, None, 0]) &
+                  (locations[..., 0] < boxes[:, None, 2]) &
+                  (locations[..., 1] > boxes[:, None, 1]) &
+                  (locations[..., 1] < boxes[:, None, 3]))
+        predicted = pred_boxes[batch_idx[:, None], ys.clamp(0, height - 1),
+                               xs.clamp(0, width - 1)]             # (N, 9, 4)
+        loss = iou_family_loss(predicted, boxes[:, None].expand_as(predicted),
+                               'giou')
+        loss = torch.where(usable, loss, loss.new_full((), float('inf')))
+        loss[:, 4] = 0                      # the centre cell is a positive
+        k = min(self.train_cfg['extra_positives'], 9)
+        threshold = loss.kthvalue(k, dim=1).values.clamp(
+            max=self.train_cfg['extra_positive_thr'])            # (N,)
+        chosen = (loss < threshold[:, None]) & usable
+        chosen[:, 4] = True
+        mask = torch.zeros(num_images * num_classes * height * width,
+                           dtype=torch.bool, device=boxes.device)
+        plane = (batch_idx * num_classes + labels)[:, None].expand_as(xs)
+        flat = (plane * height + ys.clamp(0, height - 1)) * width + \
+            xs.clamp(0, width - 1)
+        mask[flat[chosen]] = True
+        return mask.view(num_images, num_classes, height, width)
 
     def extra_loss_terms(self, outputs: Dict[str, Tensor],
                          targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
@@ -595,7 +776,8 @@ class CenterHead(BaseModule):
 
     def heatmap_loss(self, logits: Tensor, target: Tensor,
                      weight: Optional[Tensor], num_pos: Tensor,
-                     loss: Optional[nn.Module] = None) -> Tensor:
+                     loss: Optional[nn.Module] = None,
+                     pos_mask: Optional[Tensor] = None) -> Tensor:
         """Focal loss on the clamped sigmoid of one stack's heatmap logits.
 
         On a CPU the batch is taken image by image, each piece divided by
@@ -611,23 +793,29 @@ class CenterHead(BaseModule):
             num_pos: positives of the whole batch (≥ 1).
             loss: the focal loss to apply; ``loss_center_heatmap`` by
                 default (a pose head passes its joint-heatmap loss).
+            pos_mask: (B, C, H, W) bool positives; ``target == 1`` by
+                default.
 
         Returns:
             Scalar loss, equal to the original's ``_neg_loss`` on the batch.
         """
+        def split(maps: Optional[Tensor]) -> List[Optional[Tensor]]:
+            return ([None] * len(logits) if maps is None
+                    else list(maps.unbind(0)))
+
         if logits.device.type == 'cpu':
-            pieces = list(zip(
-                logits.unbind(0), target.unbind(0),
-                [None] * len(logits) if weight is None else weight.unbind(0)))
+            pieces = list(zip(logits.unbind(0), target.unbind(0),
+                              split(weight), split(pos_mask)))
         else:
-            pieces = [(logits, target, weight)]
+            pieces = [(logits, target, weight, pos_mask)]
         focal_loss = self.loss_center_heatmap if loss is None else loss
         total = 0.
-        for piece_logits, piece_target, piece_weight in pieces:
+        for piece_logits, piece_target, piece_weight, piece_pos in pieces:
             pred = piece_logits.sigmoid().clamp(HEATMAP_CLAMP,
                                                 1 - HEATMAP_CLAMP)
             total = total + focal_loss(
-                pred, piece_target, piece_weight, avg_factor=num_pos)
+                pred, piece_target, piece_weight, avg_factor=num_pos,
+                pos_mask=piece_pos)
         return total
 
     # --------------------------------------------------------------- inference
@@ -705,8 +893,10 @@ class CenterHead(BaseModule):
             raise ValueError(f'{type(self).__name__}: the flip test is not '
                              f'supported (see its docstring)')
         maps = self.last_stack_maps(outputs, flip)
+        box_maps = ((maps['wh'], maps['reg']) if self.box_coding == 'wh'
+                    else (self.ltrb_distances(maps['ltrb']), None))
         peaks = self.bbox_coder.decode(
-            maps['hm'], maps['wh'], maps['reg'],
+            maps['hm'], *box_maps,
             topk=self.test_cfg['topk'],
             kernel=self.test_cfg['local_maximum_kernel'],
             # Unmerged, the centre heatmap stays logits: the decode applies
@@ -743,7 +933,26 @@ class CenterHead(BaseModule):
             return merge_flipped(maps.sigmoid())
         if name == 'wh':
             return merge_flipped(maps)
+        if name == 'ltrb':
+            return self._merge_flipped_ltrb(maps)
         return maps.chunk(2)[0]      # chunk: a traced batch stays dynamic
+
+    def _merge_flipped_ltrb(self, maps: Tensor) -> Tensor:
+        """Raw ``ltrb`` maps of images and mirrors → the images' raw maps
+        whose distances average both.
+
+        The mirror's cell x − seen at x once flipped back − measures from
+        its own location, R pixels right of the image's mirrored one: its
+        right distance is the image's left one plus R, its left the right
+        one minus R. The average is returned in raw units, so that
+        :meth:`ltrb_distances` gives it back.
+        """
+        images, mirrors = self.ltrb_distances(maps).chunk(2)
+        mirrors = mirrors.flip(-1)
+        stride = self.bbox_coder.stride
+        swapped = torch.stack([mirrors[:, 2] - stride, mirrors[:, 1],
+                               mirrors[:, 0] + stride, mirrors[:, 3]], dim=1)
+        return (images + swapped.clamp(min=0)) / (2 * self.ltrb_scale)
 
     def decode_extra(self, maps: Dict[str, Tensor],
                      peaks: DecodedPeaks) -> Dict[str, Tensor]:

@@ -7,9 +7,11 @@ from cnet.structures.bbox3d import (alpha_to_rotation_y, project_points,
 from .affine import (inverse_affine_bboxes, inverse_affine_points,
                      stack_affine_matrices)
 from .box3d import decode_orientation, encode_orientation
+from .box_targets import cell_locations, dense_box_targets
 from .flip_merge import merge_flipped
 from .gaussian_target import (draw_dense_offsets, draw_gaussians,
-                              gaussian_radius, heatmap_radius)
+                              elliptical_radii, gaussian_radius,
+                              heatmap_radius)
 from .keypoints import (flip_joint_maps, flip_joint_offsets, joint_peaks,
                         snap_keypoints, swap_index)
 from .nms import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
@@ -17,8 +19,8 @@ from .peaks import (extract_peaks, row_bound_applies, topk, topk_peaks,
                     transpose_and_gather_feat, window_max)
 
 __all__ = [
-    'gaussian_radius', 'heatmap_radius', 'draw_gaussians',
-    'draw_dense_offsets', 'window_max', 'extract_peaks', 'topk',
+    'gaussian_radius', 'heatmap_radius', 'elliptical_radii', 'draw_gaussians',
+    'draw_dense_offsets', 'dense_box_targets', 'cell_locations', 'window_max', 'extract_peaks', 'topk',
     'topk_peaks', 'row_bound_applies', 'transpose_and_gather_feat',
     'inverse_affine_points', 'inverse_affine_bboxes', 'stack_affine_matrices',
     'merge_flipped', 'box_iou', 'nms', 'batched_nms', 'soft_nms',
