@@ -1,5 +1,6 @@
 """Pure tensor functions of CenterNet: targets, peaks, gathering, affine,
-flip-test merging, NMS and the camera geometry of 3-D boxes."""
+flip-test merging, NMS, the camera geometry of 3-D boxes and CenterTrack's
+previous-frame heatmap and tracking targets."""
 from .affine import (inverse_affine_bboxes, inverse_affine_points,
                      stack_affine_matrices)
 from .box3d import (alpha_to_rotation_y, box3d_corners, decode_orientation,
@@ -12,6 +13,10 @@ from .gaussian_target import (draw_dense_offsets, draw_gaussian,
 from .keypoints import (flip_joint_maps, flip_joint_offsets, joint_peaks,
                         snap_keypoints, swap_index)
 from .nms import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
+from .tracking_targets import (DisturbedCenters, PreviousCenters,
+                               disturb_previous_centers, ltrb_amodal_targets,
+                               previous_centers, render_previous_heatmap,
+                               tracking_offsets)
 from .peaks import (extract_peaks, gather_feat, topk, topk_peaks,
                     transpose_and_gather_feat, window_max)
 
@@ -26,5 +31,7 @@ __all__ = [
     'rotation_y_to_alpha', 'encode_orientation', 'decode_orientation',
     'box3d_corners',
     'swap_index', 'flip_joint_maps', 'flip_joint_offsets', 'joint_peaks',
-    'snap_keypoints'
+    'snap_keypoints', 'PreviousCenters', 'DisturbedCenters',
+    'previous_centers', 'disturb_previous_centers',
+    'render_previous_heatmap', 'tracking_offsets', 'ltrb_amodal_targets'
 ]
