@@ -7,6 +7,7 @@ from .kitti_synthetic import SyntheticKittiDataset, generate_synthetic_kitti
 from .coco_keypoints import (COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES,
                              COCO_KEYPOINT_SIGMAS, COCO_SKELETON,
                              CocoKeypointsDataset)
+from .mot17_to_coco import convert_mot17, write_mot17
 from .moving_shapes import MovingShapesDataset, generate_moving_shapes
 from .samplers import ResumableSampler, SeededIndex, seeded_sample
 from .shapes import (SHAPE_CLASSES, ShapesDataset, generate_shapes_dataset,
@@ -16,7 +17,8 @@ from .voc_to_coco import VOC_CLASSES, build_coco_dict, convert_voc, parse_voc_xm
 
 __all__ = [
     'AnnotationError', 'CocoDataset', 'CocoVideoDataset',
-    'MovingShapesDataset', 'generate_moving_shapes', 'ResumableSampler', 'SeededIndex',
+    'MovingShapesDataset', 'generate_moving_shapes', 'convert_mot17',
+    'write_mot17', 'ResumableSampler', 'SeededIndex',
     'seeded_sample', 'ShapesDataset', 'generate_shapes_dataset',
     'render_image', 'load_coco_json', 'SHAPE_CLASSES',
     'VOC_CLASSES', 'parse_voc_xml', 'build_coco_dict', 'convert_voc',
