@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from cnet.datasets import CocoVideoDataset
-from cnet.datasets.mot17_to_coco import (convert_mot17, frame_range,
-                                         write_mot17)
+from cnet.datasets.mot17_to_coco import convert_mot17, frame_range
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
