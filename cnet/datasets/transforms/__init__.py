@@ -28,6 +28,10 @@ from .keypoints import (
 from .loading import LoadAnnotations, LoadImageFromFile, LoadImageFromNDArray
 from .mono3d import LoadMono3DAnnotations, Mono3DAffine, PackMono3DInputs
 from .photometric import ColorJitter, PCALighting, jitter_coefficients
+from .tracking import (LoadPreviousFrame, LoadTrackAnnotations,
+                       PackTrackInputs, PreviousFrame, PreviousFrameAffine,
+                       SamplePreviousFrame, TrackRandomFlip, previous_view,
+                       write_previous)
 
 __all__ = [
     'LoadImageFromFile', 'LoadImageFromNDArray', 'LoadAnnotations',
@@ -39,5 +43,8 @@ __all__ = [
     'filter_instances', 'get_border', 'jitter_coefficients',
     'LoadMono3DAnnotations', 'Mono3DAffine', 'PackMono3DInputs',
     'LoadPoseAnnotations', 'PoseRandomFlip', 'PackPoseInputs',
-    'affine_transform_keypoints', 'flip_keypoints', 'hide_outside_joints'
+    'affine_transform_keypoints', 'flip_keypoints', 'hide_outside_joints',
+    'SamplePreviousFrame', 'LoadTrackAnnotations', 'LoadPreviousFrame',
+    'PreviousFrameAffine', 'TrackRandomFlip', 'PreviousFrame',
+    'PackTrackInputs', 'previous_view', 'write_previous'
 ]

@@ -5,6 +5,14 @@ Module and parameter names follow torchvision's ResNet (``conv1``, ``bn1``,
 ``msra_resnet.py`` / ``resnet_dcn.py`` and MMDetection's ``ResNet`` use, so
 ImageNet weights and both model zoos load without renaming the trunk. The
 classifier (``avgpool``/``fc``) is not built.
+
+``with_pre_img`` / ``with_pre_hm`` add CenterTrack's extra inputs (the
+previous frame, the heatmap of its objects) as its DLA-34 does: a stem of
+their own each, shaped as ``conv1``/``bn1`` (7×7, stride 2, 64 channels),
+added after the image's ``relu(bn1(conv1(x)))``, under the DLA's names
+``pre_img_layer`` / ``pre_hm_layer``. CenterTrack's own ResNet has no such
+input (its ``backbones/resnet.py`` asserts they are off), so no checkpoint of
+it exists to match; off by default, and then nothing changes.
 """
 from typing import List, Optional, Sequence, Tuple, Type, Union
 
@@ -14,6 +22,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from cnet.registry import MODELS
+from .previous_frame import add_previous_frame
 
 # ImageNet weights the original CenterNet initialises from (msra_resnet.py).
 RESNET_IMAGENET_URLS = {
@@ -96,13 +105,19 @@ class ResNet(BaseModule):
             of each residual branch so that every block starts as the
             identity (Goyal et al. 2017); trains faster from scratch.
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint=URL)``.
+        with_pre_img: build ``pre_img_layer`` for CenterTrack's previous
+            frame (3 channels).
+        with_pre_hm: build ``pre_hm_layer`` for its previous heatmap
+            (1 channel).
     """
 
     def __init__(self, depth: int = 18, num_stages: int = 4,
                  out_indices: Sequence[int] = (3, ),
                  frozen_stages: int = -1, norm_eval: bool = False,
                  zero_init_residual: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 with_pre_img: bool = False,
+                 with_pre_hm: bool = False) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in ARCH_SETTINGS:
             raise KeyError(f'ResNet depth must be one of '
@@ -135,6 +150,13 @@ class ResNet(BaseModule):
             self.add_module(f'layer{i + 1}', self._make_layer(
                 block, planes, stage_blocks[i], 1 if i == 0 else 2))
         self.out_channels = tuple(c * block.expansion for c in widths)
+        self.with_pre_img = with_pre_img
+        self.with_pre_hm = with_pre_hm
+        for name, in_channels in (('pre_img', 3), ('pre_hm', 1)):
+            if getattr(self, f'with_{name}'):
+                self.add_module(f'{name}_layer', nn.Sequential(
+                    nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False),
+                    nn.BatchNorm2d(64), nn.ReLU(inplace=True)))
         self._freeze_stages()
 
     def _make_layer(self, block: Type[nn.Module], planes: int,
@@ -172,6 +194,8 @@ class ResNet(BaseModule):
     def _freeze_stages(self) -> None:
         frozen: List[nn.Module] = []
         if self.frozen_stages >= 0:
+            # The previous-frame stems are new (no ImageNet weights): they
+            # stay trainable.
             frozen += [self.conv1, self.bn1]
         frozen += [getattr(self, f'layer{i}')
                    for i in range(1, self.frozen_stages + 1)]
@@ -180,8 +204,16 @@ class ResNet(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+    def forward(self, x: Tensor, pre_img: Optional[Tensor] = None,
+                pre_hm: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
+        """(B, 3, H, W) → the stages in ``out_indices`` (stride 4 · 2^i).
+
+        ``pre_img`` (B, 3, H, W) and ``pre_hm`` (B, 1, H, W), CenterTrack's
+        previous frame and heatmap, are added after the stem when given
+        (each needs its ``with_*`` option).
+        """
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.maxpool(add_previous_frame(self, x, pre_img, pre_hm))
         outs = []
         for i in range(self.num_stages):
             x = getattr(self, f'layer{i + 1}')(x)
