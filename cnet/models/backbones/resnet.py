@@ -109,6 +109,9 @@ class ResNet(BaseModule):
             frame (3 channels).
         with_pre_hm: build ``pre_hm_layer`` for its previous heatmap
             (1 channel).
+        base_channels: width of the stem and the first stage (64); stage
+            i has ``base_channels · 2^i``. A narrower trunk for small tasks
+            (no ImageNet weights exist for it).
     """
 
     def __init__(self, depth: int = 18, num_stages: int = 4,
@@ -117,8 +120,12 @@ class ResNet(BaseModule):
                  zero_init_residual: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None,
                  with_pre_img: bool = False,
-                 with_pre_hm: bool = False) -> None:
+                 with_pre_hm: bool = False,
+                 base_channels: int = 64) -> None:
         super().__init__(init_cfg=init_cfg)
+        if base_channels < 1:
+            raise ValueError(f'ResNet base_channels must be positive, got '
+                             f'{base_channels}')
         if depth not in ARCH_SETTINGS:
             raise KeyError(f'ResNet depth must be one of '
                            f'{sorted(ARCH_SETTINGS)}, got {depth}')
@@ -140,12 +147,12 @@ class ResNet(BaseModule):
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
 
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(3, base_channels, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(base_channels)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.inplanes = 64
-        widths = (64, 128, 256, 512)[:num_stages]
+        self.inplanes = base_channels
+        widths = tuple(base_channels * 2 ** i for i in range(num_stages))
         for i, planes in enumerate(widths):
             self.add_module(f'layer{i + 1}', self._make_layer(
                 block, planes, stage_blocks[i], 1 if i == 0 else 2))
@@ -155,8 +162,9 @@ class ResNet(BaseModule):
         for name, in_channels in (('pre_img', 3), ('pre_hm', 1)):
             if getattr(self, f'with_{name}'):
                 self.add_module(f'{name}_layer', nn.Sequential(
-                    nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False),
-                    nn.BatchNorm2d(64), nn.ReLU(inplace=True)))
+                    nn.Conv2d(in_channels, base_channels, 7, 2, 3,
+                              bias=False),
+                    nn.BatchNorm2d(base_channels), nn.ReLU(inplace=True)))
         self._freeze_stages()
 
     def _make_layer(self, block: Type[nn.Module], planes: int,
