@@ -242,6 +242,12 @@ class CenterHead(BaseModule):
         ltrb_scale: with an ``ltrb`` branch: its output is
             ``relu(x) · ltrb_scale`` input pixels (TTFNet's
             ``wh_offset_base`` 16).
+        ltrb_bias_init: the bias of the ``ltrb`` branch's last conv: every
+            cell starts with distances of ``ltrb_bias_init · ltrb_scale``
+            pixels. TTFNet starts from 0, a degenerate box whose GIoU has
+            no gradient (its area and overlap are products of zeros): with
+            a backbone trained from scratch the boxes then barely move for
+            epochs, so cnet starts from 16 px (docs/fast_recipe.md).
         bbox_coder: encodes boxes into targets and decodes peaks
             (``LTRBBBoxCoder`` with an ``ltrb`` branch).
         train_cfg: the keys of ``TRAIN_CFG``: ``min_overlap`` (0.7) of the
@@ -296,7 +302,8 @@ class CenterHead(BaseModule):
                  init_cfg: OptConfigType = None,
                  loss_bbox: ConfigType = dict(
                      type='IoUFamilyLoss', mode='giou', loss_weight=5.0),
-                 ltrb_scale: float = 16.0) -> None:
+                 ltrb_scale: float = 16.0,
+                 ltrb_bias_init: float = 1.0) -> None:
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) \
@@ -347,6 +354,8 @@ class CenterHead(BaseModule):
                     f"{type(self.bbox_coder).__name__}")
             self.loss_bbox = MODELS.build(loss_bbox)
             self.ltrb_scale = float(ltrb_scale)
+            for branch in self.branches['ltrb']:
+                nn.init.constant_(branch[-1].bias, ltrb_bias_init)
         self.test_cfg = strict_cfg(self.TEST_CFG, test_cfg, name, 'test_cfg',
                                    also=DETECTOR_TEST_KEYS)
 
