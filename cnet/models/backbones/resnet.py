@@ -101,10 +101,13 @@ class ResNet(BaseModule):
         frozen_stages: stages whose parameters are frozen and whose BN runs
             in eval mode (-1: none; 0: the stem).
         norm_eval: keep every BN layer in eval mode during training.
-        zero_init_residual: when initialised from scratch, zero the last BN
-            of each residual branch so that every block starts as the
-            identity (Goyal et al. 2017); trains faster from scratch.
-        init_cfg: e.g. ``dict(type='Pretrained', checkpoint=URL)``.
+        zero_init_residual: unless weights are loaded, zero the last BN of
+            each residual branch so that every block starts as the identity
+            (Goyal et al. 2017); trains faster from scratch. Not in the
+            original.
+        init_cfg: e.g. ``dict(type='Pretrained', checkpoint=URL)``;
+            ``None`` keeps PyTorch's default init, as the original where it
+            loads no weights (see :meth:`init_weights`).
         with_pre_img: build ``pre_img_layer`` for CenterTrack's previous
             frame (3 channels).
         with_pre_hm: build ``pre_hm_layer`` for its previous heatmap
@@ -181,23 +184,30 @@ class ResNet(BaseModule):
         return nn.Sequential(*layers)
 
     def init_weights(self) -> None:
-        if self.init_cfg is None:
-            # torchvision's initialisation (Kaiming fan-out, BN 1/0).
+        """Apply ``init_cfg``; without one, keep PyTorch's default init.
+
+        The original (``msra_resnet.py``, ``resnet_dcn.py``) builds its
+        trunk with PyTorch's default layer init (convs U(±1/sqrt(fan_in)),
+        BN 1/0) and only overwrites it by the ImageNet weights; so does
+        ``init_cfg=None`` here. torchvision's own init (Kaiming fan-out
+        normal, about 2.45× the spread) is
+        ``init_cfg=dict(type='Kaiming', layer='Conv2d', mode='fan_out',
+        nonlinearity='relu', distribution='normal')``.
+        ``zero_init_residual`` applies unless weights are loaded.
+        """
+        super().init_weights()
+        if self.zero_init_residual and not self._loads_weights():
             for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(
-                        m.weight, mode='fan_out', nonlinearity='relu')
-                elif isinstance(m, nn.BatchNorm2d):
-                    nn.init.constant_(m.weight, 1)
-                    nn.init.constant_(m.bias, 0)
-            if self.zero_init_residual:
-                for m in self.modules():
-                    if isinstance(m, Bottleneck):
-                        nn.init.constant_(m.bn3.weight, 0)
-                    elif isinstance(m, BasicBlock):
-                        nn.init.constant_(m.bn2.weight, 0)
-        else:
-            super().init_weights()
+                if isinstance(m, Bottleneck):
+                    nn.init.constant_(m.bn3.weight, 0)
+                elif isinstance(m, BasicBlock):
+                    nn.init.constant_(m.bn2.weight, 0)
+
+    def _loads_weights(self) -> bool:
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [
+            self.init_cfg]
+        return any(cfg is not None and cfg.get('type') == 'Pretrained'
+                   for cfg in cfgs)
 
     def _freeze_stages(self) -> None:
         frozen: List[nn.Module] = []
