@@ -1,8 +1,9 @@
 """The embedded default's training iteration in each precision, in one run.
 
-One training step of the config's model (``configs/centernet_resnet18_shapes.py``
-by default: batch 16 at 128×128, forward, targets, loss, backward, Adam)
-through its own ``AutocastOptimWrapper``, with
+One training step of the config's model
+(``configs/centernet_resnet18_shapes.py`` by default: batch 16 at 128×128,
+forward, targets, loss, backward, Adam) through its own
+``AutocastOptimWrapper``, with
 
 - ``bfloat16``: the setting main hard-coded before ``dtype='auto'``;
 - ``auto``: what the machine picks (bf16 where oneDNN runs it natively,
@@ -44,16 +45,23 @@ def shapes_like_batch(batch: int, size: int, num_classes: int,
         count = int(torch.randint(1, 13, (), generator=generator))
         xy = torch.rand(count, 2, generator=generator) * (size - 16)
         wh = 4 + torch.rand(count, 2, generator=generator) * size / 2
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(size, size), ori_shape=(size, size),
-            batch_input_shape=(size, size), img_id=0, img_path=''))
+        sample = DetDataSample(
+            metainfo=dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                batch_input_shape=(size, size),
+                img_id=0,
+                img_path=''))
         sample.gt_instances = InstanceData(
             bboxes=torch.cat([xy, (xy + wh).clamp(max=size - 1)], dim=1),
-            labels=torch.randint(0, num_classes, (count, ),
-                                 generator=generator))
+            labels=torch.randint(
+                0, num_classes, (count, ), generator=generator))
         samples.append(sample)
-    inputs = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8,
-                            generator=generator) for _ in range(batch)]
+    inputs = [
+        torch.randint(
+            0, 256, (3, size, size), dtype=torch.uint8, generator=generator)
+        for _ in range(batch)
+    ]
     return dict(inputs=inputs, data_samples=samples)
 
 
@@ -64,8 +72,8 @@ def time_steps(cfg: Config, dtype: str, data: dict, warmup: int,
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(),
-                                 lr=cfg.optim_wrapper.optimizer.lr)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.optim_wrapper.optimizer.lr)
     with warnings.catch_warnings():
         # The emulated-bf16 warning: the table says it.
         warnings.simplefilter('ignore')
@@ -78,8 +86,11 @@ def time_steps(cfg: Config, dtype: str, data: dict, warmup: int,
         model.train_step(data, wrapper)
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
-    return dict(median=times[len(times) // 2], min=times[0], max=times[-1],
-                ran=wrapper.precision.name)
+    return dict(
+        median=times[len(times) // 2],
+        min=times[0],
+        max=times[-1],
+        ran=wrapper.precision.name)
 
 
 def main() -> None:
@@ -90,8 +101,8 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--iters', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--dtypes', nargs='+',
-                        default=['bfloat16', 'auto', 'float32'])
+    parser.add_argument(
+        '--dtypes', nargs='+', default=['bfloat16', 'auto', 'float32'])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     register_all_modules()
@@ -105,8 +116,10 @@ def main() -> None:
           f'at {args.size}x{args.size}, {args.threads} threads, torch '
           f'{torch.__version__}, {platform.machine()} CPU: '
           f'{cpu_description()}')
-    figures = {dtype: time_steps(cfg, dtype, data, args.warmup, args.iters)
-               for dtype in args.dtypes}
+    figures = {
+        dtype: time_steps(cfg, dtype, data, args.warmup, args.iters)
+        for dtype in args.dtypes
+    }
     slowest = max(figure['median'] for figure in figures.values())
     for dtype, figure in figures.items():
         print(f'  dtype={dtype!r:12s} ran {figure["ran"]:9s} '

@@ -37,12 +37,21 @@ CONFIG = 'configs/centernet_resnet18_shapes.py'
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root', default='data/shapes/')
-    parser.add_argument('--samples', type=int, default=400,
-                        help='dataset samples timed per variant')
-    parser.add_argument('--steps', type=int, default=12,
-                        help='training steps timed per variant')
-    parser.add_argument('--rounds', type=int, default=3,
-                        help='alternating rounds; the best round is kept')
+    parser.add_argument(
+        '--samples',
+        type=int,
+        default=400,
+        help='dataset samples timed per variant')
+    parser.add_argument(
+        '--steps',
+        type=int,
+        default=12,
+        help='training steps timed per variant')
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=3,
+        help='alternating rounds; the best round is kept')
     return parser.parse_args()
 
 
@@ -59,17 +68,19 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=True)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
-    cfg = load_config(CONFIG, {'train_dataloader.dataset.data_root':
-                               args.data_root})
+    cfg = load_config(CONFIG,
+                      {'train_dataloader.dataset.data_root': args.data_root})
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     count = min(args.samples, len(dataset))
 
     def load(seeded: bool) -> Callable[[], float]:
+
         def run() -> float:
             start = time.perf_counter()
             for i in range(count):
                 dataset[SeededIndex(i, 1000 + i) if seeded else i]
             return (time.perf_counter() - start) / count * 1e3
+
         return run
 
     plain_ms, seeded_ms = best_of(args.rounds, [load(False), load(True)])
@@ -77,37 +88,41 @@ def main() -> None:
     model = MODELS.build(cfg.model)
     model.train()
     batch = [dataset[i] for i in range(16)]
-    data = dict(inputs=[s['inputs'] for s in batch],
-                data_samples=[s['data_samples'] for s in batch])
+    data = dict(
+        inputs=[s['inputs'] for s in batch],
+        data_samples=[s['data_samples'] for s in batch])
 
     # The config's dtype='auto': bf16 only where the CPU runs it natively.
     precision = resolve_precision('auto', 'cpu')
 
     def wrapper_step(wrapper_cls) -> Callable[[], float]:
-        wrapper = wrapper_cls(optimizer=torch.optim.Adam(
-            model.parameters(), lr=1e-5))
+        wrapper = wrapper_cls(
+            optimizer=torch.optim.Adam(model.parameters(), lr=1e-5))
 
         def run() -> float:
             start = time.perf_counter()
             for _ in range(args.steps):
-                with torch.autocast('cpu', dtype=precision.dtype,
-                                    enabled=precision.autocast):
-                    losses = model(**model.data_preprocessor(data, True),
-                                   mode='loss')
+                with torch.autocast(
+                        'cpu', dtype=precision.dtype,
+                        enabled=precision.autocast):
+                    losses = model(
+                        **model.data_preprocessor(data, True), mode='loss')
                 loss, _ = model.parse_losses(losses)
                 wrapper.update_params(loss)
             return (time.perf_counter() - start) / args.steps * 1e3
+
         return run
 
     plain_step, guarded_step = best_of(
-        args.rounds, [wrapper_step(OptimWrapper),
-                      wrapper_step(GuardedOptimWrapper)])
+        args.rounds,
+        [wrapper_step(OptimWrapper),
+         wrapper_step(GuardedOptimWrapper)])
 
     print(f'machine: {platform.processor() or platform.machine()} '
           f'({cpu_description()}), torch {torch.__version__}, '
           f'{torch.get_num_threads()} threads, step in {precision.name}')
-    print(f'| measurement | mmengine default | cnet | cnet / default |')
-    print(f'|---|---|---|---|')
+    print('| measurement | mmengine default | cnet | cnet / default |')
+    print('|---|---|---|---|')
     print(f'| dataset sample, shapes pipeline (ms) | {plain_ms:.3f} '
           f'| {seeded_ms:.3f} (seeded) | {seeded_ms / plain_ms:.3f} |')
     print(f'| training step, batch 16 at 128 (ms) | {plain_step:.1f} '

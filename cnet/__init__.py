@@ -1,4 +1,4 @@
-"""cnet: CenterNet ("Objects as Points") as a config-driven toolbox on mmengine.
+"""cnet: CenterNet ("Objects as Points"), a config-driven toolbox on mmengine.
 
 Importing cnet (or any of its packages) registers nothing outside cnet's own
 registries: the weights-only checkpoint loaders are routed into mmengine by

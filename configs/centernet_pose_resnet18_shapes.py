@@ -1,7 +1,8 @@
-# Multi-person pose on the synthetic stick-figure set (cnet/datasets/stick_figures.py,
-# generated under data/stick_figures on first use): the shapes detector with the pose
-# head, sized to train and test on 2 CPU cores in under 10 minutes (880 images, the base's
-# 28 epochs): keypoint AP 0.403 in 9 min 43 s on 2 cores (docs/pose.md, section 9).
+# Multi-person pose on the synthetic stick-figure set
+# (cnet/datasets/stick_figures.py, generated under data/stick_figures on first
+# use): the shapes detector with the pose head, sized to train and test on 2
+# CPU cores in under 10 minutes (880 images, the base's 28 epochs): keypoint AP
+# 0.403 in 9 min 43 s on 2 cores (docs/pose.md, section 9).
 _base_ = './centernet_resnet18_shapes.py'
 
 num_joints = 17
@@ -9,25 +10,33 @@ input_size = (128, 128)
 
 # model: the detector is the base's; only the head changes.
 model = dict(
-    # The joint heatmaps' focal loss weighs 4 (the original's hm_hp_weight 1): sharper joint
-    # peaks for the snapping in this short schedule.
-    bbox_head=dict(type='CenterPoseHead', num_classes=1, num_joints=num_joints,
-                   loss_joint_heatmap=dict(type='GaussianFocalLoss', loss_weight=4.0)),
-    # The original's --dense_hp: the joint offsets trained over each person's centre
-    # Gaussian, not at its centre alone; more to learn from in each step.
+    # The joint heatmaps' focal loss weighs 4 (the original's hm_hp_weight 1):
+    # sharper joint peaks for the snapping in this short schedule.
+    bbox_head=dict(
+        type='CenterPoseHead',
+        num_classes=1,
+        num_joints=num_joints,
+        loss_joint_heatmap=dict(type='GaussianFocalLoss', loss_weight=4.0)),
+    # The original's --dense_hp: the joint offsets trained over each person's
+    # centre Gaussian, not at its centre alone; more to learn from in each
+    # step.
     train_cfg=dict(dense_hp=True),
-    # Snap joints to joint-heatmap peaks above 0.4 (the original's 0.1): after this short
-    # schedule the joint heatmaps still have weak peaks at other joints (docs/pose.md).
+    # Snap joints to joint-heatmap peaks above 0.4 (the original's 0.1): after
+    # this short schedule the joint heatmaps still have weak peaks at other
+    # joints (docs/pose.md).
     test_cfg=dict(joint_score_thr=0.4))
 
-# data: persons with keypoints; the crop and the packing carry them. No mirror: a figure
-# seen from the back is told left from right only by its lighter left side, which a mirror
-# (with its left/right swap) would make the right side.
+# data: persons with keypoints; the crop and the packing carry them. No mirror:
+# a figure seen from the back is told left from right only by its lighter left
+# side, which a mirror (with its left/right swap) would make the right side.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadPoseAnnotations'),
-    dict(type='RandomCenterAffine', input_size=input_size,
-         scales=(0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3), border=64),
+    dict(
+        type='RandomCenterAffine',
+        input_size=input_size,
+        scales=(0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3),
+        border=64),
     dict(type='PackPoseInputs'),
 ]
 test_pipeline = [
@@ -37,26 +46,48 @@ test_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 data_root = 'data/stick_figures/'
-figures = dict(image_size_range=(128, 192), max_figures=4, figure_size_range=(64, 176),
-               occluder_prob=0.3, max_occlusion=0.6)
+figures = dict(
+    image_size_range=(128, 192),
+    max_figures=4,
+    figure_size_range=(64, 176),
+    occluder_prob=0.3,
+    max_occlusion=0.6)
 train_dataloader = dict(
     # Batch 8 (the base's 16): twice the steps in the same time.
     batch_size=8,
-    dataset=dict(_delete_=True, type='StickFiguresDataset', data_root=data_root,
-                 split='train', num_images=880, seed=0, **figures,
-                 filter_cfg=dict(filter_empty_gt=True), pipeline=train_pipeline))
+    dataset=dict(
+        _delete_=True,
+        type='StickFiguresDataset',
+        data_root=data_root,
+        split='train',
+        num_images=880,
+        seed=0,
+        **figures,
+        filter_cfg=dict(filter_empty_gt=True),
+        pipeline=train_pipeline))
 val_dataloader = dict(
-    dataset=dict(_delete_=True, type='StickFiguresDataset', data_root=data_root,
-                 split='val', num_images=100, seed=1, **figures, test_mode=True,
-                 pipeline=test_pipeline))
+    dataset=dict(
+        _delete_=True,
+        type='StickFiguresDataset',
+        data_root=data_root,
+        split='val',
+        num_images=100,
+        seed=1,
+        **figures,
+        test_mode=True,
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # metric: keypoint AP (OKS) beside box AP, with the per-joint table.
-val_evaluator = dict(_delete_=True, type='CocoKeypointMetric',
-                     ann_file=data_root + 'val/annotations.json', per_keypoint=True)
+val_evaluator = dict(
+    _delete_=True,
+    type='CocoKeypointMetric',
+    ann_file=data_root + 'val/annotations.json',
+    per_keypoint=True)
 test_evaluator = val_evaluator
 
 # tools/test.py --tta is refused with this note.
 tta_model = None
 tta_pipeline = None
-tta_note = 'pose: the flip test is model.test_cfg.flip=True; a multi-scale merge would drop the joints'
+tta_note = ('pose: the flip test is model.test_cfg.flip=True; a multi-scale '
+            'merge would drop the joints')

@@ -126,20 +126,22 @@ def resolve_precision(dtype: Union[str, torch.dtype],
 def _auto_precision(device_type: str) -> Precision:
     if device_type == 'cpu':
         if native_bf16('cpu'):
-            return Precision(torch.bfloat16, False,
-                             f"dtype='auto': bfloat16, which this CPU "
-                             f'({cpu_description()}) runs natively')
-        return Precision(torch.float32, False,
-                         f"dtype='auto': float32, since this CPU "
-                         f'({cpu_description()}) would emulate bfloat16, '
-                         f'several times slower')
+            return Precision(
+                torch.bfloat16, False,
+                f"dtype='auto': bfloat16, which this CPU "
+                f'({cpu_description()}) runs natively')
+        return Precision(
+            torch.float32, False, f"dtype='auto': float32, since this CPU "
+            f'({cpu_description()}) would emulate bfloat16, '
+            f'several times slower')
     if native_bf16(device_type):
-        return Precision(torch.bfloat16, False,
-                         f"dtype='auto': bfloat16, which this "
-                         f'{device_type} device supports')
-    return Precision(torch.float16, True,
-                     f"dtype='auto': float16 with a dynamic loss scaler, "
-                     f'since this {device_type} device has no bfloat16')
+        return Precision(
+            torch.bfloat16, False, f"dtype='auto': bfloat16, which this "
+            f'{device_type} device supports')
+    return Precision(
+        torch.float16, True,
+        f"dtype='auto': float16 with a dynamic loss scaler, "
+        f'since this {device_type} device has no bfloat16')
 
 
 def warn_emulated(dtype: str) -> None:
@@ -149,8 +151,9 @@ def warn_emulated(dtype: str) -> None:
         return
     _warned_emulated.add(dtype)
     warnings.warn(
-        f'{dtype} on this CPU ({cpu_description()}) runs through PyTorch\'s '
+        f"{dtype} on this CPU ({cpu_description()}) runs through PyTorch's "
         f'reference kernels, several times slower than float32; choose '
         f"float32 with dtype='auto' (or 'float32'), e.g. --cfg-options "
         f'optim_wrapper.dtype=auto, or --dtype fp32 (or auto) for '
-        f'tools/benchmark.py', stacklevel=3)
+        f'tools/benchmark.py',
+        stacklevel=3)

@@ -8,7 +8,7 @@ the dataset still lists every image.
 import os
 import os.path as osp
 import shutil
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 
@@ -35,7 +35,9 @@ def corrupt_file(path: str, kind: str, rng: np.random.Generator) -> None:
         f.write(data)
 
 
-def corrupt_images(image_dir: str, fraction: float, seed: int = 0,
+def corrupt_images(image_dir: str,
+                   fraction: float,
+                   seed: int = 0,
                    kinds: tuple = CORRUPTIONS) -> List[Dict[str, str]]:
     """Damage ``round(fraction * N)`` of the N files in ``image_dir``.
 
@@ -60,8 +62,11 @@ def corrupt_images(image_dir: str, fraction: float, seed: int = 0,
     return damaged
 
 
-def copy_and_corrupt(src_root: str, dst_root: str, split: str = 'train',
-                     image_dir: str = 'images', fraction: float = 0.05,
+def copy_and_corrupt(src_root: str,
+                     dst_root: str,
+                     split: str = 'train',
+                     image_dir: str = 'images',
+                     fraction: float = 0.05,
                      seed: int = 0,
                      overwrite: bool = False) -> List[Dict[str, str]]:
     """Copy a dataset folder and damage a fraction of one split's images.

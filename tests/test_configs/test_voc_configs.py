@@ -1,5 +1,5 @@
-"""The VOC configs: the original's recipe, a buildable 20-class model, a dataset config that
-parses (no data on disk needed)."""
+"""The VOC configs: the original's recipe, a buildable 20-class model, a
+dataset config that parses (no data on disk needed)."""
 import os.path as osp
 
 import pytest
@@ -33,7 +33,8 @@ def test_config_holds_the_original_pascal_recipe(name):
     assert cfg.train_dataloader.batch_size == 32
     assert cfg.auto_scale_lr.base_batch_size == 32
     assert cfg.model.test_cfg.flip is True
-    assert [e['type'] for e in cfg.val_evaluator] == ['CocoMetric', 'VOCMetric']
+    assert [e['type']
+            for e in cfg.val_evaluator] == ['CocoMetric', 'VOCMetric']
     assert cfg.val_evaluator[1]['eval_mode'] == '11points'
 
 
@@ -51,8 +52,10 @@ def test_model_builds_with_twenty_classes_and_predicts(name):
 
 def test_dataset_config_parses_and_builds_without_data():
     cfg = load_config('centernet_resnet18_dcn_voc.py')
-    for loader, ann_file in ((cfg.train_dataloader, 'annotations/pascal_trainval0712.json'),
-                             (cfg.test_dataloader, 'annotations/pascal_test2007.json')):
+    for loader, ann_file in ((cfg.train_dataloader,
+                              'annotations/pascal_trainval0712.json'),
+                             (cfg.test_dataloader,
+                              'annotations/pascal_test2007.json')):
         dataset_cfg = loader.dataset
         assert dataset_cfg.type == 'CocoDataset'
         assert dataset_cfg.data_root == 'data/voc/'
@@ -60,7 +63,10 @@ def test_dataset_config_parses_and_builds_without_data():
         assert tuple(dataset_cfg.metainfo.classes) == VOC_CLASSES
         dataset = DATASETS.build(dict(dataset_cfg, lazy_init=True))
         assert dataset.ann_file == osp.join('data/voc/', ann_file)
-    sizes = [t.get('input_size') for t in cfg.train_pipeline + cfg.test_pipeline
-             if 'Affine' in t['type']]
+    sizes = [
+        t.get('input_size') for t in cfg.train_pipeline + cfg.test_pipeline
+        if 'Affine' in t['type']
+    ]
     assert sizes == [(384, 384), (384, 384)]
-    assert [type(TRANSFORMS.build(t)).__name__ for t in cfg.test_pipeline][2] == 'CenterAffine'
+    assert [type(TRANSFORMS.build(t)).__name__
+            for t in cfg.test_pipeline][2] == 'CenterAffine'

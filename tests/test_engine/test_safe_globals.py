@@ -29,14 +29,16 @@ def test_message_hub_state_loads_with_weights_only(tmp_path):
 
 
 class _RunsCode:
+
     def __reduce__(self):
-        return (os.system, ('echo pwned',))
+        return (os.system, ('echo pwned', ))
 
 
 def test_a_pickle_that_runs_code_is_still_refused(tmp_path):
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'payload': _RunsCode()}, path)
-    with pytest.raises(Exception, match='(?i)weights[_ ]only|unsupported global'):
+    with pytest.raises(
+            Exception, match='(?i)weights[_ ]only|unsupported global'):
         torch.load(path, weights_only=True)
 
 

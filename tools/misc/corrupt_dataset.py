@@ -3,9 +3,9 @@
     python tools/misc/corrupt_dataset.py data/shapes data/shapes_corrupt \
         --fraction 0.05 --seed 0
 
-Writes ``DST/corrupted.json`` listing each damaged file and how it was
-damaged (truncated, garbage, empty or missing). Train on the copy with
-``--cfg-options train_dataloader.dataset.data_root=DST/`` (docs/reliability.md).
+Writes ``DST/corrupted.json`` listing each damaged file and how it was damaged
+(truncated, garbage, empty or missing). Train on the copy with ``--cfg-options
+train_dataloader.dataset.data_root=DST/`` (docs/reliability.md).
 """
 import argparse
 import json
@@ -29,9 +29,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    damaged = copy_and_corrupt(args.src, args.dst, args.split,
-                               args.image_dir, args.fraction, args.seed,
-                               args.overwrite)
+    damaged = copy_and_corrupt(args.src, args.dst, args.split, args.image_dir,
+                               args.fraction, args.seed, args.overwrite)
     with open(osp.join(args.dst, 'corrupted.json'), 'w') as f:
         json.dump(damaged, f, indent=1)
     counts = Counter(item['kind'] for item in damaged)

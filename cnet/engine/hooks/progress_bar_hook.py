@@ -1,4 +1,4 @@
-"""A progress bar over the images of the test loop (and optionally validation)."""
+"""A progress bar over the images of the test loop (optionally validation)."""
 from typing import Optional, Sequence
 
 from mmengine.dist import get_rank, get_world_size
@@ -54,7 +54,9 @@ class ProgressBarHook(Hook):
         if self.test:
             self._start(runner.test_dataloader)
 
-    def after_test_iter(self, runner, batch_idx: int,
+    def after_test_iter(self,
+                        runner,
+                        batch_idx: int,
                         data_batch: Optional[dict] = None,
                         outputs: Optional[Sequence] = None) -> None:
         self._update(data_batch)
@@ -66,7 +68,9 @@ class ProgressBarHook(Hook):
         if self.val:
             self._start(runner.val_dataloader)
 
-    def after_val_iter(self, runner, batch_idx: int,
+    def after_val_iter(self,
+                       runner,
+                       batch_idx: int,
                        data_batch: Optional[dict] = None,
                        outputs: Optional[Sequence] = None) -> None:
         self._update(data_batch)

@@ -22,7 +22,8 @@ class DetDataPreprocessor(BaseDataPreprocessor):
     Args:
         mean: per-channel mean in 0..255 units, in the channel order of the
             image after ``bgr_to_rgb``. The original CenterNet feeds BGR images
-            with mean (0.408, 0.447, 0.470)·255 and std (0.289, 0.274, 0.278)·255.
+            with mean (0.408, 0.447, 0.470)·255 and std (0.289, 0.274,
+            0.278)·255.
         std: per-channel std in 0..255 units.
         bgr_to_rgb: swap the channels of the BGR images the pipeline loads
             (MMDetection's CenterNet weights expect RGB; the original's, BGR).
@@ -30,18 +31,21 @@ class DetDataPreprocessor(BaseDataPreprocessor):
         pad_value: the padding, in pixel units.
     """
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float],
-                 bgr_to_rgb: bool = False, pad_size_divisor: int = 1,
+    def __init__(self,
+                 mean: Sequence[float],
+                 std: Sequence[float],
+                 bgr_to_rgb: bool = False,
+                 pad_size_divisor: int = 1,
                  pad_value: float = 0.0,
                  non_blocking: Optional[bool] = False) -> None:
         super().__init__(non_blocking)
         if len(mean) != 3 or len(std) != 3:
             raise ValueError(f'DetDataPreprocessor: mean and std need 3 '
                              f'values, got mean={mean}, std={std}')
-        self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1),
-                             persistent=False)
+        self.register_buffer(
+            'mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer(
+            'std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.bgr_to_rgb = bgr_to_rgb
         self.pad_size_divisor = pad_size_divisor
         self.pad_value = pad_value
@@ -53,11 +57,14 @@ class DetDataPreprocessor(BaseDataPreprocessor):
         d = self.pad_size_divisor
         pad_h = -(-max(heights) // d) * d
         pad_w = -(-max(widths) // d) * d
-        if all(h == pad_h for h in heights) and all(w == pad_w for w in widths):
+        if all(h == pad_h for h in heights) and all(w == pad_w
+                                                    for w in widths):
             return torch.stack(images)
         return torch.stack([
-            F.pad(img, (0, pad_w - img.shape[-1], 0, pad_h - img.shape[-2]),
-                  value=self.pad_value) for img in images])
+            F.pad(
+                img, (0, pad_w - img.shape[-1], 0, pad_h - img.shape[-2]),
+                value=self.pad_value) for img in images
+        ])
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
@@ -74,6 +81,8 @@ class DetDataPreprocessor(BaseDataPreprocessor):
         if data_samples is not None:
             batch_input_shape = tuple(batch.shape[-2:])
             for sample in data_samples:
-                sample.set_metainfo(dict(batch_input_shape=batch_input_shape,
-                                         pad_shape=batch_input_shape))
+                sample.set_metainfo(
+                    dict(
+                        batch_input_shape=batch_input_shape,
+                        pad_shape=batch_input_shape))
         return dict(inputs=batch, data_samples=data_samples)

@@ -35,8 +35,10 @@ def fill_bilinear_(deconv: nn.ConvTranspose2d) -> None:
     weight = deconv.weight.data
     f = math.ceil(weight.size(2) / 2)
     c = (2 * f - 1 - f % 2) / (2.0 * f)
-    rows = 1 - (torch.arange(weight.size(2), dtype=torch.float64) / f - c).abs()
-    cols = 1 - (torch.arange(weight.size(3), dtype=torch.float64) / f - c).abs()
+    rows = 1 - (torch.arange(weight.size(2), dtype=torch.float64) / f -
+                c).abs()
+    cols = 1 - (torch.arange(weight.size(3), dtype=torch.float64) / f -
+                c).abs()
     kernel = (rows[:, None] * cols[None, :]).to(weight.dtype)
     weight[:, 0] = kernel
 
@@ -63,9 +65,11 @@ class DeconvNeck(BaseModule):
             backbone must then return those stages too (``out_indices``).
     """
 
-    def __init__(self, in_channels: int = 512,
+    def __init__(self,
+                 in_channels: int = 512,
                  out_channels: Sequence[int] = (256, 256, 256),
-                 with_conv: bool = False, conv_cfg: Optional[dict] = None,
+                 with_conv: bool = False,
+                 conv_cfg: Optional[dict] = None,
                  bilinear_init: bool = False,
                  lateral_channels: Optional[Sequence[int]] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -82,12 +86,18 @@ class DeconvNeck(BaseModule):
         channels = in_channels
         for planes in self.out_channels:
             if with_conv:
-                layers += [self._make_conv(channels, planes),
-                           nn.BatchNorm2d(planes), nn.ReLU(inplace=True)]
+                layers += [
+                    self._make_conv(channels, planes),
+                    nn.BatchNorm2d(planes),
+                    nn.ReLU(inplace=True)
+                ]
                 channels = planes
-            layers += [nn.ConvTranspose2d(channels, planes, 4, stride=2,
-                                          padding=1, bias=False),
-                       nn.BatchNorm2d(planes), nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose2d(
+                    channels, planes, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(planes),
+                nn.ReLU(inplace=True)
+            ]
             channels = planes
         self.deconv_layers = nn.Sequential(*layers)
         self.layers_per_stage = 6 if with_conv else 3
@@ -98,18 +108,22 @@ class DeconvNeck(BaseModule):
                     f'upsampling stage ({len(self.out_channels)}), got '
                     f'{tuple(lateral_channels)}')
             self.lateral_convs = nn.ModuleList(
-                nn.Sequential(nn.Conv2d(c, planes, 1, bias=False),
-                              nn.BatchNorm2d(planes))
+                nn.Sequential(
+                    nn.Conv2d(c, planes, 1, bias=False), nn.BatchNorm2d(
+                        planes))
                 for c, planes in zip(lateral_channels, self.out_channels))
         self.lateral_channels = lateral_channels
 
     def _make_conv(self, in_channels: int, out_channels: int) -> nn.Module:
         if self.conv_cfg is None:
-            return nn.Conv2d(in_channels, out_channels, 3, padding=1,
-                             bias=False)
+            return nn.Conv2d(
+                in_channels, out_channels, 3, padding=1, bias=False)
         cfg = dict(self.conv_cfg)
-        cfg.update(in_channels=in_channels, out_channels=out_channels,
-                   kernel_size=3, padding=1)
+        cfg.update(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=3,
+            padding=1)
         return MODELS.build(cfg)
 
     def init_weights(self) -> None:
@@ -127,7 +141,8 @@ class DeconvNeck(BaseModule):
                 nn.init.constant_(m.bias, 0)
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tuple[Tensor]:
-        """Upsample the last backbone output: (B, C, H, W) → (B, C', 8H, 8W)."""
+        """Upsample the last backbone output: (B, C, H, W) → (B, C', 8H,
+        8W)."""
         if self.lateral_channels is None:
             return (self.deconv_layers(feats[-1]), )
         num_stages = len(self.out_channels)

@@ -1,13 +1,17 @@
-# COCO 2017 with the original CenterNet augmentation (src/lib/datasets/sample/ctdet.py)
-# and its --keep_res test mode, which its reported COCO numbers use.
+# COCO 2017 with the original CenterNet augmentation
+# (src/lib/datasets/sample/ctdet.py) and its --keep_res test mode, which its
+# reported COCO numbers use.
 dataset_type = 'CocoDataset'
 data_root = 'data/coco/'
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='RandomCenterAffine', input_size=(512, 512),
-         scales=(0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3), border=128),
+    dict(
+        type='RandomCenterAffine',
+        input_size=(512, 512),
+        scales=(0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3),
+        border=128),
     dict(type='RandomFlip', prob=0.5),
     dict(type='ColorJitter'),
     dict(type='PCALighting'),
@@ -19,13 +23,18 @@ test_pipeline = [
     dict(type='CenterAffine', mode='keep_res', pad=31),
     dict(type='PackDetInputs'),
 ]
-# tools/test.py --tta: one view per scale of the original's multi-scale test (--test_scales
-# 0.5,0.75,1,1.25,1.5); scales=(1.0,) is the flip test alone. tta_model is in default_runtime.py.
+# tools/test.py --tta: one view per scale of the original's multi-scale test
+# (--test_scales 0.5,0.75,1,1.25,1.5); scales=(1.0,) is the flip test alone.
+# tta_model is in default_runtime.py.
 tta_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='CenterAffineTTA', scales=(0.5, 0.75, 1.0, 1.25, 1.5), mode='keep_res', pad=31,
-         transforms=[dict(type='PackDetInputs')]),
+    dict(
+        type='CenterAffineTTA',
+        scales=(0.5, 0.75, 1.0, 1.25, 1.5),
+        mode='keep_res',
+        pad=31,
+        transforms=[dict(type='PackDetInputs')]),
 ]
 
 train_dataloader = dict(

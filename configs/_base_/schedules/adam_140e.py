@@ -2,10 +2,11 @@
 # Adam, 140 epochs, lr x0.1 at epochs 90 and 120, no warm-up, no weight decay.
 # GuardedOptimWrapper: mmengine's OptimWrapper that skips the step of a NaN/inf
 # loss (nonfinite_loss='skip', or 'raise'); clip_grad=dict(max_norm=...) clips.
-optim_wrapper = dict(type='GuardedOptimWrapper',
-                     optimizer=dict(type='Adam', lr=5e-4))
+optim_wrapper = dict(
+    type='GuardedOptimWrapper', optimizer=dict(type='Adam', lr=5e-4))
 
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=140, val_interval=10)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=140, val_interval=10)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
