@@ -31,11 +31,11 @@ import platform
 from typing import Callable, Dict, List, Optional
 
 import torch
+from bench_head import decode_heatmap, measure
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
-from bench_head import decode_heatmap, measure
 from cnet.engine.precision import cpu_description
 from cnet.models.layers import available_dcn_backends
 from cnet.registry import MODELS

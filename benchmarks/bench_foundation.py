@@ -16,9 +16,14 @@ import time
 from typing import Dict
 
 import torch
+from bench_head import (
+    DECODE_HEATMAPS,
+    measure,
+    time_decode,
+    time_target_building,
+    time_targets_and_loss,
+)
 
-from bench_head import (DECODE_HEATMAPS, measure, time_decode,
-                        time_target_building, time_targets_and_loss)
 from cnet.engine.precision import cpu_description
 from cnet.registry import MODELS
 from cnet.utils import register_all_modules

@@ -35,6 +35,12 @@ With the reference checkouts given, the same work is timed in the same run:
   methods) and ``mmdet.models.dense_heads.base_dense_head`` (mmengine's
   ``BaseModule``). The stand-ins leave ``sys.modules`` afterwards.
 
+* ``--baseline-root``: a checkout of cnet at another commit (``git worktree
+  add /tmp/cnet-before <commit>``): its own targets and decoding, timed by
+  these same functions in a child process that imports that checkout's
+  ``cnet``, one measurement after the other with ours; the change's
+  before / after in one run.
+
 Run (the figures in the lead's report come from this command):
 
     python benchmarks/bench_head.py \\
@@ -49,8 +55,11 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
+import json
 import math
+import os
 import platform
+import subprocess
 import sys
 import types
 import warnings
@@ -411,6 +420,29 @@ def time_decode(centernet_root: Optional[str] = None,
     return figures
 
 
+def baseline_figures(root: str, measurement: str, threads: int,
+                     **kwargs) -> Dict:
+    """``measurement`` (``'targets_and_loss'``, ``'target_building'`` or
+    ``'decode'``) of the cnet checkout at ``root``: this file's function run
+    in a child process whose ``cnet`` is that checkout's."""
+    code = ('import json, sys, torch, warnings; sys.path[:0] = sys.argv[1:3];'
+            'torch.set_num_threads(int(sys.argv[3]));'
+            "warnings.filterwarnings('ignore');"
+            'import bench_head;'
+            'kwargs = json.loads(sys.argv[5]);'
+            'figures = getattr(bench_head, "time_" + sys.argv[4])(**kwargs);'
+            'print(json.dumps(figures["cnet"]))')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root, str(Path(__file__).parent)]))
+    proc = subprocess.run(
+        [sys.executable, '-c', code, root, str(Path(__file__).parent),
+         str(threads), measurement, json.dumps(kwargs)],
+        env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f'baseline {root}: {proc.stderr[-2000:]}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def describe(name: str, figure: Dict, ours: Optional[Dict] = None) -> str:
     line = (f'  {name:<9} {figure["median"]:9.2f} ms  '
             f'(p25–p75 {figure["p25"]:.2f}–{figure["p75"]:.2f}, '
@@ -434,6 +466,9 @@ def main() -> None:
                         help='checkout of xingyizhou/CenterNet')
     parser.add_argument('--mmdet-root',
                         help='checkout of open-mmlab/mmdetection')
+    parser.add_argument('--baseline-root',
+                        help='checkout of cnet at another commit, timed in '
+                        'the same run (the before of a change)')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # The original's RegL1Loss uses F.l1_loss(size_average=False).
@@ -446,6 +481,10 @@ def main() -> None:
     figures = time_targets_and_loss(args.centernet_root, args.mmdet_root,
                                     iters=args.iters,
                                     ref_iters=args.ref_iters)
+    if args.baseline_root:
+        figures['baseline'] = baseline_figures(
+            args.baseline_root, 'targets_and_loss', args.threads,
+            iters=args.iters)
     for name, figure in figures.items():
         print(describe(name, figure, None if name == 'cnet' else
                        figures['cnet']))
@@ -453,6 +492,10 @@ def main() -> None:
     figures = time_target_building(args.centernet_root, args.mmdet_root,
                                    iters=args.iters,
                                    ref_iters=args.ref_iters)
+    if args.baseline_root:
+        figures['baseline'] = baseline_figures(
+            args.baseline_root, 'target_building', args.threads,
+            iters=args.iters)
     for name, figure in figures.items():
         print(describe(name, figure, None if name == 'cnet' else
                        figures['cnet']))
@@ -461,6 +504,10 @@ def main() -> None:
     for kind in DECODE_HEATMAPS:
         decode = time_decode(args.centernet_root, args.mmdet_root,
                              iters=args.decode_iters, kind=kind)
+        if args.baseline_root:
+            decode['baseline'] = baseline_figures(
+                args.baseline_root, 'decode', args.threads,
+                iters=args.decode_iters, kind=kind)
         print(f' {kind} heatmap')
         for name, figure in decode.items():
             print(describe(name, figure, None if name == 'cnet' else

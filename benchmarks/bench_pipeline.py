@@ -37,10 +37,16 @@ from typing import Callable, Dict, List, Optional
 import cv2
 import numpy as np
 
-from cnet.datasets.transforms import (ColorJitter, LoadAnnotations,
-                                      LoadImageFromFile, PackDetInputs,
-                                      PCALighting, RandomCenterAffine,
-                                      RandomFlip, get_affine_transform)
+from cnet.datasets.transforms import (
+    ColorJitter,
+    LoadAnnotations,
+    LoadImageFromFile,
+    PackDetInputs,
+    PCALighting,
+    RandomCenterAffine,
+    RandomFlip,
+    get_affine_transform,
+)
 from cnet.datasets.transforms.photometric import COCO_EIGVAL, COCO_EIGVEC
 
 

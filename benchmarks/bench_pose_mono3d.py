@@ -87,9 +87,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from bench_head import STRIDE, describe, load_centernet, measure
 from mmengine.structures import InstanceData
 
-from bench_head import STRIDE, describe, load_centernet, measure
 from cnet.models.heads.mono3d_head import Mono3DCenterHead
 from cnet.models.heads.pose_head import CenterPoseHead
 

@@ -18,7 +18,6 @@ from mmengine.hooks import Hook
 
 from cnet.registry import HOOKS
 
-
 TESTS = osp.dirname(osp.abspath(__file__))
 
 

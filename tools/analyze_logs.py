@@ -21,6 +21,9 @@ def parse_args() -> argparse.Namespace:
     plot.add_argument('--title', help='figure title')
     plot.add_argument('--out', required=True,
                       help='image to write, e.g. curves.png')
+    plot.add_argument('--x', choices=('step', 'time'), default='step',
+                      help='x axis: iterations / epochs, or the training '
+                      'minutes elapsed (metrics only)')
     timing = commands.add_parser('cal_train_time',
                                  help='seconds per training iteration')
     timing.add_argument('json_logs', nargs='+', help='scalar logs')
@@ -33,7 +36,7 @@ def main() -> None:
     args = parse_args()
     if args.command == 'plot_curve':
         plot_curve(args.json_logs, args.keys, args.legend, args.title,
-                   args.out)
+                   args.out, x=args.x)
         print(f'curves of {args.keys} written to {args.out}')
         return
     for path in args.json_logs:

@@ -7,10 +7,14 @@ import torch
 from mmengine.config import DictAction
 from terminaltables import AsciiTable
 
-from cnet.engine.runner_setup import load_config
 from cnet.engine.precision import cpu_description
-from cnet.utils.benchmark import (DTYPE_CHOICES, STAGES, benchmark_inference,
-                                  emulated_dtype)
+from cnet.engine.runner_setup import load_config
+from cnet.utils.benchmark import (
+    DTYPE_CHOICES,
+    STAGES,
+    benchmark_inference,
+    emulated_dtype,
+)
 
 
 def parse_args() -> argparse.Namespace:

@@ -27,8 +27,8 @@ from mmengine.runner import set_random_seed
 from mmengine.utils import ProgressBar
 
 from cnet.engine.runner_setup import load_config
-from cnet.visualization import (SampleBrowser, gui_available,
-                                sample_file_name, show_image)
+from cnet.utils.browse import SampleBrowser
+from cnet.visualization import gui_available, sample_file_name, show_image
 
 
 def parse_args() -> argparse.Namespace:

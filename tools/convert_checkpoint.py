@@ -9,12 +9,14 @@ import argparse
 import os.path as osp
 import sys
 
-from cnet.engine.checkpoint_convert import (SOURCE_FORMATS,
-                                            CheckpointConversionError,
-                                            convert_checkpoint_file,
-                                            default_config_name,
-                                            detect_checkpoint_format,
-                                            read_checkpoint)
+from cnet.engine.checkpoint_convert import (
+    SOURCE_FORMATS,
+    CheckpointConversionError,
+    convert_checkpoint_file,
+    default_config_name,
+    detect_checkpoint_format,
+    read_checkpoint,
+)
 
 CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
                       'configs')

@@ -12,12 +12,11 @@ gives the camera's P2 (a KITTI calibration file).
 """
 import argparse
 
+import torch
 from mmengine.config import DictAction
 
-import torch
-
 from cnet.apis import init_detector, run_demo
-from cnet.datasets.kitti_mono import read_calib_p2
+from cnet.fileio.kitti import read_calib_p2
 
 
 def parse_args() -> argparse.Namespace:

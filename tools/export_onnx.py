@@ -10,8 +10,13 @@ import torch
 from mmengine.config import DictAction
 
 from cnet.apis import init_detector
-from cnet.deployment import (OnnxDetector, export_onnx, format_comparison,
-                             verify_onnx, verify_onnx_on_dataset)
+from cnet.deployment import (
+    OnnxDetector,
+    export_onnx,
+    format_comparison,
+    verify_onnx,
+    verify_onnx_on_dataset,
+)
 from cnet.deployment.onnx import DEFAULT_OPSET, EXPORTERS
 from cnet.registry import DATASETS
 

@@ -1,11 +1,16 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]``."""
 import argparse
 import os
+import os.path as osp
 
 from mmengine.config import DictAction
 
-from cnet.engine.runner_setup import (build_runner, close_process_group,
-                                      setup_test_config)
+from cnet.apis import detection_picture, init_detector
+from cnet.engine.runner_setup import (
+    build_runner,
+    close_process_group,
+    setup_test_config,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -20,6 +25,11 @@ def parse_args() -> argparse.Namespace:
         help='only write --out (e.g. for test-dev), do not evaluate')
     parser.add_argument('--show-dir',
                         help='draw the detections of each image here')
+    parser.add_argument(
+        '--picture', type=int, default=0, metavar='N',
+        help='after testing, draw the detections and centre heatmaps of '
+        'the first N test images into one picture, WORK_DIR/detections.png, '
+        'and print its path')
     parser.add_argument(
         '--no-progress', action='store_true',
         help='no progress bar over the test images')
@@ -46,7 +56,18 @@ def main() -> None:
         format_only=args.format_only, show_dir=args.show_dir,
         cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta,
         progress=not args.no_progress)
-    build_runner(cfg).test()
+    runner = build_runner(cfg)
+    runner.test()
+    if args.picture > 0 and runner.rank == 0:
+        dataset = runner.test_dataloader.dataset
+        images = [dataset.get_data_info(i)['img_path']
+                  for i in range(min(args.picture, len(dataset)))]
+        model = init_detector(args.config, args.checkpoint,
+                              cfg_options=args.cfg_options)
+        path = detection_picture(model, images,
+                                 osp.join(cfg.work_dir, 'detections.png'))
+        print(f'detections and centre heatmaps of {len(images)} test '
+              f'images: {path}')
     close_process_group()
 
 

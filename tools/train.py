@@ -4,8 +4,11 @@ import os
 
 from mmengine.config import DictAction
 
-from cnet.engine.runner_setup import (build_runner, close_process_group,
-                                      setup_train_config)
+from cnet.engine.runner_setup import (
+    build_runner,
+    close_process_group,
+    setup_train_config,
+)
 
 
 def parse_args() -> argparse.Namespace:

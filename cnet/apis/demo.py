@@ -14,7 +14,10 @@ from mmengine.utils import ProgressBar
 from torch import nn
 
 from cnet.structures import DetDataSample
-from cnet.visualization import draw_det_sample, draw_mono3d_sample
+from cnet.fileio import atomic_write
+from cnet.visualization import (draw_det_sample, draw_mono3d_sample,
+                                tile_images)
+
 from .inference import inference_detector, list_images
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.m4v', '.mpg', '.mpeg',
@@ -251,3 +254,40 @@ def run_demo(model: nn.Module, input_path: str, out_dir: str = 'outputs',
         f.write('[\n' + ',\n'.join(json.dumps(record) for record in records)
                 + '\n]\n')
     return records
+
+
+def detection_picture(model: nn.Module, images: Sequence[str],
+                      out_file: str, score_thr: float = 0.3,
+                      columns: int = 3) -> str:
+    """One picture of the detections and centre heatmaps of ``images``.
+
+    Each image is detected (:func:`inference_detector` with its heatmap),
+    drawn with its boxes over the max-over-classes heatmap
+    (:func:`draw_det_sample`), and the drawings are tiled into ``out_file``
+    (written atomically; its folder is created).
+
+    Args:
+        model: from ``init_detector``.
+        images: image files.
+        out_file: the picture (``.png`` or ``.jpg``).
+        score_thr: boxes under it are not drawn.
+        columns: drawings per row.
+
+    Returns:
+        ``out_file``.
+    """
+    if not images:
+        raise ValueError('detection_picture: no image given')
+    classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
+    drawings = []
+    for path, sample in zip(images, inference_detector(
+            model, list(images), with_heatmap=True)):
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        drawings.append(draw_det_sample(image, sample, classes, score_thr))
+    ok, encoded = cv2.imencode(osp.splitext(out_file)[1] or '.png',
+                               tile_images(drawings, columns))
+    if not ok:
+        raise ValueError(f'detection_picture: cannot encode {out_file!r}')
+    atomic_write(out_file, lambda f: f.write(encoded.tobytes()))
+    return out_file
+

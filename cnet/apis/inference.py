@@ -21,12 +21,12 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from cnet.engine.checkpoint_convert import load_checkpoint
-from cnet.engine.precision import resolve_precision
-from cnet.registry import MODELS, TRANSFORMS
-from cnet.structures import DetDataSample
 from cnet.engine.config_checks import check_cfg_options
 from cnet.engine.heatmaps import HeatmapRecorder, attach_heatmaps
+from cnet.engine.precision import resolve_precision
 from cnet.engine.setup_env import register_all_modules
+from cnet.registry import MODELS, TRANSFORMS
+from cnet.structures import DetDataSample
 
 ImageType = Union[str, Path, np.ndarray]
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',

@@ -13,6 +13,7 @@ from mmengine.logging import print_log
 from pycocotools.coco import COCO
 
 from cnet.registry import DATASETS, TRANSFORMS
+
 from .samplers import seeded_sample
 
 
@@ -267,7 +268,7 @@ class CocoDataset(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         path = self.ann_file
-        data = load_coco_json(path)
+        data = self.load_annotation_file(path)
         categories = self._select_categories(data['categories'])
         self.cat_ids = [c['id'] for c in categories]
         self._metainfo['classes'] = tuple(c['name'] for c in categories)
@@ -366,6 +367,12 @@ class CocoDataset(BaseDataset):
                 f'{repaired[:10]}{" ..." if len(repaired) > 10 else ""}',
                 logger='current', level=logging.WARNING)
         return data_list
+
+    def load_annotation_file(self, path: str) -> dict:
+        """The annotation file as a dict of top-level checked COCO lists
+        (:func:`load_coco_json`); a subclass checks or normalises the
+        fields of its own format here (``CocoVideoDataset``: videos)."""
+        return load_coco_json(path)
 
     def parse_instance_fields(self, ann: dict) -> dict:
         """Extra fields of an instance from its annotation (none here;

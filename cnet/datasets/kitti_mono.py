@@ -20,7 +20,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.dataset import BaseDataset
 
+from cnet.fileio.kitti import parse_kitti_label, read_calib_p2
 from cnet.registry import DATASETS, TRANSFORMS
+from cnet.structures.bbox3d import box3d_centre_pixel
+
 from .samplers import seeded_sample
 
 KITTI_CLASSES = ('Pedestrian', 'Car', 'Cyclist')
@@ -55,49 +58,31 @@ def split_file_path(split: str, subset: str) -> str:
     return osp.join(SPLIT_FOLDERS[split], f'{subset}.txt')
 
 
-def read_calib_p2(path: str) -> np.ndarray:
-    """The (3, 4) ``P2`` projection of a KITTI calibration file."""
-    with open(path) as f:
-        for line in f:
-            if line.startswith('P2:'):
-                values = np.array(line.split()[1:], dtype=np.float64)
-                if values.size != 12:
-                    raise ValueError(f'{path}: P2 has {values.size} values, '
-                                     f'expected 12')
-                return values.reshape(3, 4)
-    raise ValueError(f'{path} has no P2 line')
-
-
-def project_centre(location: np.ndarray, height: float,
-                   cam2img: np.ndarray) -> np.ndarray:
-    """Pixel of the 3-D box centre (bottom centre lifted by h / 2)."""
-    centre = np.array([location[0], location[1] - height / 2, location[2],
-                       1.0])
-    projected = cam2img @ centre
-    return projected[:2] / projected[2]
-
-
 def label_to_instances(label_text: str, cam2img: np.ndarray,
-                       classes: Sequence[str] = KITTI_CLASSES) -> List[Dict]:
+                       classes: Sequence[str] = KITTI_CLASSES,
+                       source: str = '<text>') -> List[Dict]:
     """The instances of one label file, as the pipeline reads them.
 
     Each has ``bbox`` (xyxy pixels), ``bbox_label``, ``ignore_flag`` and the
     3-D fields ``depth`` (location z), ``dimensions`` (h, w, l),
     ``location``, ``rotation_y``, ``alpha``, ``center_2d`` (projected 3-D
     centre), ``truncated``, ``occluded``.
+
+    Args:
+        label_text: the file's text (parsed by
+            :func:`cnet.fileio.kitti.parse_kitti_label`).
+        cam2img: (3, 4) P2 of the image.
+        classes: the object classes, in label order.
+        source: the file, for errors.
     """
+    label = parse_kitti_label(label_text, source)
     instances = []
-    for line in label_text.splitlines():
-        fields = line.split()
-        if not fields:
-            continue
-        name = fields[0]
+    for i, name in enumerate(label['name'].tolist()):
         if name in DROPPED:
             continue
-        values = np.array(fields[1:15], dtype=np.float64)
-        bbox = values[3:7]
+        bbox = label['bbox'][i]
         if name == 'DontCare':
-            targets = [(i, True) for i in range(len(classes))]
+            targets = [(c, True) for c in range(len(classes))]
         elif name in IGNORED_AS:
             if IGNORED_AS[name] not in classes:
                 continue
@@ -106,16 +91,20 @@ def label_to_instances(label_text: str, cam2img: np.ndarray,
             targets = [(classes.index(name), False)]
         else:
             continue
-        dimensions, location = values[7:10], values[10:13]
-        centre = (project_centre(location, dimensions[0], cam2img)
+        dimensions, location = label['dimensions'][i], label['location'][i]
+        centre = (box3d_centre_pixel(location, dimensions[0], cam2img)
                   if name != 'DontCare' else (bbox[:2] + bbox[2:]) / 2)
-        for label, ignore in targets:
+        for class_index, ignore in targets:
             instances.append(dict(
-                bbox=bbox.tolist(), bbox_label=label, ignore_flag=int(ignore),
-                truncated=float(values[0]), occluded=int(values[1]),
-                alpha=float(values[2]), dimensions=dimensions.tolist(),
-                location=location.tolist(), depth=float(location[2]),
-                rotation_y=float(values[13]), center_2d=centre.tolist()))
+                bbox=bbox.tolist(), bbox_label=class_index,
+                ignore_flag=int(ignore),
+                truncated=float(label['truncated'][i]),
+                occluded=int(label['occluded'][i]),
+                alpha=float(label['alpha'][i]),
+                dimensions=dimensions.tolist(), location=location.tolist(),
+                depth=float(location[2]),
+                rotation_y=float(label['rotation_y'][i]),
+                center_2d=centre.tolist()))
     return instances
 
 
@@ -184,7 +173,8 @@ class KittiMonoDataset(BaseDataset):
             instances = []
             if osp.isfile(label_path):
                 with open(label_path) as f:
-                    instances = label_to_instances(f.read(), cam2img, classes)
+                    instances = label_to_instances(f.read(), cam2img, classes,
+                                                   label_path)
             elif not self.test_mode:
                 raise FileNotFoundError(f'KITTI label {label_path} does not '
                                         f'exist')
@@ -200,4 +190,4 @@ class KittiMonoDataset(BaseDataset):
 
 __all__ = ['KittiMonoDataset', 'KITTI_CLASSES', 'SPLIT_FOLDERS',
            'read_split_file', 'split_file_path', 'read_calib_p2',
-           'label_to_instances', 'project_centre']
+           'label_to_instances']

@@ -30,8 +30,9 @@ import numpy as np
 from mmengine.logging import print_log
 
 from cnet.registry import DATASETS
-from .generated import (check_generation, ensure_generated,
-                        written_into_place)
+from cnet.structures.bbox3d import BOX3D_FACES, box3d_corners, project_to_image
+
+from .generated import check_generation, ensure_generated, written_into_place
 from .kitti_mono import KITTI_CLASSES, KittiMonoDataset
 
 IMAGE_SIZE = (621, 188)  # (w, h): KITTI's 1242 x 375, halved
@@ -57,30 +58,6 @@ CLASS_WEIGHTS = {'Car': 0.6, 'Pedestrian': 0.2, 'Cyclist': 0.2}
 # skipped, so a crowded scene may hold fewer).
 OBJECTS_PER_IMAGE = (1, 7)
 GENERATOR_FILE = 'generator.json'
-# Faces by corner index (box3d_corners' order: 0-3 bottom, 4-7 top).
-FACES = {'front': (0, 1, 5, 4), 'back': (2, 3, 7, 6), 'left': (1, 2, 6, 5),
-         'right': (3, 0, 4, 7), 'top': (4, 5, 6, 7)}
-
-
-def box_corners(dimensions: np.ndarray, location: np.ndarray,
-                rotation_y: float) -> np.ndarray:
-    """(8, 3) corners of a KITTI box (the original's ``compute_box_3d``)."""
-    h, w, l = dimensions
-    x = np.array([1, 1, -1, -1, 1, 1, -1, -1]) * l / 2
-    y = np.array([0, 0, 0, 0, -1, -1, -1, -1]) * h
-    z = np.array([1, -1, -1, 1, 1, -1, -1, 1]) * w / 2
-    cos, sin = np.cos(rotation_y), np.sin(rotation_y)
-    return np.stack([cos * x + sin * z, y, -sin * x + cos * z], axis=1) + \
-        np.asarray(location)
-
-
-def project(points: np.ndarray, cam2img: np.ndarray) -> np.ndarray:
-    """(N, 3) camera points → (N, 2) pixels."""
-    projected = np.concatenate([points, np.ones((len(points), 1))], 1) @ \
-        cam2img.T
-    return projected[:, :2] / projected[:, 2:3]
-
-
 def _background(rng: np.random.Generator, width: int, height: int,
                 horizon: float) -> np.ndarray:
     """Sky above the horizon, a noisy road below, in float32 BGR."""
@@ -160,16 +137,16 @@ def render_scene(rng: np.random.Generator,
     light = np.array([0.4, -0.8, -0.45])
     light /= np.linalg.norm(light)
     for index, obj in enumerate(objects):
-        corners = box_corners(obj['dimensions'], obj['location'],
+        corners = box3d_corners(obj['dimensions'], obj['location'],
                               obj['rotation_y'])
-        pixels = project(corners, cam2img)
+        pixels = project_to_image(corners, cam2img)
         body = cv2.cvtColor(np.uint8([[[rng.integers(0, 180),
                                         rng.integers(90, 255),
                                         rng.integers(70, 230)]]]),
                             cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
         alone = np.zeros((height, width), np.uint8)
         centre = corners.mean(axis=0)
-        for face, ids in FACES.items():
+        for face, ids in BOX3D_FACES.items():
             points = corners[list(ids)]
             normal = points.mean(axis=0) - centre
             normal /= np.linalg.norm(normal)
@@ -197,9 +174,9 @@ def render_scene(rng: np.random.Generator,
 
     lines = []
     for index, obj in enumerate(objects):
-        corners = box_corners(obj['dimensions'], obj['location'],
+        corners = box3d_corners(obj['dimensions'], obj['location'],
                               obj['rotation_y'])
-        pixels = project(corners, cam2img)
+        pixels = project_to_image(corners, cam2img)
         x1, y1 = pixels.min(axis=0)
         x2, y2 = pixels.max(axis=0)
         full_box = max((x2 - x1) * (y2 - y1), 1e-6)

@@ -28,9 +28,9 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from cnet.registry import DATASETS
-from .generated import (check_generation, ensure_generated,
-                        written_into_place)
+
 from .coco import CocoDataset
+from .generated import check_generation, ensure_generated, written_into_place
 
 SHAPE_CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')
 ANNOTATION_FILE = 'annotations.json'

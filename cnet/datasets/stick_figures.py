@@ -30,10 +30,10 @@ import numpy as np
 from mmengine.logging import print_log
 
 from cnet.registry import DATASETS
-from .generated import (check_generation, ensure_generated,
-                        written_into_place)
-from .coco_keypoints import (COCO_KEYPOINT_NAMES, COCO_SKELETON,
-                             CocoKeypointsDataset)
+from cnet.structures.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
+
+from .coco_keypoints import CocoKeypointsDataset
+from .generated import check_generation, ensure_generated, written_into_place
 from .shapes import random_texture
 
 ANNOTATION_FILE = 'annotations.json'

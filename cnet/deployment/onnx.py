@@ -7,10 +7,11 @@ offset at the peaks (the original's ``ctdet_decode``). Nothing after the
 graph but the inverse of the input's affine transform (see
 docs/deployment.md).
 
-The eager decode (``topk_peaks``) reads only the rows that can hold the top
-K and proves its answer per image; that data-dependent shortcut cannot be
-traced. The graph uses the plain full-map computation instead, which
-``topk_peaks`` is proved (and tested) equal to: same scores and positions.
+The graph decodes with the head's own :meth:`CenterHead.decode`, the one
+decode of eager inference: under an export it takes the plain full-map
+computation (its eager CPU fast path, which reads only the rows that can
+hold the top K, is data-dependent and proved equal to it; see
+``topk_peaks``).
 
 onnx (and onnxscript for ``exporter='dynamo'``) are optional dependencies,
 imported only when an export runs.
@@ -23,11 +24,10 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 
+from cnet.models.coders import CenterNetBBoxCoder
 from cnet.models.heads.center_head import CenterHead
-from cnet.models.utils import merge_flipped, transpose_and_gather_feat
 
 OUTPUT_NAMES = ('bboxes', 'scores', 'labels')
 EXPORTERS = ('torchscript', 'dynamo')
@@ -73,8 +73,8 @@ class CenterNetExportable(nn.Module):
     ``CenterNet.predict`` keeps.
 
     Args:
-        model: a ``CenterNet`` whose head decodes boxes as ``CenterHead``
-            (heads that override ``decode``, e.g. pose and 3-D, are refused).
+        model: a ``CenterNet`` whose head decodes boxes only (heads that
+            decode more fields, e.g. pose and 3-D, are refused).
         with_preprocess: put the normalisation into the graph.
         flip: the original's flip test in the graph (each image is run with
             its mirror; heatmap scores and sizes are averaged), as
@@ -87,12 +87,14 @@ class CenterNetExportable(nn.Module):
                  flip: Optional[bool] = None) -> None:
         super().__init__()
         head = model.bbox_head
-        if not isinstance(head, CenterHead) or (
-                type(head).decode is not CenterHead.decode):
+        own = [name for name in ('decode', 'decode_extra')
+               if getattr(type(head), name, None) is not
+               getattr(CenterHead, name)]
+        if not isinstance(head, CenterHead) or own:
             raise NotImplementedError(
-                f'CenterNetExportable decodes the boxes of CenterHead; '
-                f'{type(head).__name__} has its own decode, which the '
-                f'graph does not reproduce')
+                f'CenterNetExportable exports the boxes of CenterHead; '
+                f'{type(head).__name__} has its own {" and ".join(own)} '
+                f'(more decoded fields), which the graph does not output')
         self.model = model
         self.with_preprocess = with_preprocess
         if flip is None:
@@ -100,7 +102,6 @@ class CenterNetExportable(nn.Module):
                 'flip', False))
         self.flip = flip
         self.topk = min(head.test_cfg['topk'], head.test_cfg['max_per_img'])
-        self.kernel = head.test_cfg['local_maximum_kernel']
         self.stride = head.bbox_coder.stride
         if with_preprocess:
             preprocessor = model.data_preprocessor
@@ -137,26 +138,17 @@ class CenterNetExportable(nn.Module):
             inputs = self.preprocess(inputs)
         if self.flip:
             inputs = torch.cat([inputs, inputs.flip(-1)])    # (2B, 3, H, W)
-        outputs = self.model.bbox_head(self.model.extract_feat(inputs))
-        heatmap = outputs['hm'][-1].sigmoid()
-        wh, offset = outputs['wh'][-1], outputs['reg'][-1]
-        if self.flip:   # as CenterHead.decode(flip=True)
-            heatmap = merge_flipped(heatmap)                 # (B, C, H, W)
-            wh = merge_flipped(wh)                           # (B, 2, H, W)
-            offset = offset.chunk(2)[0]                      # (B, 2, H, W)
-        return decode_full_map(heatmap, wh, offset, self.topk, self.kernel,
-                               self.stride)
+        head = self.model.bbox_head
+        detections = head.decode(head(self.model.extract_feat(inputs)),
+                                 flip=self.flip)
+        return tuple(detections[name][:, :self.topk]
+                     for name in OUTPUT_NAMES)
 
 
 def decode_full_map(heatmap: Tensor, wh: Tensor, offset: Tensor,
                     k: int, kernel: int, stride: int
                     ) -> Tuple[Tensor, Tensor, Tensor]:
-    """``CenterNetBBoxCoder.decode`` on the full map of scores, traceable.
-
-    ``extract_peaks`` + ``topk`` with a max-pool for the window maximum
-    (equal to ``window_max``) and no cap of ``k`` by C·H·W (a traced shape
-    comparison would be frozen at the example's value): the map must hold at
-    least ``k`` cells.
+    """``CenterNetBBoxCoder.decode`` of scores, as the graph computes it.
 
     Args:
         heatmap: (B, C, H, W) scores (after the sigmoid).
@@ -170,20 +162,9 @@ def decode_full_map(heatmap: Tensor, wh: Tensor, offset: Tensor,
         ``(bboxes, scores, labels)``: (B, K, 4) xyxy in input pixels,
         (B, K) scores best first, (B, K) int64 classes.
     """
-    num_images, _, height, width = heatmap.shape
-    window = F.max_pool2d(heatmap, kernel, stride=1, padding=kernel // 2)
-    peaks = torch.where(window == heatmap, heatmap, heatmap.new_zeros(()))
-    scores, top_inds = torch.topk(peaks.reshape(num_images, -1), k)  # (B, K)
-    labels = torch.div(top_inds, height * width, rounding_mode='floor')
-    inds = top_inds - labels * (height * width)                      # y·W + x
-    ys = torch.div(inds, width, rounding_mode='floor')
-    xs = inds - ys * width
-    offset_at = transpose_and_gather_feat(offset, inds)             # (B, K, 2)
-    wh_at = transpose_and_gather_feat(wh, inds)                     # (B, K, 2)
-    centers = torch.stack([xs, ys], dim=-1).to(offset_at.dtype) + offset_at
-    half = wh_at / 2
-    bboxes = torch.cat([centers - half, centers + half], dim=-1) * stride
-    return bboxes.float(), scores, labels
+    peaks = CenterNetBBoxCoder(stride).decode(heatmap, wh, offset, topk=k,
+                                              kernel=kernel)
+    return peaks.bboxes.float(), peaks.scores, peaks.labels
 
 
 def export_metadata(exportable: CenterNetExportable) -> Dict[str, str]:

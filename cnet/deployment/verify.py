@@ -13,6 +13,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from cnet.structures import DetDataSample
+
 from .runtime import OnnxDetector
 
 Detections = Dict[str, np.ndarray]

@@ -1,17 +1,26 @@
 """Engine parts cnet adds to mmengine: hooks, the CPU DDP wrapper, the
 checkpoint allow-list, safe loaders and conversion, the runners and the
 resumable loop, and the runner set-up behind the tools."""
-from .checkpoint_convert import (CheckpointConversionError,
-                                 convert_checkpoint, convert_checkpoint_file,
-                                 detect_checkpoint_format)
-from cnet.fileio import (UnsafeCheckpointError, atomic_save, atomic_write,
-                         checkpoint_safe_globals, register_checkpoint_loaders,
-                         register_checkpoint_safe_globals, safe_torch_load)
+from cnet.fileio import (
+                                 UnsafeCheckpointError,
+                                 atomic_save,
+                                 atomic_write,
+                                 checkpoint_safe_globals,
+                                 register_checkpoint_loaders,
+                                 register_checkpoint_safe_globals,
+                                 safe_torch_load,
+)
+
+from .checkpoint_convert import (
+                                 CheckpointConversionError,
+                                 convert_checkpoint,
+                                 convert_checkpoint_file,
+                                 detect_checkpoint_format,
+)
 from .cpu_ddp import CPUDistributedDataParallel
 from .hooks import *  # noqa: F401,F403
 from .loops import ResumableEpochBasedTrainLoop
-from .optim_wrapper import (AutocastOptimWrapper, GuardedOptimWrapper,
-                            NonFiniteLossError)
+from .optim_wrapper import AutocastOptimWrapper, GuardedOptimWrapper, NonFiniteLossError
 from .runner import CenterNetRunner, ResumableRunner
 
 __all__ = [

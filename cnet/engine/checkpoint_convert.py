@@ -383,6 +383,7 @@ def build_model_from_config(config: Union[str, Config]) -> nn.Module:
     from mmengine.registry import init_default_scope
 
     from cnet.registry import MODELS
+
     from .setup_env import register_all_modules
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if 'model' not in cfg:
@@ -443,8 +444,7 @@ def load_checkpoint(model: nn.Module, filename: str,
     """mmengine's ``load_checkpoint`` that also takes the original
     CenterNet's and MMDetection's checkpoints (converted, then loaded
     strictly); any other checkpoint loads exactly as with mmengine's."""
-    from mmengine.runner.checkpoint import (_load_checkpoint,
-                                            _load_checkpoint_to_model)
+    from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
     checkpoint = _load_checkpoint(filename, map_location)
     if not isinstance(checkpoint, dict):
         raise RuntimeError(

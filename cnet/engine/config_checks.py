@@ -4,7 +4,6 @@ from typing import Any, Dict, Mapping
 
 from mmengine.config import Config
 
-
 # Top-level keys that mmengine's Runner reads even when a config omits them.
 RUNNER_KEYS = frozenset({
     'model', 'work_dir', 'train_dataloader', 'val_dataloader',

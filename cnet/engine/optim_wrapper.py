@@ -19,6 +19,7 @@ from mmengine.optim import OptimWrapper
 
 from cnet.models.detectors.centernet import TRAIN_BATCH_INFO
 from cnet.registry import OPTIM_WRAPPERS
+
 from .precision import canonical_dtype_name, resolve_precision
 
 NONFINITE_ACTIONS = ('skip', 'raise')

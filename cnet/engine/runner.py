@@ -29,13 +29,13 @@ from mmengine.dist import master_only
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_to_model)
+from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from torch.utils.data import DataLoader
 
-from cnet.registry import RUNNERS
-from .checkpoint_convert import maybe_convert_checkpoint
 from cnet.fileio import TEMP_SUFFIX, replace_durably
+from cnet.registry import RUNNERS
+
+from .checkpoint_convert import maybe_convert_checkpoint
 from .rng import get_rng_states, set_rng_states
 
 __all__ = ['CenterNetRunner', 'ResumableRunner']

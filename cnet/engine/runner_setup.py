@@ -19,8 +19,9 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from cnet.datasets.transforms import ORIGINAL_TEST_SCALES
+from cnet.models.detectors import CenterNetTTAModel
 from cnet.engine.runner import CenterNetRunner
-from cnet.models.detectors import ORIGINAL_MERGE_NMS
+
 from .config_checks import check_cfg_options
 from .setup_env import register_all_modules
 
@@ -206,10 +207,9 @@ def warn_on_padded_test_batches(cfg: Config) -> None:
             f'batch_size=1 for the figures the original reports')
 
 
-# What --tta uses when a config has no tta_model: the original's flip test and
-# its multi-scale merge.
-DEFAULT_TTA_MODEL = dict(type='CenterNetTTAModel', flip=True,
-                         nms=ORIGINAL_MERGE_NMS, max_per_img=100)
+# What --tta uses when a config has no tta_model: CenterNetTTAModel's defaults,
+# the original's flip test and multi-scale merge.
+DEFAULT_TTA_MODEL = dict(type='CenterNetTTAModel')
 
 
 def default_tta_pipeline(test_pipeline: List[dict],
@@ -254,7 +254,8 @@ def apply_tta(cfg: Config) -> None:
     As MMDetection's ``tools/test.py --tta``: the model becomes
     ``dict(**cfg.tta_model, module=cfg.model)`` and the test dataset's
     pipeline becomes ``cfg.tta_pipeline``. A config without ``tta_model``
-    gets :data:`DEFAULT_TTA_MODEL` (flip, Soft-NMS merge); one without
+    gets :data:`DEFAULT_TTA_MODEL` (``CenterNetTTAModel``'s defaults:
+    flip, the original's Soft-NMS merge, 100 per image); one without
     ``tta_pipeline`` gets :func:`default_tta_pipeline` of its test pipeline
     (the original's scales 0.5–1.5); either default is logged. A config that
     sets ``tta_model = None`` has no test-time augmentation (pose: its
@@ -278,7 +279,14 @@ def apply_tta(cfg: Config) -> None:
                   f'test pipeline with the original\'s scales '
                   f'{ORIGINAL_TEST_SCALES}: {cfg.tta_pipeline}',
                   logger='current', level=logging.WARNING)
-    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    tta_model = dict(cfg.tta_model)
+    if tta_model.get('type') in ('CenterNetTTAModel',
+                                 'cnet.CenterNetTTAModel'):
+        # The defaults written out, so that the config printed in the log
+        # says what the test ran.
+        tta_model = {**copy.deepcopy(CenterNetTTAModel.DEFAULTS),
+                     **tta_model}
+    cfg.model = ConfigDict(**tta_model, module=cfg.model)
     dataset.pipeline = cfg.tta_pipeline
 
 

@@ -29,6 +29,14 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from cnet.fileio.kitti import (
+    empty_annotation,
+    format_kitti_result,
+    parse_kitti_label,
+    read_kitti_label,
+)
+from cnet.structures.bbox3d import bev_corners, polygon_area
+
 # Devkit constants, indexed by difficulty (easy, moderate, hard).
 DIFFICULTIES = ('easy', 'moderate', 'hard')
 MIN_HEIGHT = (40, 25, 25)
@@ -44,65 +52,6 @@ METRIC_TYPES = ('bbox', 'bev', '3d')
 
 LABEL_FIELDS = ('truncated', 'occluded', 'alpha', 'bbox', 'dimensions',
                 'location', 'rotation_y', 'score')
-
-
-# ------------------------------------------------------------------ files
-def empty_annotation() -> Dict[str, np.ndarray]:
-    """A KITTI annotation (or result) dict with no object."""
-    return dict(name=np.zeros(0, dtype='<U16'),
-                truncated=np.zeros(0), occluded=np.zeros(0, dtype=np.int64),
-                alpha=np.zeros(0), bbox=np.zeros((0, 4)),
-                dimensions=np.zeros((0, 3)), location=np.zeros((0, 3)),
-                rotation_y=np.zeros(0), score=np.zeros(0))
-
-
-def parse_kitti_label(text: str, source: str = '<text>'
-                      ) -> Dict[str, np.ndarray]:
-    """Parse the lines of a KITTI ``label_2`` (or result) file.
-
-    Each line: type, truncated, occluded, alpha, bbox (4), dimensions h w l,
-    location x y z, rotation_y and, in result files, score.
-
-    Returns:
-        dict of arrays, one row per object (``score`` 0 where absent).
-    """
-    rows = [line.split() for line in text.splitlines() if line.strip()]
-    annotation = empty_annotation()
-    if not rows:
-        return annotation
-    for i, row in enumerate(rows):
-        if len(row) not in (15, 16):
-            raise ValueError(f'{source}, line {i + 1}: a KITTI label has 15 '
-                             f'fields (16 with a score), got {len(row)}')
-    values = np.array([[float(v) for v in row[1:15]] +
-                       [float(row[15]) if len(row) == 16 else 0.0]
-                       for row in rows])
-    annotation.update(
-        name=np.array([row[0] for row in rows]),
-        truncated=values[:, 0], occluded=values[:, 1].astype(np.int64),
-        alpha=values[:, 2], bbox=values[:, 3:7], dimensions=values[:, 7:10],
-        location=values[:, 10:13], rotation_y=values[:, 13],
-        score=values[:, 14])
-    return annotation
-
-
-def read_kitti_label(path: str) -> Dict[str, np.ndarray]:
-    """Read a KITTI label (or result) file; see :func:`parse_kitti_label`."""
-    with open(path) as f:
-        return parse_kitti_label(f.read(), path)
-
-
-def format_kitti_result(result: Dict[str, np.ndarray]) -> str:
-    """KITTI result lines (16 fields, truncation/occlusion -1) of a result
-    dict as :func:`parse_kitti_label` returns."""
-    lines = []
-    for i in range(len(result['name'])):
-        values = ([result['alpha'][i]] + list(result['bbox'][i]) +
-                  list(result['dimensions'][i]) + list(result['location'][i])
-                  + [result['rotation_y'][i], result['score'][i]])
-        lines.append(f"{result['name'][i]} -1 -1 " +
-                     ' '.join(f'{float(v):.4f}' for v in values))
-    return '\n'.join(lines) + ('\n' if lines else '')
 
 
 # --------------------------------------------------------------- overlaps
@@ -131,34 +80,6 @@ def image_box_overlap(boxes: np.ndarray, query_boxes: np.ndarray,
         raise ValueError(f'image_box_overlap: criterion must be -1 or 0, '
                          f'got {criterion}')
     return np.where(inter > 0, inter / np.maximum(denominator, 1e-12), 0.0)
-
-
-def bev_corners(boxes: np.ndarray) -> np.ndarray:
-    """Footprint corners of (N, 5) boxes ``x, z, l, w, ry`` → (N, 4, 2).
-
-    The devkit's ``toPolygon``: the length along x and the width along z
-    before the rotation ``[[cos, sin], [-sin, cos]]``, counter-clockwise in
-    the (x, z) plane for a positive area.
-    """
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 5)
-    half_l, half_w = boxes[:, 2:3] / 2, boxes[:, 3:4] / 2
-    local_x = np.concatenate([half_l, half_l, -half_l, -half_l], axis=1)
-    local_z = np.concatenate([half_w, -half_w, -half_w, half_w], axis=1)
-    cos, sin = np.cos(boxes[:, 4:5]), np.sin(boxes[:, 4:5])
-    x = cos * local_x + sin * local_z + boxes[:, 0:1]
-    z = -sin * local_x + cos * local_z + boxes[:, 1:2]
-    corners = np.stack([x, z], axis=-1)                           # (N, 4, 2)
-    # Orient every polygon counter-clockwise (positive shoelace area).
-    clockwise = polygon_area(corners) < 0
-    corners[clockwise] = corners[clockwise, ::-1]
-    return corners
-
-
-def polygon_area(polygon: np.ndarray) -> np.ndarray:
-    """Signed shoelace area of (..., K, 2) polygons."""
-    x, y = polygon[..., 0], polygon[..., 1]
-    return 0.5 * np.sum(x * np.roll(y, -1, axis=-1) -
-                        np.roll(x, -1, axis=-1) * y, axis=-1)
 
 
 def convex_intersection_area(subject: np.ndarray, clip: np.ndarray) -> float:

@@ -3,13 +3,21 @@ checkpoint loader with its allow-list. Importing it registers nothing;
 :func:`register_checkpoint_loaders` and
 :func:`register_checkpoint_safe_globals` are called by
 ``register_all_modules`` and the runner set-up."""
-from .atomic import (TEMP_SUFFIX, atomic_save, atomic_write, dump_json_atomic,
-                     replace_durably)
-from .checkpoint import (UnsafeCheckpointError, load_http_checkpoint,
-                         load_local_checkpoint, register_checkpoint_loaders,
-                         safe_torch_load)
-from .safe_globals import (checkpoint_safe_globals,
-                           register_checkpoint_safe_globals)
+from .atomic import (
+                     TEMP_SUFFIX,
+                     atomic_save,
+                     atomic_write,
+                     dump_json_atomic,
+                     replace_durably,
+)
+from .checkpoint import (
+                     UnsafeCheckpointError,
+                     load_http_checkpoint,
+                     load_local_checkpoint,
+                     register_checkpoint_loaders,
+                     safe_torch_load,
+)
+from .safe_globals import checkpoint_safe_globals, register_checkpoint_safe_globals
 
 __all__ = [
     'TEMP_SUFFIX', 'UnsafeCheckpointError', 'atomic_save', 'atomic_write',

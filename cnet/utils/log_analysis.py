@@ -71,9 +71,31 @@ def curve(log: Dict[str, List[dict]], key: str,
                    f'{known}')
 
 
+def training_seconds(log: Dict[str, List[dict]]) -> np.ndarray:
+    """(N,) training seconds elapsed at each validation of ``log``.
+
+    Each training line's ``time`` is the mean seconds per iteration of the
+    iterations since the line before it, so the elapsed time is the sum of
+    ``time × iterations``; a validation at epoch e counts the training up
+    to e's last line (validation itself excluded).
+    """
+    elapsed, last_iter = 0.0, 0
+    at_epoch: Dict[int, float] = {}
+    for entry in log['train']:
+        if 'time' in entry:
+            elapsed += entry['time'] * (entry['iter'] - last_iter)
+            last_iter = entry['iter']
+        at_epoch[entry.get('epoch', 0)] = elapsed
+    steps = [entry['step'] for entry in log['val']]
+    return np.array([max((seconds for epoch, seconds in at_epoch.items()
+                          if epoch <= step), default=0.0)
+                     for step in steps])
+
+
 def plot_curve(log_paths: Sequence[str], keys: Sequence[str],
                legend: Optional[Sequence[str]] = None,
-               title: Optional[str] = None, out: Optional[str] = None):
+               title: Optional[str] = None, out: Optional[str] = None,
+               x: str = 'step'):
     """Plot ``keys`` of every log, one subplot per key, one line per run.
 
     Args:
@@ -82,6 +104,9 @@ def plot_curve(log_paths: Sequence[str], keys: Sequence[str],
         legend: one name per log (default: the log's path).
         title: the figure's title.
         out: save the figure here (PNG, PDF, ... by the suffix).
+        x: ``'step'`` (iterations, or epochs for metrics) or ``'time'``
+            (metrics against the training seconds elapsed,
+            :func:`training_seconds`).
 
     Returns:
         the matplotlib ``Figure`` (the Agg backend; nothing is shown).
@@ -90,6 +115,9 @@ def plot_curve(log_paths: Sequence[str], keys: Sequence[str],
         ValueError: ``legend`` does not give one name per log.
         KeyError: a log lacks a key.
     """
+    if x not in ('step', 'time'):
+        raise ValueError(f"analyze_logs: x must be 'step' or 'time', got "
+                         f'{x!r}')
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -104,6 +132,13 @@ def plot_curve(log_paths: Sequence[str], keys: Sequence[str],
     for ax, key in zip(axes[:, 0], keys):
         for path, log, name in zip(log_paths, logs, legend):
             values = curve(log, key, path)
+            if x == 'time':
+                if values['xlabel'] == 'iter':
+                    raise ValueError(f"analyze_logs: x='time' plots metrics "
+                                     f'(validation keys); {key!r} is a '
+                                     f'training key')
+                values = dict(x=training_seconds(log) / 60, y=values['y'],
+                              xlabel='training time (min)')
             ax.plot(values['x'], values['y'], label=name,
                     marker='o' if len(values['x']) < 20 else None)
             ax.set_xlabel(values['xlabel'])

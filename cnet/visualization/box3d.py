@@ -10,20 +10,12 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from cnet.datasets.kitti_synthetic import box_corners, project
 from cnet.structures import DetDataSample
+from cnet.structures.bbox3d import box3d_corners, project_box3d
+
 from .draw import class_color
 
 SIDE_FACES = ((0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7))
-
-
-def project_box3d(dimensions: np.ndarray, location: np.ndarray,
-                  rotation_y: float, cam2img: np.ndarray) -> np.ndarray:
-    """(8, 2) pixels of a KITTI box's corners (``compute_box_3d`` order)."""
-    return project(box_corners(np.asarray(dimensions, np.float64),
-                               np.asarray(location, np.float64),
-                               float(rotation_y)),
-                   np.asarray(cam2img, np.float64).reshape(3, 4))
 
 
 def draw_boxes_3d(image: np.ndarray, dimensions: np.ndarray,
@@ -107,7 +99,7 @@ def draw_bev(dimensions: np.ndarray, locations: np.ndarray,
                (200, 200, 200), -1)
 
     def footprint(dims, location, rot):
-        corners = box_corners(np.asarray(dims, np.float64),
+        corners = box3d_corners(np.asarray(dims, np.float64),
                               np.asarray(location, np.float64), float(rot))
         return np.round(to_pixels(corners[:4, 0], corners[:4, 2])).astype(
             np.int32)

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from cnet.structures import DetDataSample
+
 from .heatmap import overlay_heatmap
 from .keypoints import draw_skeletons
 

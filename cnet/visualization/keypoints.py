@@ -4,8 +4,11 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from cnet.datasets.coco_keypoints import (COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES,
-                                          COCO_SKELETON)
+from cnet.structures.keypoints import (
+    COCO_FLIP_PAIRS,
+    COCO_KEYPOINT_NAMES,
+    COCO_SKELETON,
+)
 
 # BGR: the person's left side orange, its right side blue, the middle green
 # (the sides of a mirrored person swap colours).

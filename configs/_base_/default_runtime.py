@@ -39,12 +39,9 @@ log_level = 'INFO'
 load_from = None
 resume = False
 
-# tools/test.py --tta: every view of the dataset config's tta_pipeline is tested with its mirror
-# (the original's --flip_test); several views (scales) are merged per class by the original's
-# Gaussian Soft-NMS, then the 100 best are kept (merge_outputs in src/lib/detectors/ctdet.py).
-tta_model = dict(
-    type='CenterNetTTAModel',
-    flip=True,
-    nms=dict(type='soft_nms', method='gaussian', iou_threshold=0.5, sigma=0.5,
-             score_threshold=0.001),
-    max_per_img=100)
+# tools/test.py --tta: every view of the dataset config's tta_pipeline is tested with its
+# mirror (the original's --flip_test); several views (scales) are merged per class by the
+# original's Gaussian Soft-NMS, then the 100 best are kept (merge_outputs in
+# src/lib/detectors/ctdet.py): CenterNetTTAModel's defaults (flip, nms, max_per_img), which a
+# config changes here, e.g. tta_model = dict(type='CenterNetTTAModel', flip=False).
+tta_model = dict(type='CenterNetTTAModel')

@@ -5,12 +5,19 @@ import torch
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
-from cnet.datasets import (KittiMonoDataset, SyntheticKittiDataset,
-                           generate_synthetic_kitti, split_file_path)
+from cnet.datasets import (
+    KittiMonoDataset,
+    SyntheticKittiDataset,
+    generate_synthetic_kitti,
+    split_file_path,
+)
 from cnet.datasets.kitti_mono import label_to_instances, read_calib_p2
 from cnet.datasets.kitti_synthetic import SYNTHETIC_P2, render_scene
-from cnet.datasets.transforms import (LoadMono3DAnnotations, Mono3DAffine,
-                                      PackMono3DInputs)
+from cnet.datasets.transforms import (
+    LoadMono3DAnnotations,
+    Mono3DAffine,
+    PackMono3DInputs,
+)
 from cnet.evaluation.kitti_eval import parse_kitti_label
 from cnet.structures import DetDataSample
 from cnet.visualization import draw_bev, draw_mono3d_sample, project_box3d

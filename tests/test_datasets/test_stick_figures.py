@@ -7,8 +7,12 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from cnet.datasets import (COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES,
-                           StickFiguresDataset, generate_stick_figures)
+from cnet.datasets import (
+    COCO_FLIP_PAIRS,
+    COCO_KEYPOINT_NAMES,
+    StickFiguresDataset,
+    generate_stick_figures,
+)
 
 SMALL = dict(image_size_range=(96, 128), max_figures=4,
              figure_size_range=(40, 120))

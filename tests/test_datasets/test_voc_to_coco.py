@@ -1,14 +1,19 @@
 """The VOC → COCO converter on hand-written VOCdevkit files."""
 import json
+import os.path as osp
 import subprocess
 import sys
-import os.path as osp
 
 import pytest
 
 from cnet.datasets import CocoDataset
-from cnet.datasets.voc_to_coco import (VOC_CLASSES, build_coco_dict, convert_voc,
-                                       parse_voc_xml, voc_image_id)
+from cnet.datasets.voc_to_coco import (
+    VOC_CLASSES,
+    build_coco_dict,
+    convert_voc,
+    parse_voc_xml,
+    voc_image_id,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -18,18 +18,24 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from shapes_setup import GENERATION, ROOT, SHAPES_CONFIG, VAL
 
 from cnet.datasets.shapes import generate_shapes_dataset
-from cnet.deployment import (CenterNetExportable, OnnxDetector,
-                             compare_detections, decode_full_map,
-                             export_onnx, merge_comparisons,
-                             pytorch_detections, verify_onnx,
-                             verify_onnx_on_dataset)
+from cnet.deployment import (
+    CenterNetExportable,
+    OnnxDetector,
+    compare_detections,
+    decode_full_map,
+    export_onnx,
+    merge_comparisons,
+    pytorch_detections,
+    verify_onnx,
+    verify_onnx_on_dataset,
+)
 from cnet.deployment.onnx import import_optional
 from cnet.models.coders import CenterNetBBoxCoder
 from cnet.models.utils import merge_flipped
 from cnet.registry import DATASETS, MODELS
-from shapes_setup import GENERATION, ROOT, SHAPES_CONFIG, VAL
 
 K = 20
 SIZE = 64

@@ -15,12 +15,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnet.engine.checkpoint_convert import (CheckpointConversionError,
-                                            build_model_from_config,
-                                            convert_checkpoint,
-                                            convert_checkpoint_file,
-                                            default_config_name,
-                                            detect_checkpoint_format)
+from cnet.engine.checkpoint_convert import (
+    CheckpointConversionError,
+    build_model_from_config,
+    convert_checkpoint,
+    convert_checkpoint_file,
+    default_config_name,
+    detect_checkpoint_format,
+)
 from cnet.engine.runner import CenterNetRunner
 from cnet.models.layers import DCNv2
 

@@ -6,12 +6,11 @@ import re
 import pytest
 import torch
 from mmengine.runner import load_checkpoint
+from shapes_setup import SHAPES_CONFIG, tiny_options
 
 from cnet.apis import init_detector
 from cnet.engine import UnsafeCheckpointError, atomic_save, safe_torch_load
-from cnet.engine.runner_setup import (build_runner, setup_test_config,
-                                      setup_train_config)
-from shapes_setup import SHAPES_CONFIG, tiny_options
+from cnet.engine.runner_setup import build_runner, setup_test_config, setup_train_config
 
 
 class _RunsCode:

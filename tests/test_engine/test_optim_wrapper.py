@@ -1,15 +1,13 @@
 import pytest
 import torch
 import torch.nn as nn
-
 from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
+from shapes_setup import SHAPES_CONFIG
 
 import cnet.engine.optim_wrapper as optim_wrapper_module
-from cnet.engine import (AutocastOptimWrapper, GuardedOptimWrapper,
-                         NonFiniteLossError)
+from cnet.engine import AutocastOptimWrapper, GuardedOptimWrapper, NonFiniteLossError
 from cnet.engine.optim_wrapper import TRAIN_BATCH_INFO
-from shapes_setup import SHAPES_CONFIG
 
 
 def test_forward_runs_in_bf16_and_the_step_updates_float32_weights():
@@ -116,6 +114,7 @@ def test_centernet_train_step_reports_the_batch_of_a_nonfinite_loss(
         monkeypatch):
     """The detector records its batch's img_id/img_path for the wrapper."""
     from mmengine.config import Config
+
     from cnet.registry import MODELS
     from cnet.structures import DetDataSample
     from cnet.utils import register_all_modules

@@ -6,13 +6,13 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.logging import MessageHub
+from shapes_setup import SHAPES_CONFIG, tiny_options
 
 import cnet.engine.optim_wrapper as optim_wrapper_module
 import cnet.engine.precision as precision_module
 from cnet.engine import AutocastOptimWrapper
 from cnet.engine.precision import resolve_precision
 from cnet.engine.runner_setup import build_runner, setup_train_config
-from shapes_setup import SHAPES_CONFIG, tiny_options
 
 
 @pytest.fixture
@@ -194,6 +194,7 @@ def test_amp_flag_keeps_the_guard_and_lets_the_machine_choose():
 def test_no_config_hard_codes_bf16():
     """Every config of the repository lets the machine choose."""
     import glob
+
     from mmengine.config import Config
     root = osp.dirname(SHAPES_CONFIG)
     for path in sorted(glob.glob(osp.join(root, '*.py'))):

@@ -6,10 +6,15 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from cnet.evaluation.kitti_eval import (bev_box_overlap, box3d_overlap,
-                                       clean_data, convex_intersection_area,
-                                       format_kitti_result, kitti_eval,
-                                       parse_kitti_label)
+from cnet.evaluation.kitti_eval import (
+    bev_box_overlap,
+    box3d_overlap,
+    clean_data,
+    convex_intersection_area,
+    format_kitti_result,
+    kitti_eval,
+    parse_kitti_label,
+)
 from cnet.evaluation.metrics import KittiMetric
 
 # type trunc occ alpha x1 y1 x2 y2 h w l x y z ry

@@ -9,11 +9,16 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.runner import set_random_seed
+from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 from cnet.engine.runner_setup import load_config
-from cnet.visualization import (SampleBrowser, class_color, draw_boxes,
-                                draw_training_sample, sample_file_name)
-from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
+from cnet.utils.browse import SampleBrowser
+from cnet.visualization import (
+    class_color,
+    draw_boxes,
+    draw_training_sample,
+    sample_file_name,
+)
 
 NUM = 3
 CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')

@@ -9,11 +9,16 @@ from typing import List
 import cv2
 import numpy as np
 import pytest
-
-from cnet.apis import (detections_to_record, inference_detector,
-                       init_detector, list_images, run_demo)
-from cnet.visualization import draw_det_sample
 from shapes_setup import ROOT, SHAPES_CONFIG
+
+from cnet.apis import (
+    detections_to_record,
+    inference_detector,
+    init_detector,
+    list_images,
+    run_demo,
+)
+from cnet.visualization import draw_det_sample
 
 CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')
 
@@ -177,3 +182,24 @@ def test_demo_names_a_missing_input(model, tmp_path):
         run_demo(model, str(tmp_path / 'missing.jpg'), str(tmp_path))
     with pytest.raises(FileNotFoundError, match='no image'):
         run_demo(model, str(tmp_path), str(tmp_path / 'out'))
+
+
+def test_test_tool_ends_with_a_picture_of_detections_and_heatmaps(
+        tiny_shapes_root, tiny_shapes_checkpoint, tmp_path):
+    """README command 1's last step: ``tools/test.py --picture N``."""
+    from shapes_setup import as_cli, tiny_options
+    work = tmp_path / 'test'
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', SHAPES_CONFIG,
+         tiny_shapes_checkpoint, '--work-dir', str(work), '--picture', '4',
+         '--no-progress', '--cfg-options',
+         *as_cli(tiny_options(tiny_shapes_root))],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    picture = work / 'detections.png'
+    assert f'{picture}' in proc.stdout
+    image = cv2.imread(str(picture))
+    # Four drawings of 256 rows tiled three to a row: two rows.
+    assert image.shape[0] == 2 * 256 + 4
+    # The heatmap's colour map is blended in: not the raw grey-ish input.
+    assert image[..., 2].astype(int).std() > 10

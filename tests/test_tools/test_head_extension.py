@@ -2,39 +2,29 @@
 import os.path as osp
 
 import torch
+from shapes_setup import SHAPES_CONFIG, tiny_options
 from torch import Tensor
 
 from cnet.engine.runner_setup import build_runner, setup_train_config
-from cnet.models.heads import CenterHead, pack_instances, to_slots
+from cnet.models.heads import CenterHead
 from cnet.models.utils import transpose_and_gather_feat
 from cnet.registry import MODELS
-from shapes_setup import SHAPES_CONFIG, tiny_options
 
 
 @MODELS.register_module(force=True)
 class LogAreaCenterHead(CenterHead):
     """CenterHead plus an ``area`` branch: log box area at object centres."""
 
-    def get_targets(self, batch_gt_instances, batch_ignored_instances,
-                    feat_shape, device=None):
-        targets = super().get_targets(batch_gt_instances,
-                                      batch_ignored_instances, feat_shape,
-                                      device)
-        fields, batch_idx, slots, num_slots = pack_instances(
-            batch_gt_instances, ('bboxes', ), device)
-        boxes: Tensor = fields['bboxes'].float().reshape(-1, 4)
+    def extra_targets(self, packed, targets):
+        boxes: Tensor = packed.fields['bboxes']                   # (N, 4)
         area = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
         log_area = area.clamp(min=1).log()[:, None]  # (N, 1)
-        targets['area_target'] = to_slots(log_area, batch_idx, slots,
-                                          len(batch_gt_instances), num_slots)
-        return targets
+        return dict(area_target=packed.to_slots(log_area))
 
-    def loss_by_feat(self, outputs, targets):
-        losses = super().loss_by_feat(outputs, targets)
-        area = transpose_and_gather_feat(outputs['area'][-1], targets['ind'])
-        losses['loss_area'] = self.loss_wh(area, targets['area_target'],
-                                           targets['mask'])
-        return losses
+    def extra_loss_terms(self, outputs, targets):
+        area = transpose_and_gather_feat(outputs['area'], targets['ind'])
+        return dict(loss_area=self.loss_wh(area, targets['area_target'],
+                                           targets['mask']))
 
 
 def test_config_inheriting_the_detector_trains_the_new_branch(

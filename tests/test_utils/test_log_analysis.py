@@ -4,8 +4,7 @@ import os.path as osp
 
 import pytest
 
-from cnet.utils.log_analysis import (curve, load_scalar_log, plot_curve,
-                                     train_time)
+from cnet.utils.log_analysis import curve, load_scalar_log, plot_curve, train_time
 
 
 def write_log(path, losses, times, maps) -> str:
@@ -85,3 +84,22 @@ def test_bad_line_is_named_with_its_number(tmp_path):
     path.write_text('{"loss": 1.0, "iter": 1}\nnot json\n')
     with pytest.raises(ValueError, match=r'broken.json:2'):
         load_scalar_log(str(path))
+
+
+def test_metrics_against_training_time(tmp_path):
+    """Each validation at the training seconds elapsed before it."""
+    from cnet.utils.log_analysis import load_scalar_log, training_seconds
+    lines = [dict(epoch=1, iter=10, time=0.5, loss=2.0),
+             dict(epoch=1, iter=20, time=1.0, loss=1.5),
+             {'coco/bbox_mAP': 0.1, 'step': 1},
+             dict(epoch=2, iter=30, time=2.0, loss=1.0),
+             {'coco/bbox_mAP': 0.3, 'step': 2}]
+    path = tmp_path / 'log.json'
+    path.write_text('\n'.join(json.dumps(line) for line in lines))
+    log = load_scalar_log(str(path))
+    assert training_seconds(log).tolist() == [15.0, 35.0]
+    out = tmp_path / 'time.png'
+    plot_curve([str(path)], ['coco/bbox_mAP'], out=str(out), x='time')
+    assert out.stat().st_size > 0
+    with pytest.raises(ValueError, match='training key'):
+        plot_curve([str(path)], ['loss'], out=str(out), x='time')

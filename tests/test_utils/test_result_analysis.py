@@ -11,8 +11,12 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from cnet.evaluation.metrics.coco_metric import load_coco_annotations
-from cnet.utils.result_analysis import (draw_gt_and_detections, per_image_ap,
-                                        rank_images, xywh_to_xyxy)
+from cnet.utils.result_analysis import (
+    draw_gt_and_detections,
+    per_image_ap,
+    rank_images,
+    xywh_to_xyxy,
+)
 from cnet.visualization.draw import class_color
 
 

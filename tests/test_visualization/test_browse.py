@@ -6,9 +6,14 @@ from mmengine.structures import InstanceData
 
 from cnet.models.heads import CenterHead
 from cnet.structures import DetDataSample
-from cnet.visualization import (class_color, draw_training_sample,
-                                sample_file_name, show_image, target_heatmap,
-                                upsample_heatmap)
+from cnet.utils.browse import target_heatmap
+from cnet.visualization import (
+    class_color,
+    draw_training_sample,
+    sample_file_name,
+    show_image,
+    upsample_heatmap,
+)
 
 
 def test_upsampled_cell_lands_on_the_pixel_it_decodes_to():

@@ -3,13 +3,17 @@
 import numpy as np
 import pytest
 from mmengine.runner import set_random_seed
+from shapes_setup import ROOT
 
 from cnet.engine.runner_setup import load_config
-from cnet.visualization import SampleBrowser, class_color, project_box3d
-from cnet.visualization.browse import input_cam2img
-from cnet.visualization.keypoints import (LEFT_COLOR, MIDDLE_COLOR,
-                                          RIGHT_COLOR, joint_sides)
-from shapes_setup import ROOT
+from cnet.utils.browse import SampleBrowser
+from cnet.visualization import class_color, input_cam2img, project_box3d
+from cnet.visualization.keypoints import (
+    LEFT_COLOR,
+    MIDDLE_COLOR,
+    RIGHT_COLOR,
+    joint_sides,
+)
 
 POSE_CONFIG = f'{ROOT}/configs/centernet_pose_resnet18_shapes.py'
 MONO3D_CONFIG = f'{ROOT}/configs/centernet_3d_resnet18_shapes.py'

@@ -5,8 +5,12 @@ import torch
 from mmengine.structures import InstanceData, PixelData
 
 from cnet.structures import DetDataSample
-from cnet.visualization import (class_color, draw_det_sample,
-                                heatmap_to_image, overlay_heatmap)
+from cnet.visualization import (
+    class_color,
+    draw_det_sample,
+    heatmap_to_image,
+    overlay_heatmap,
+)
 
 
 def test_heatmap_cell_lands_on_the_original_pixel_it_decodes_to():

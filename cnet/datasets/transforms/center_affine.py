@@ -14,8 +14,13 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from cnet.registry import TRANSFORMS
-from .affine_utils import (affine_transform_bboxes, clip_bboxes,
-                           get_affine_transform, to_homogeneous)
+
+from .affine_utils import (
+    affine_transform_bboxes,
+    clip_bboxes,
+    get_affine_transform,
+    to_homogeneous,
+)
 from .keypoints import affine_transform_keypoints
 
 # The original's random scales, float error included: np.arange(0.6, 1.4, 0.1)

@@ -18,6 +18,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
 
 from cnet.registry import TRANSFORMS
+
 from .center_affine import CenterAffine
 
 # The original's multi-scale test (readme/MODEL_ZOO.md, --test_scales).

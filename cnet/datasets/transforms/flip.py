@@ -6,6 +6,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from cnet.registry import TRANSFORMS
+
 from .affine_utils import horizontal_flip_matrix
 
 

@@ -12,6 +12,7 @@ from typing import Dict
 import numpy as np
 
 from cnet.registry import TRANSFORMS
+
 from .affine_utils import affine_transform_points
 from .flip import RandomFlip
 from .formatting import PackDetInputs

@@ -8,7 +8,6 @@ from mmcv.transforms import BaseTransform
 
 from cnet.registry import TRANSFORMS
 
-
 JPEG_START = b'\xff\xd8'
 JPEG_END = b'\xff\xd9'
 

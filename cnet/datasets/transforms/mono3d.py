@@ -4,7 +4,7 @@ crop augmentation (``src/lib/datasets/sample/ddd.py``) and packing.
 The 3-D fields travel as ``gt_*`` arrays aligned with ``gt_bboxes`` (so
 ``filter_instances`` keeps them aligned); the projected 3-D centres
 ``gt_centers_2d`` are warped with the same matrix as the boxes; the camera
-``calib`` (P2 of the original image, DESIGN.md's ``calib``) stays as it is
+``calib`` (P2 of the original image) stays as it is
 and travels in the metainfo with ``affine_matrix``: the camera of the
 network input is ``affine_matrix @ calib``.
 """
@@ -14,6 +14,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from cnet.registry import TRANSFORMS
+
 from .affine_utils import affine_transform_points, get_affine_transform
 from .center_affine import apply_affine
 from .formatting import PackDetInputs

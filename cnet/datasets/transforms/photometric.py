@@ -89,7 +89,7 @@ class ColorJitter(BaseTransform):
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)  # (H, W) float32
         p, q, r = jitter_coefficients(order, alphas, float(gray.mean()))
         # OpenCV's per-channel ops: numpy's broadcast over the last axis of
-        # an (H, W, 3) image is ~10x slower.
+        # an (H, W, 3) image is much slower.
         img *= np.float32(p)
         if q != 0.0:
             cv2.scaleAdd(cv2.merge([gray, gray, gray]), q, img, dst=img)

@@ -20,8 +20,15 @@ from terminaltables import AsciiTable
 
 from cnet.fileio import dump_json_atomic
 from cnet.registry import METRICS
-from .coco_metric import (CocoMetric, _field, _image_id, _to_numpy,
-                          category_ids_of_classes, xyxy_to_xywh)
+
+from .coco_metric import (
+    CocoMetric,
+    _field,
+    _image_id,
+    _to_numpy,
+    category_ids_of_classes,
+    xyxy_to_xywh,
+)
 
 # Names of COCOeval.stats of iouType 'keypoints', in order.
 KEYPOINT_METRIC_NAMES = ('keypoints_mAP', 'keypoints_mAP_50',

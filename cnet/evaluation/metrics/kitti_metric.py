@@ -17,9 +17,16 @@ from mmengine.logging import print_log
 from terminaltables import AsciiTable
 
 from cnet.registry import METRICS
-from ..kitti_eval import (DIFFICULTIES, LOOSE_OVERLAPS, STRICT_OVERLAPS,
-                          empty_annotation, format_kitti_result, kitti_eval,
-                          read_kitti_label)
+
+from ..kitti_eval import (
+    DIFFICULTIES,
+    LOOSE_OVERLAPS,
+    STRICT_OVERLAPS,
+    empty_annotation,
+    format_kitti_result,
+    kitti_eval,
+    read_kitti_label,
+)
 
 PRED_FIELDS = ('bboxes', 'scores', 'labels', 'alphas', 'dimensions',
                'locations', 'rotation_y')

@@ -22,8 +22,8 @@ from mmengine.logging import print_log
 from terminaltables import AsciiTable
 
 from cnet.registry import METRICS
-from .coco_metric import (CocoMetric, category_ids_of_classes,
-                          load_coco_annotations)
+
+from .coco_metric import CocoMetric, category_ids_of_classes, load_coco_annotations
 
 EVAL_MODES = ('11points', 'area')
 

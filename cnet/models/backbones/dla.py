@@ -15,6 +15,15 @@ not built (the checkpoint's ``fc.*`` keys are then reported as unexpected). The
 original attaches that ``fc`` only while loading the ImageNet weights and never
 calls it; CenterNet's parameter count of DLASeg (19,675,892 with the
 ``hm``/``wh``/``reg`` heads) does not include it.
+
+CenterTrack (Zhou, Koltun and Krähenbühl, "Tracking Objects as Points",
+ECCV 2020; https://github.com/xingyizhou/CenterTrack) feeds the previous frame
+and a heatmap of its tracked objects into the same trunk: each has a stem of
+its own (``pre_img_layer``, ``pre_hm_layer``: 7×7 conv, BN, ReLU, as
+``base_layer``) whose output is added to ``base_layer``'s
+(``src/lib/model/networks/dla.py``, ``DLA.forward``). ``with_pre_img`` /
+``with_pre_hm`` build them under CenterTrack's names, so its checkpoints load;
+both are off by default and then nothing of the network changes.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
@@ -24,6 +33,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from cnet.registry import MODELS
+from .previous_frame import add_previous_frame
 
 # ImageNet weights the original initialises DLA-34 from (``get_model_url``
 # with name 'dla34', hash 'ba72cf86'). Named here for configs; never fetched
@@ -205,11 +215,17 @@ class DLA(BaseModule):
             checkpoint=DLA_IMAGENET_URLS[34])``. Without one, PyTorch's
             default initialisation, as the original (its own init is
             commented out).
+        with_pre_img: build ``pre_img_layer``, the stem of CenterTrack's
+            previous frame (3 channels).
+        with_pre_hm: build ``pre_hm_layer``, the stem of CenterTrack's
+            heatmap of the previous frame's objects (1 channel).
     """
 
     def __init__(self, depth: int = 34,
                  out_indices: Sequence[int] = (0, 1, 2, 3, 4, 5),
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 with_pre_img: bool = False,
+                 with_pre_hm: bool = False) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in ARCH_SETTINGS:
             raise KeyError(f'DLA depth must be one of '
@@ -223,9 +239,7 @@ class DLA(BaseModule):
         self.channels = channels
         self.out_channels = tuple(channels[i] for i in self.out_indices)
 
-        self.base_layer = nn.Sequential(
-            nn.Conv2d(3, channels[0], 7, 1, 3, bias=False),
-            nn.BatchNorm2d(channels[0]), nn.ReLU(inplace=True))
+        self.base_layer = self._make_stem(3, channels[0])
         self.level0 = self._make_conv_level(channels[0], channels[0],
                                             levels[0])
         self.level1 = self._make_conv_level(channels[0], channels[1],
@@ -235,6 +249,22 @@ class DLA(BaseModule):
             self.add_module(f'level{i}', Tree(
                 levels[i], block, channels[i - 1], channels[i], stride=2,
                 level_root=i > 2, residual_root=residual_root))
+        # Built after the trunk, so that a trunk without them consumes the
+        # random generator exactly as before.
+        self.with_pre_img = with_pre_img
+        self.with_pre_hm = with_pre_hm
+        if with_pre_img:
+            self.pre_img_layer = self._make_stem(3, channels[0])
+        if with_pre_hm:
+            self.pre_hm_layer = self._make_stem(1, channels[0])
+
+    @staticmethod
+    def _make_stem(in_channels: int, out_channels: int) -> nn.Sequential:
+        """7×7 conv, BN, ReLU at stride 1 (``base_layer`` and CenterTrack's
+        ``pre_img_layer`` / ``pre_hm_layer``)."""
+        return nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 7, 1, 3, bias=False),
+            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
 
     @staticmethod
     def _make_conv_level(in_channels: int, out_channels: int, num_convs: int,
@@ -248,13 +278,22 @@ class DLA(BaseModule):
             in_channels = out_channels
         return nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+    def forward(self, x: Tensor, pre_img: Optional[Tensor] = None,
+                pre_hm: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
         """(B, 3, H, W) → one (B, channels[i], H / s_i, W / s_i) per index.
 
         s_i = 1, 2, 4, 8, 16, 32 for levels 0..5; H and W should be
         multiples of 32 for the neck to line the levels up.
+
+        Args:
+            x: (B, 3, H, W) the image.
+            pre_img: (B, 3, H, W) the previous frame, normalised as ``x``
+                (needs ``with_pre_img``); ``None``: not added.
+            pre_hm: (B, 1, H, W) heatmap of the previous frame's objects
+                (needs ``with_pre_hm``); ``None``: not added.
         """
         x = self.base_layer(x)
+        x = add_previous_frame(self, x, pre_img, pre_hm)
         outs = []
         for i in range(max(self.out_indices) + 1):
             x = getattr(self, f'level{i}')(x)

@@ -1,4 +1,5 @@
 """Box coders, registered in TASK_UTILS."""
-from .centernet_bbox_coder import CenterNetBBoxCoder
+from .centernet_bbox_coder import (CenterNetBBoxCoder, DecodedPeaks,
+                                   LTRBBBoxCoder)
 
-__all__ = ['CenterNetBBoxCoder']
+__all__ = ['CenterNetBBoxCoder', 'DecodedPeaks', 'LTRBBBoxCoder']

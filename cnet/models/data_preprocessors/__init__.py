@@ -1,3 +1,4 @@
 from .det_data_preprocessor import DetDataPreprocessor
+from .track_data_preprocessor import TrackDataPreprocessor
 
-__all__ = ['DetDataPreprocessor']
+__all__ = ['DetDataPreprocessor', 'TrackDataPreprocessor']

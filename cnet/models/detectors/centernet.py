@@ -32,10 +32,12 @@ class CenterNet(BaseModel):
         neck: e.g. ``dict(type='DeconvNeck')``; ``None`` for backbones that
             already return stride-4 maps (Hourglass: one per stack).
         bbox_head: ``CenterHead`` or a subclass (pose, 3-D).
-        train_cfg / test_cfg: handed to the head (``min_overlap``;
-            ``topk``, ``local_maximum_kernel``, ``max_per_img``). ``test_cfg``
-            may also hold ``flip=True``: the original's flip test
-            (``--flip_test``) in every prediction, see :meth:`predict`.
+        train_cfg / test_cfg: handed to the head, which accepts only the keys
+            it uses (``min_overlap``; ``topk``, ``local_maximum_kernel``,
+            ``max_per_img``, and its subclass's); an unknown key is an error
+            naming the closest ones. ``test_cfg`` may also hold
+            ``flip=True``: the original's flip test (``--flip_test``) in
+            every prediction, see :meth:`predict`.
             Multi-scale testing is :class:`CenterNetTTAModel`'s
             (``tools/test.py --tta``).
         data_preprocessor: e.g. ``dict(type='DetDataPreprocessor', ...)``.
@@ -54,8 +56,14 @@ class CenterNet(BaseModel):
                          init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
+        # The head reads the model's train_cfg / test_cfg (over any of its
+        # own); it refuses a key it does not use.
         bbox_head = dict(bbox_head)
-        bbox_head.update(train_cfg=train_cfg, test_cfg=test_cfg)
+        bbox_head.update(
+            train_cfg={**dict(bbox_head.get('train_cfg') or {}),
+                       **dict(train_cfg or {})},
+            test_cfg={**dict(bbox_head.get('test_cfg') or {}),
+                      **dict(test_cfg or {})})
         self.bbox_head = MODELS.build(bbox_head)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg

@@ -74,14 +74,19 @@ class CenterNetTTAModel(BaseTTAModel):
         data_preprocessor: replaces the module's when given.
     """
 
+    # The original's test-time augmentation: the one definition of cnet's
+    # TTA defaults (configs/_base_/default_runtime.py and tools/test.py
+    # --tta use them).
+    DEFAULTS = dict(flip=True, nms=ORIGINAL_MERGE_NMS, max_per_img=100)
+
     def __init__(self,
                  module: Union[dict, nn.Module],
-                 flip: bool = True,
+                 flip: bool = DEFAULTS['flip'],
                  nms: Optional[dict] = None,
-                 max_per_img: int = 100,
+                 max_per_img: int = DEFAULTS['max_per_img'],
                  data_preprocessor: Optional[dict] = None) -> None:
         super().__init__(module=module, data_preprocessor=data_preprocessor)
-        nms = dict(ORIGINAL_MERGE_NMS if nms is None else nms)
+        nms = dict(self.DEFAULTS['nms'] if nms is None else nms)
         nms_type = nms.pop('type', 'soft_nms')
         if nms_type not in NMS_TYPES:
             raise ValueError(f'CenterNetTTAModel: nms.type must be one of '

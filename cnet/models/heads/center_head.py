@@ -1,4 +1,5 @@
-"""CenterHead: the heatmap, size and offset branches of CenterNet.
+"""CenterHead: the heatmap, size and offset branches of CenterNet, and the
+contract every other head extends through hooks.
 
 Zhou, Wang and Krähenbühl, "Objects as Points", 2019
 (https://arxiv.org/abs/1904.07850). Branch layout and initialisation follow
@@ -10,7 +11,30 @@ Zhou, Wang and Krähenbühl, "Objects as Points", 2019
 Unlike the original (targets per image in the data loader, in numpy) and
 MMDetection (a Python loop per object), targets are built here for the
 whole batch at once, on the device of the features.
+
+The contract (docs/new_head.md has a worked example). ``CenterHead`` owns
+the whole flow of :meth:`loss`, :meth:`get_targets`, :meth:`loss_by_feat`,
+:meth:`decode` and :meth:`predict_by_feat`; a head that regresses more at
+the object centres (pose, 3-D, tracking) adds branches through ``branches``
+and overrides only these hooks:
+
+- ``INSTANCE_KEYS`` (or the ``instance_keys`` property), ``TRAIN_CFG``,
+  ``TEST_CFG``, ``POINT_FIELDS``, ``SUPPORTS_FLIP``: what it reads and
+  accepts (class attributes);
+- :meth:`encode_centers`: where an object's heatmap peak is;
+- :meth:`heatmap_radii`: the radius each object's Gaussian gets;
+- :meth:`extra_targets`: its targets, from the packed instances and the
+  coder's encoding (a returned key replaces the base's, e.g. ``mask``);
+- :meth:`extra_loss_terms`: its loss terms, per stack;
+- :meth:`flip_merge_branch`: how its branches merge with the mirror's;
+- :meth:`decode_extra`: its fields, read at the peaks the one decode found;
+- :meth:`complete_detections`: what it derives from the decoded fields
+  before they go back to original pixels (3-D: the lifted boxes);
+- :meth:`init_branch`: how a branch starts (``branch_init`` picks the
+  original network's rule).
 """
+import difflib
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -23,8 +47,12 @@ from torch import Tensor
 # Register the parts the head builds by default.
 import cnet.models.coders  # noqa: F401
 import cnet.models.losses  # noqa: F401
-from cnet.models.utils import (draw_gaussians, heatmap_radius,
-                               inverse_affine_bboxes, merge_flipped,
+from cnet.models.coders import DecodedPeaks, LTRBBBoxCoder
+from cnet.models.losses import iou_family_loss
+from cnet.models.utils import (cell_locations, dense_box_targets,
+                               draw_gaussians, elliptical_radii,
+                               heatmap_radius, inverse_affine_bboxes,
+                               inverse_affine_points, merge_flipped,
                                stack_affine_matrices,
                                transpose_and_gather_feat)
 from cnet.registry import MODELS, TASK_UTILS
@@ -36,10 +64,31 @@ OptConfigType = Optional[ConfigType]
 # -log((1 - 0.1) / 0.1): every heatmap starts at a score of about 0.1, the
 # focal-loss prior the original uses for its 'hm' branches.
 HEATMAP_BIAS_INIT = -2.19
+# The branch initialisation of each original network
+# (src/lib/models/networks/ of xingyizhou/CenterNet). Every one gives a
+# heatmap branch's final conv the bias HEATMAP_BIAS_INIT and keeps PyTorch's
+# default init on the rest of it; they differ on the other branches:
+BRANCH_INITS = {
+    # PoseResNet.init_weights: N(0, 0.001²) weight and bias 0 on the final
+    # conv only (the one with the branch's channels); the 3×3 keeps PyTorch's
+    # default.
+    'msra_resnet': 'final conv N(0, 0.001²), bias 0',
+    # fill_fc_weights on every conv of the branch (MMDetection's
+    # CenterNetHead does the same).
+    'resnet_dcn': 'every conv N(0, 0.001²), bias 0',
+    # its fill_fc_weights only zeroes the biases.
+    'pose_dla_dcn': 'every conv PyTorch default, bias 0',
+    # exkp sets the heatmap bias only.
+    'large_hourglass': 'PyTorch default',
+}
 # The original's _sigmoid clamps the heatmap before the focal loss.
 HEATMAP_CLAMP = 1e-4
-DEFAULT_TRAIN_CFG = dict(min_overlap=0.7)
-DEFAULT_TEST_CFG = dict(topk=100, local_maximum_kernel=3, max_per_img=100)
+# test_cfg keys the detector reads (CenterNet.predict), not the head.
+DETECTOR_TEST_KEYS = ('flip', )
+# The values of the fast-recipe options of train_cfg (docs/fast_recipe.md).
+HEATMAP_RADII = ('cornernet', 'elliptical')
+BOX_CELLS = ('gaussian', 'center3x3')
+BOX_WEIGHTS = ('log_area', 'gaussian', 'uniform')
 
 
 def pack_instances(batch_instances: Sequence[Optional[InstanceData]],
@@ -49,7 +98,9 @@ def pack_instances(batch_instances: Sequence[Optional[InstanceData]],
 
     Instance ``j`` of image ``b`` goes to slot ``(b, j)`` of the (B, M)
     sparse targets, M the largest instance count of the batch (at least 1),
-    as in the original's per-image arrays (where M is ``max_objs``).
+    as in the original's per-image arrays (where M is ``max_objs``). The
+    counts are the only values read on the host (they are known from the
+    data).
 
     Args:
         batch_instances: one ``InstanceData`` (or ``None``: no instance) per
@@ -102,6 +153,80 @@ def to_slots(values: Tensor, batch_idx: Tensor, slots: Tensor,
     return out
 
 
+def masked(values: Tensor, keep: Tensor) -> Tensor:
+    """``values`` where ``keep`` (broadcast over trailing dims), exactly 0
+    elsewhere: a NaN or infinite value of a dropped instance never leaks
+    into a target (``NaN · 0`` is NaN)."""
+    keep = keep.reshape(keep.shape + (1, ) * (values.dim() - keep.dim()))
+    return torch.where(keep, values, values.new_zeros(()))
+
+
+def strict_cfg(defaults: Dict, given: OptConfigType, owner: str,
+               name: str, also: Sequence[str] = ()) -> Dict:
+    """``defaults`` updated by ``given``; a key of ``given`` that is neither
+    a default nor in ``also`` is an error naming it and the closest keys.
+
+    Args:
+        defaults: every accepted key with its default.
+        given: the config's dict (or ``None``).
+        owner: the head's class name, for the message.
+        name: ``'train_cfg'`` or ``'test_cfg'``.
+        also: keys accepted but read by another part (the detector's).
+
+    Raises:
+        KeyError: an unknown key.
+    """
+    given = dict(given or {})
+    known = list(defaults) + list(also)
+    for key in given:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+            hint = (f'; did you mean {", ".join(map(repr, close))}?'
+                    if close else '')
+            raise KeyError(f'{owner}: {name} has no key {key!r}{hint} '
+                           f'({owner} {name} accepts {sorted(known)})')
+    return {**defaults, **given}
+
+
+@dataclass
+class PackedTargets:
+    """One batch's instances, packed once for every target hook.
+
+    Attributes:
+        fields: ``INSTANCE_KEYS`` → (N, ...) concatenated over the batch.
+        batch_idx: (N,) image of every instance.
+        slots: (N,) slot of every instance in the (B, M) sparse targets.
+        num_images: B.
+        num_slots: M.
+        feat_size: (H, W) of the maps.
+        code: :meth:`CenterHead.encode_centers`' result: ``centers`` (N, 2)
+            int64 cells, ``offsets`` (N, 2), ``wh`` (N, 2) feature units,
+            ``valid`` (N,) bool.
+        radii: (N,) int64 Gaussian radii (:meth:`CenterHead.heatmap_radii`).
+        batch_ignored_instances: per image ``None`` or crowd regions.
+        batch_img_metas: per image metainfo, or ``None``.
+    """
+    fields: Dict[str, Tensor]
+    batch_idx: Tensor
+    slots: Tensor
+    num_images: int
+    num_slots: int
+    feat_size: Tuple[int, int]
+    code: Dict[str, Tensor]
+    radii: Tensor
+    batch_ignored_instances: Optional[List[Optional[InstanceData]]]
+    batch_img_metas: Optional[List[dict]]
+
+    @property
+    def device(self) -> torch.device:
+        return self.batch_idx.device
+
+    def to_slots(self, values: Tensor) -> Tensor:
+        """(N, ...) per instance → (B, M, ...), 0 where no instance is."""
+        return to_slots(values, self.batch_idx, self.slots, self.num_images,
+                        self.num_slots)
+
+
 @MODELS.register_module()
 class CenterHead(BaseModule):
     """Branches ``name → channels`` on a stride-R feature map, per stack.
@@ -109,14 +234,18 @@ class CenterHead(BaseModule):
     Every branch is a 3×3 conv (with bias) → ReLU → 1×1 conv, one copy per
     stack (Hourglass-104 has two stacks and supervises both). The default
     branches are the original's ``hm`` (C classes), ``wh`` (2) and ``reg``
-    (2); pose and 3-D heads add theirs (``hps``, ``hm_hp``, ``dep``, ...)
-    through ``branches`` and override :meth:`get_targets`,
-    :meth:`loss_by_feat` and :meth:`decode`.
+    (2); pose, 3-D and tracking heads add theirs (``hps``, ``hm_hp``,
+    ``dep``, ...) through ``branches`` and the hooks of the module
+    docstring.
 
-    Initialisation as the original ResNet/DLA heads: a heatmap branch (one
-    whose name contains ``'hm'``, the original's test) keeps PyTorch's
-    default init except the final bias, −2.19; every conv of the other
-    branches is normal(std=0.001) with bias 0.
+    Initialisation as the original network named by ``branch_init``
+    (:data:`BRANCH_INITS`): a heatmap branch (one whose name contains
+    ``'hm'``, the original's test) keeps PyTorch's default init except the
+    final bias, −2.19, in all of them; the other branches get N(0, 0.001²)
+    weights and zero biases on the final conv (``'msra_resnet'``) or on
+    every conv (``'resnet_dcn'``), zero biases only (``'pose_dla_dcn'``) or
+    PyTorch's default (``'large_hourglass'``). Applied when the branch is
+    built; :meth:`init_weights` without ``init_cfg`` keeps it.
 
     Args:
         num_classes: C, channels of ``hm``.
@@ -131,12 +260,55 @@ class CenterHead(BaseModule):
         loss_center_heatmap: loss of ``hm`` (weight 1 in the paper).
         loss_wh: loss of ``wh`` (weight 0.1).
         loss_offset: loss of ``reg`` (weight 1).
-        bbox_coder: encodes boxes into targets and decodes peaks.
-        train_cfg: ``min_overlap`` of the Gaussian radius (0.7).
-        test_cfg: ``topk`` (100), ``local_maximum_kernel`` (3),
-            ``max_per_img`` (100).
+        loss_bbox: with an ``ltrb`` branch: the IoU-family loss of the
+            boxes it regresses (TTFNet's GIoU, weight 5).
+        ltrb_scale: with an ``ltrb`` branch: its output is
+            ``relu(x) · ltrb_scale`` input pixels (TTFNet's
+            ``wh_offset_base`` 16).
+        ltrb_bias_init: the bias of the ``ltrb`` branch's last conv: every
+            cell starts with distances of ``ltrb_bias_init · ltrb_scale``
+            pixels. TTFNet starts from 0, a degenerate box whose GIoU has
+            no gradient (its area and overlap are products of zeros): with
+            a backbone trained from scratch the boxes then barely move for
+            epochs, so cnet starts from 16 px (docs/fast_recipe.md).
+        bbox_coder: encodes boxes into targets and decodes peaks
+            (``LTRBBBoxCoder`` with an ``ltrb`` branch).
+        train_cfg: the keys of ``TRAIN_CFG``: ``min_overlap`` (0.7) of the
+            CornerNet radius, and the fast recipe's options, each off by
+            default (docs/fast_recipe.md): ``heatmap_radius``
+            (``'cornernet'``; ``'elliptical'``: TTFNet's Gaussians of radii
+            ``alpha`` (0.54) times the half sizes); with an ``ltrb`` branch,
+            ``box_cells`` (``'gaussian'``: every cell of the box's
+            elliptical window of ratio ``beta`` 0.54, as TTFNet;
+            ``'center3x3'``: the centre 3×3 inside the box, as
+            CenterNet-Update), ``box_weight`` (``'log_area'``,
+            ``'gaussian'``, ``'uniform'``) and ``extra_positives`` (0; k > 0:
+            CenterNet-Update's extra heatmap positives among the centre 3×3
+            whose box loss is under ``extra_positive_thr`` 0.2, at most k).
+            Any other key is an error.
+        test_cfg: the keys of ``TEST_CFG`` (``topk`` 100,
+            ``local_maximum_kernel`` 3, ``max_per_img`` 100) and the
+            detector's ``flip``; any other key is an error.
+        branch_init: the original network whose branch initialisation to
+            follow, a key of :data:`BRANCH_INITS` (``'resnet_dcn'``, also
+            MMDetection's, by default); the configs name theirs.
         init_cfg: mmengine init config.
     """
+
+    # The keys train_cfg / test_cfg accept, with their defaults (the
+    # original's recipe; the fast recipe's options off).
+    TRAIN_CFG: Dict = dict(min_overlap=0.7, heatmap_radius='cornernet',
+                           alpha=0.54, box_cells='gaussian', beta=0.54,
+                           box_weight='log_area', extra_positives=0,
+                           extra_positive_thr=0.2)
+    TEST_CFG: Dict = dict(topk=100, local_maximum_kernel=3, max_per_img=100)
+    # The gt_instances fields the targets read.
+    INSTANCE_KEYS: Tuple[str, ...] = ('bboxes', 'labels')
+    # Decoded fields that are points in network-input pixels, (B, K, ..., 2):
+    # mapped back to the original image with the boxes.
+    POINT_FIELDS: Tuple[str, ...] = ()
+    # Whether decode(flip=True), the original's flip test, applies.
+    SUPPORTS_FLIP = True
 
     def __init__(self,
                  num_classes: int,
@@ -153,20 +325,37 @@ class CenterHead(BaseModule):
                      type='CenterNetBBoxCoder', stride=4),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
+                 branch_init: str = 'resnet_dcn',
+                 init_cfg: OptConfigType = None,
+                 loss_bbox: ConfigType = dict(
+                     type='IoUFamilyLoss', mode='giou', loss_weight=5.0),
+                 ltrb_scale: float = 16.0,
+                 ltrb_bias_init: float = 1.0) -> None:
         super().__init__(init_cfg=init_cfg)
+        name = type(self).__name__
+        if branch_init not in BRANCH_INITS:
+            raise ValueError(f'{name}: branch_init must be one of '
+                             f'{sorted(BRANCH_INITS)}, got {branch_init!r}')
+        self.branch_init = branch_init
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) \
+                or num_classes < 1:
+            raise ValueError(f'{name}: num_classes must be a positive '
+                             f'integer, got {num_classes!r}')
         if branches is None:
             branches = dict(hm=num_classes, wh=2, reg=2)
         branches = dict(branches)
-        expected = dict(hm=num_classes, wh=2, reg=2)
-        for name, channels in expected.items():
-            if branches.get(name) != channels:
+        # An ltrb branch (four distances) replaces wh and reg (TTFNet).
+        self.box_coding = 'ltrb' if 'ltrb' in branches else 'wh'
+        expected = (dict(hm=num_classes, ltrb=4) if self.box_coding == 'ltrb'
+                    else dict(hm=num_classes, wh=2, reg=2))
+        for branch, channels in expected.items():
+            if branches.get(branch) != channels:
                 raise ValueError(
-                    f'CenterHead: branches[{name!r}] must be {channels} '
-                    f'(num_classes={num_classes}), got {branches.get(name)}; '
-                    f'branches={branches}')
+                    f'{name}: branches[{branch!r}] must be {channels} '
+                    f'(num_classes={num_classes}), got '
+                    f'{branches.get(branch)}; branches={branches}')
         if num_stacks < 1:
-            raise ValueError(f'CenterHead: num_stacks must be ≥ 1, got '
+            raise ValueError(f'{name}: num_stacks must be ≥ 1, got '
                              f'{num_stacks}')
         self.num_classes = num_classes
         self.in_channels = in_channels
@@ -174,18 +363,53 @@ class CenterHead(BaseModule):
         self.branch_channels = branches
         self.num_stacks = num_stacks
         self.branches = nn.ModuleDict({
-            name: nn.ModuleList([
-                self._build_branch(name, in_channels, feat_channels, channels)
+            branch: nn.ModuleList([
+                self._build_branch(branch, in_channels, feat_channels,
+                                   channels)
                 for _ in range(num_stacks)
             ])
-            for name, channels in branches.items()
+            for branch, channels in branches.items()
         })
         self.loss_center_heatmap = MODELS.build(loss_center_heatmap)
         self.loss_wh = MODELS.build(loss_wh)
         self.loss_offset = MODELS.build(loss_offset)
         self.bbox_coder = TASK_UTILS.build(bbox_coder)
-        self.train_cfg = {**DEFAULT_TRAIN_CFG, **dict(train_cfg or {})}
-        self.test_cfg = {**DEFAULT_TEST_CFG, **dict(test_cfg or {})}
+        self.train_cfg = strict_cfg(self.TRAIN_CFG, train_cfg, name,
+                                    'train_cfg')
+        self._check_recipe(name)
+        if self.box_coding == 'ltrb':
+            if not isinstance(self.bbox_coder, LTRBBBoxCoder):
+                raise ValueError(
+                    f"{name}: an 'ltrb' branch needs bbox_coder=dict("
+                    f"type='LTRBBBoxCoder'), got "
+                    f"{type(self.bbox_coder).__name__}")
+            self.loss_bbox = MODELS.build(loss_bbox)
+            self.ltrb_scale = float(ltrb_scale)
+            for branch in self.branches['ltrb']:
+                nn.init.constant_(branch[-1].bias, ltrb_bias_init)
+        self.test_cfg = strict_cfg(self.TEST_CFG, test_cfg, name, 'test_cfg',
+                                   also=DETECTOR_TEST_KEYS)
+
+    def _check_recipe(self, name: str) -> None:
+        """Refuse a fast-recipe option value that does not exist."""
+        cfg = self.train_cfg
+        for key, allowed in (('heatmap_radius', HEATMAP_RADII),
+                             ('box_cells', BOX_CELLS),
+                             ('box_weight', BOX_WEIGHTS)):
+            if cfg[key] not in allowed:
+                raise ValueError(f'{name}: train_cfg.{key} must be one of '
+                                 f'{allowed}, got {cfg[key]!r}')
+        for key in ('alpha', 'beta'):
+            if not 0 < cfg[key] <= 1:
+                raise ValueError(f'{name}: train_cfg.{key} must be in (0, '
+                                 f'1], got {cfg[key]!r}')
+        if not isinstance(cfg['extra_positives'], int) or \
+                cfg['extra_positives'] < 0:
+            raise ValueError(f'{name}: train_cfg.extra_positives must be an '
+                             f'integer ≥ 0, got {cfg["extra_positives"]!r}')
+        if cfg['extra_positives'] and self.box_coding != 'ltrb':
+            raise ValueError(f'{name}: train_cfg.extra_positives needs an '
+                             f"'ltrb' branch (its boxes decide them)")
 
     @staticmethod
     def is_heatmap_branch(name: str) -> bool:
@@ -201,14 +425,31 @@ class CenterHead(BaseModule):
                 nn.Conv2d(feat_channels, out_channels, 1))
         else:
             branch = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1))
-        if self.is_heatmap_branch(name):
-            nn.init.constant_(branch[-1].bias, HEATMAP_BIAS_INIT)
-        else:
-            for module in branch.modules():
-                if isinstance(module, nn.Conv2d):
-                    nn.init.normal_(module.weight, std=0.001)
-                    nn.init.constant_(module.bias, 0)
+        self.init_branch(name, branch)
         return branch
+
+    def init_branch(self, name: str, branch: nn.Sequential) -> None:
+        """Initialise one branch as ``branch_init``'s original network.
+
+        The convs start from PyTorch's default init (as they are built);
+        ``msra_resnet``'s test for the final conv (output channels equal to
+        the branch's) would also pick the 3×3 conv when
+        ``feat_channels`` equals them; here it is always the last conv.
+        """
+        convs = [m for m in branch.modules() if isinstance(m, nn.Conv2d)]
+        if self.is_heatmap_branch(name):
+            nn.init.constant_(convs[-1].bias, HEATMAP_BIAS_INIT)
+            return
+        if self.branch_init == 'msra_resnet':
+            nn.init.normal_(convs[-1].weight, std=0.001)
+            nn.init.constant_(convs[-1].bias, 0)
+        elif self.branch_init == 'resnet_dcn':
+            for conv in convs:
+                nn.init.normal_(conv.weight, std=0.001)
+                nn.init.constant_(conv.bias, 0)
+        elif self.branch_init == 'pose_dla_dcn':
+            for conv in convs:
+                nn.init.constant_(conv.bias, 0)
 
     # ----------------------------------------------------------------- forward
     def forward(self, feats: Union[Tensor, Sequence[Tensor]]
@@ -226,8 +467,8 @@ class CenterHead(BaseModule):
         if isinstance(feats, Tensor):
             feats = (feats, )
         if len(feats) != self.num_stacks:
-            raise ValueError(f'CenterHead: got {len(feats)} feature maps for '
-                             f'{self.num_stacks} stack(s)')
+            raise ValueError(f'{type(self).__name__}: got {len(feats)} '
+                             f'feature maps for {self.num_stacks} stack(s)')
         return {
             name: [branch(feat).float() for branch, feat in zip(stacks, feats)]
             for name, stacks in self.branches.items()
@@ -241,12 +482,12 @@ class CenterHead(BaseModule):
         Args:
             feats: see :meth:`forward`.
             batch_data_samples: ``gt_instances`` (``bboxes`` (N, 4) xyxy in
-                network-input pixels, ``labels`` (N,)) and, optionally,
-                ``ignored_instances`` (crowd regions).
+                network-input pixels, ``labels`` (N,), and the fields of
+                ``INSTANCE_KEYS``), optionally ``ignored_instances`` (crowd
+                regions), and the metainfo the hooks read.
 
         Returns:
-            ``loss_center_heatmap``, ``loss_wh``, ``loss_offset`` (already
-            weighted).
+            the weighted losses (:meth:`loss_by_feat`).
         """
         outputs = self(feats)
         heatmap = outputs['hm'][0]
@@ -255,7 +496,9 @@ class CenterHead(BaseModule):
             [sample.ignored_instances
              if 'ignored_instances' in sample else None
              for sample in batch_data_samples],
-            feat_shape=tuple(heatmap.shape), device=heatmap.device)
+            feat_shape=tuple(heatmap.shape), device=heatmap.device,
+            batch_img_metas=[sample.metainfo
+                             for sample in batch_data_samples])
         return self.loss_by_feat(outputs, targets)
 
     def get_targets(self,
@@ -263,32 +506,36 @@ class CenterHead(BaseModule):
                     batch_ignored_instances: Optional[
                         List[Optional[InstanceData]]],
                     feat_shape: Sequence[int],
-                    device: Optional[torch.device] = None
+                    device: Optional[torch.device] = None,
+                    batch_img_metas: Optional[List[dict]] = None
                     ) -> Dict[str, Tensor]:
         """CenterNet's targets for a batch, vectorised over all its objects.
 
         The original's ``CTDetDataset.__getitem__`` targets: for every box
         (clipped to the map, kept if it has height and width), a Gaussian of
-        radius ``heatmap_radius(h, w)`` at its integer centre in the heatmap
-        of its class (max where they overlap), and at its slot of the sparse
-        targets its centre index, size and offset.
+        radius :meth:`heatmap_radii` at its integer centre
+        (:meth:`encode_centers`) in the heatmap of its class (max where they
+        overlap), and at its slot of the sparse targets its centre index,
+        size and offset; then the subclass's :meth:`extra_targets`.
 
         Args:
-            batch_gt_instances: ``bboxes`` (N_b, 4) xyxy in network-input
-                pixels and ``labels`` (N_b,) per image.
+            batch_gt_instances: per image ``bboxes`` (N_b, 4) xyxy in
+                network-input pixels, ``labels`` (N_b,) and the other fields
+                of ``INSTANCE_KEYS``.
             batch_ignored_instances: per image ``None`` or ``bboxes`` (and
                 ``labels``: the region is ignored for that class only, else
                 for all) of regions where negatives get no loss.
             feat_shape: (B, C, H, W) of the heatmap (only H, W are read).
             device: where the targets live (the features' device); by
                 default the device of the boxes.
+            batch_img_metas: per image metainfo, for hooks that read it.
 
         Returns:
             dict with ``center_heatmap_target`` (B, C, H, W), ``ind`` (B, M)
             int64 (``y * W + x``), ``wh_target`` (B, M, 2), ``offset_target``
-            (B, M, 2), ``mask`` (B, M) float, and, when some image has
-            ignore regions, ``center_heatmap_weight`` (B, C, H, W): 0 on the
-            negatives inside them, 1 elsewhere.
+            (B, M, 2), ``mask`` (B, M) float, when some image has ignore
+            regions ``center_heatmap_weight`` (B, C, H, W) (0 on the
+            negatives inside them, 1 elsewhere), and the subclass's targets.
         """
         height, width = int(feat_shape[-2]), int(feat_shape[-1])
         num_images = len(batch_gt_instances)
@@ -297,39 +544,121 @@ class CenterHead(BaseModule):
                            if isinstance(inst.get('bboxes'), Tensor)),
                           torch.device('cpu'))
         fields, batch_idx, slots, num_slots = pack_instances(
-            batch_gt_instances, ('bboxes', 'labels'), device)
-        bboxes = fields['bboxes'].float().reshape(-1, 4)
+            batch_gt_instances, self.instance_keys, device)
+        fields['bboxes'] = fields['bboxes'].float().reshape(-1, 4)
         labels = fields['labels'].long()
-        code = self.bbox_coder.encode(bboxes, (height, width))
-        valid = code['valid']
+        # A label outside 0..C-1 would draw into another image's planes.
+        # An asynchronous check: no host synchronisation on an accelerator.
+        torch._assert_async(
+            ((labels >= 0) & (labels < self.num_classes)).all(),
+            f'{type(self).__name__}: a gt label lies outside '
+            f'0..{self.num_classes - 1} (num_classes={self.num_classes}); '
+            f'the dataset\'s classes and the head\'s num_classes disagree')
+        code = self.encode_centers(fields, (height, width))
+        packed = PackedTargets(
+            fields=fields, batch_idx=batch_idx, slots=slots,
+            num_images=num_images, num_slots=num_slots,
+            feat_size=(height, width), code=code,
+            radii=self.heatmap_radii(code['wh']),
+            batch_ignored_instances=batch_ignored_instances,
+            batch_img_metas=batch_img_metas)
 
+        valid = code['valid']
         heatmap = torch.zeros(num_images, self.num_classes, height, width,
                               device=device)
-        valid_wh = code['wh'][valid]
-        radii = heatmap_radius(valid_wh[:, 1], valid_wh[:, 0],
-                               self.train_cfg['min_overlap'])
         draw_gaussians(heatmap, batch_idx[valid], labels[valid],
-                       code['centers'][valid], radii)
+                       code['centers'][valid], packed.radii[valid])
 
         # Invalid boxes keep zeros in their slots, as in the original.
-        keep = valid.to(bboxes.dtype)[:, None]
-        centers = code['centers'] * valid[:, None]
-        ind = centers[:, 1] * width + centers[:, 0]
+        centers = masked(code['centers'], valid)
         targets = dict(
             center_heatmap_target=heatmap,
-            ind=to_slots(ind, batch_idx, slots, num_images, num_slots),
-            wh_target=to_slots(code['wh'] * keep, batch_idx, slots,
-                               num_images, num_slots),
-            offset_target=to_slots(code['offsets'] * keep, batch_idx, slots,
-                                   num_images, num_slots),
-            mask=to_slots(keep[:, 0], batch_idx, slots, num_images,
-                          num_slots))
+            ind=packed.to_slots(centers[:, 1] * width + centers[:, 0]),
+            mask=packed.to_slots(valid.to(fields['bboxes'].dtype)))
+        if self.box_coding == 'wh':
+            targets.update(
+                wh_target=packed.to_slots(masked(code['wh'], valid)),
+                offset_target=packed.to_slots(masked(code['offsets'],
+                                                     valid)))
+        else:
+            targets.update(self._dense_box_targets(packed))
         if batch_ignored_instances is not None and any(
                 inst is not None and len(inst) > 0
                 for inst in batch_ignored_instances):
             targets['center_heatmap_weight'] = self._ignore_weight(
                 batch_ignored_instances, heatmap, device)
+        targets.update(self.extra_targets(packed, targets))
         return targets
+
+    @property
+    def instance_keys(self) -> Tuple[str, ...]:
+        """The ``gt_instances`` fields the targets read (``INSTANCE_KEYS``;
+        a subclass whose fields depend on its options overrides this)."""
+        return self.INSTANCE_KEYS
+
+    def encode_centers(self, fields: Dict[str, Tensor],
+                       feat_size: Tuple[int, int]) -> Dict[str, Tensor]:
+        """Hook: each object's heatmap cell, sub-cell offset and size.
+
+        Args:
+            fields: the packed ``INSTANCE_KEYS`` fields (``bboxes`` (N, 4)
+                float32 xyxy in input pixels, ...).
+            feat_size: (H, W) of the maps.
+
+        Returns:
+            the coder's encoding of the boxes: ``centers`` (N, 2) int64,
+            ``offsets`` (N, 2), ``wh`` (N, 2), ``valid`` (N,) bool.
+        """
+        return self.bbox_coder.encode(fields['bboxes'], feat_size)
+
+    def heatmap_radii(self, wh: Tensor) -> Tensor:
+        """Hook: the Gaussian radius of every object from its (N, 2) size
+        (w, h) in feature units: (N,) int64, the original ctdet's (the size
+        rounded up first); with ``heatmap_radius='elliptical'``, (N, 2)
+        TTFNet's (rx, ry)."""
+        if self.train_cfg['heatmap_radius'] == 'elliptical':
+            return elliptical_radii(wh, self.train_cfg['alpha'])
+        return heatmap_radius(wh[:, 1], wh[:, 0], self.train_cfg['min_overlap'])
+
+    def _dense_box_targets(self, packed: PackedTargets) -> Dict[str, Tensor]:
+        """``box_target`` (B, 4, H, W) xyxy in input pixels and
+        ``box_weight`` (B, H, W) of the ltrb coding (see
+        :func:`cnet.models.utils.dense_box_targets`)."""
+        valid = packed.code['valid']
+        cfg = self.train_cfg
+        if cfg['box_cells'] == 'gaussian':
+            radii = elliptical_radii(packed.code['wh'], cfg['beta'])
+        else:
+            radii = torch.ones_like(packed.code['centers'])
+        box_target, box_weight = dense_box_targets(
+            packed.fields['bboxes'][valid], packed.batch_idx[valid],
+            packed.code['centers'][valid], radii[valid], packed.num_images,
+            packed.feat_size, self.bbox_coder.stride,
+            weighting=cfg['box_weight'],
+            inside_box=cfg['box_cells'] == 'center3x3')
+        targets = dict(box_target=box_target, box_weight=box_weight)
+        if cfg['extra_positives']:
+            # What _extra_positives reads: the valid objects themselves.
+            targets.update(
+                extra_boxes=packed.fields['bboxes'][valid],
+                extra_cells=packed.code['centers'][valid],
+                extra_batch_idx=packed.batch_idx[valid],
+                extra_labels=packed.fields['labels'].long()[valid])
+        return targets
+
+    def extra_targets(self, packed: PackedTargets,
+                      targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Hook: the subclass's targets, batched like the base's.
+
+        Args:
+            packed: the batch's instances and their encoding.
+            targets: the base's targets (read them; do not change them in
+                place).
+
+        Returns:
+            new targets; a key of the base's (e.g. ``mask``) replaces it.
+        """
+        return {}
 
     def _ignore_weight(self,
                        batch_ignored_instances: List[Optional[InstanceData]],
@@ -369,70 +698,181 @@ class CenterHead(BaseModule):
 
     def loss_by_feat(self, outputs: Dict[str, List[Tensor]],
                      targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """The original ``CtdetLoss``: every term averaged over the stacks.
+        """The original ``CtdetLoss`` and the subclass's terms, every term
+        averaged over the stacks.
 
         Args:
             outputs: :meth:`forward`'s result.
             targets: :meth:`get_targets`' result.
 
         Returns:
-            ``loss_center_heatmap``, ``loss_wh``, ``loss_offset``.
+            ``loss_center_heatmap``, ``loss_wh``, ``loss_offset`` (already
+            weighted) and the terms of :meth:`extra_loss_terms`.
         """
-        loss_heatmap, loss_wh, loss_offset = 0., 0., 0.
         target = targets['center_heatmap_target']
-        weight = targets.get('center_heatmap_weight')
         # count_nonzero: a bool .sum() first casts the whole map to int64.
         num_pos = torch.count_nonzero(target.eq(1)).clamp(min=1)
+        losses: Dict[str, Tensor] = {}
         for stack in range(self.num_stacks):
-            loss_heatmap = loss_heatmap + self.heatmap_loss(
-                outputs['hm'][stack], target, weight, num_pos)
-            wh = transpose_and_gather_feat(outputs['wh'][stack],
-                                           targets['ind'])
-            loss_wh = loss_wh + self.loss_wh(wh, targets['wh_target'],
-                                             targets['mask'])
-            offset = transpose_and_gather_feat(outputs['reg'][stack],
-                                               targets['ind'])
-            loss_offset = loss_offset + self.loss_offset(
-                offset, targets['offset_target'], targets['mask'])
-        return dict(loss_center_heatmap=loss_heatmap / self.num_stacks,
-                    loss_wh=loss_wh / self.num_stacks,
-                    loss_offset=loss_offset / self.num_stacks)
+            stack_outputs = {name: maps[stack]
+                             for name, maps in outputs.items()}
+            if self.box_coding == 'wh':
+                terms = dict(
+                    loss_center_heatmap=self.heatmap_loss(
+                        stack_outputs['hm'], target,
+                        targets.get('center_heatmap_weight'), num_pos),
+                    loss_wh=self.loss_wh(
+                        transpose_and_gather_feat(stack_outputs['wh'],
+                                                  targets['ind']),
+                        targets['wh_target'], targets['mask']),
+                    loss_offset=self.loss_offset(
+                        transpose_and_gather_feat(stack_outputs['reg'],
+                                                  targets['ind']),
+                        targets['offset_target'], targets['mask']))
+            else:
+                terms = self._ltrb_loss_terms(stack_outputs, targets,
+                                              num_pos)
+            terms.update(self.extra_loss_terms(stack_outputs, targets))
+            for name, value in terms.items():
+                losses[name] = losses[name] + value if name in losses \
+                    else value
+        return {name: value / self.num_stacks
+                for name, value in losses.items()}
+
+    def ltrb_distances(self, ltrb: Tensor) -> Tensor:
+        """The ``ltrb`` branch's raw maps → distances in input pixels."""
+        return ltrb.clamp(min=0) * self.ltrb_scale
+
+    def predicted_boxes(self, ltrb: Tensor) -> Tensor:
+        """(B, 4, H, W) raw ``ltrb`` maps → (B, H, W, 4) xyxy boxes of every
+        cell, in input pixels."""
+        height, width = ltrb.shape[-2:]
+        locations = cell_locations(height, width, self.bbox_coder.stride,
+                                   ltrb.device)                    # (2, H, W)
+        return self.bbox_coder.distances_to_boxes(
+            locations.permute(1, 2, 0)[None],
+            self.ltrb_distances(ltrb).permute(0, 2, 3, 1))
+
+    def _ltrb_loss_terms(self, outputs: Dict[str, Tensor],
+                         targets: Dict[str, Tensor],
+                         num_pos: Tensor) -> Dict[str, Tensor]:
+        """The heatmap focal loss (with CenterNet-Update's extra positives
+        when asked) and the box loss of every weighted cell."""
+        pred_boxes = self.predicted_boxes(outputs['ltrb'])     # (B, H, W, 4)
+        target = targets['center_heatmap_target']
+        pos_mask = None
+        if self.train_cfg['extra_positives']:
+            pos_mask = target.eq(1) | self._extra_positives(
+                pred_boxes.detach(), targets)
+            num_pos = torch.count_nonzero(pos_mask).clamp(min=1)
+        return dict(
+            loss_center_heatmap=self.heatmap_loss(
+                outputs['hm'], target, targets.get('center_heatmap_weight'),
+                num_pos, pos_mask=pos_mask),
+            loss_bbox=self.loss_bbox(
+                pred_boxes, targets['box_target'].permute(0, 2, 3, 1),
+                targets['box_weight']))
+
+    def _extra_positives(self, pred_boxes: Tensor,
+                         targets: Dict[str, Tensor]) -> Tensor:
+        """CenterNet-Update's extra heatmap positives (``add_cls_pos_inds``).
+
+        Among the 3×3 cells around each object's centre whose location lies
+        inside its box, those where the predicted box's GIoU loss against
+        the object's is below the k-th smallest of them (k =
+        ``extra_positives``) and below ``extra_positive_thr``; the centre
+        itself always. Returns a (B, C, H, W) bool mask.
+        """
+        boxes = targets['extra_boxes']                             # (N, 4)
+        cells = targets['extra_cells']                      # (N, 2) x, y
+        batch_idx, labels = targets['extra_batch_idx'], targets['extra_labels']
+        num_images, num_classes, height, width = \
+            targets['center_heatmap_target'].shape
+        stride = self.bbox_coder.stride
+        shifts = torch.tensor([[dx, dy] for dy in (-1, 0, 1)
+                               for dx in (-1, 0, 1)], device=boxes.device)
+        around = cells[:, None] + shifts                          # (N, 9, 2)
+        xs, ys = around[..., 0], around[..., 1]
+        locations = around.to(boxes.dtype) * stride
+        usable = ((xs >= 0) & (xs < width) & (ys >= 0) & (ys < height) &
+                  (locations[..., 0] > boxes[:, None, 0]) &
+                  (locations[..., 0] < boxes[:, None, 2]) &
+                  (locations[..., 1] > boxes[:, None, 1]) &
+                  (locations[..., 1] < boxes[:, None, 3]))
+        predicted = pred_boxes[batch_idx[:, None], ys.clamp(0, height - 1),
+                               xs.clamp(0, width - 1)]             # (N, 9, 4)
+        loss = iou_family_loss(predicted, boxes[:, None].expand_as(predicted),
+                               'giou')
+        loss = torch.where(usable, loss, loss.new_full((), float('inf')))
+        loss[:, 4] = 0                      # the centre cell is a positive
+        k = min(self.train_cfg['extra_positives'], 9)
+        threshold = loss.kthvalue(k, dim=1).values.clamp(
+            max=self.train_cfg['extra_positive_thr'])            # (N,)
+        chosen = (loss < threshold[:, None]) & usable
+        chosen[:, 4] = True
+        mask = torch.zeros(num_images * num_classes * height * width,
+                           dtype=torch.bool, device=boxes.device)
+        plane = (batch_idx * num_classes + labels)[:, None].expand_as(xs)
+        flat = (plane * height + ys.clamp(0, height - 1)) * width + \
+            xs.clamp(0, width - 1)
+        mask[flat[chosen]] = True
+        return mask.view(num_images, num_classes, height, width)
+
+    def extra_loss_terms(self, outputs: Dict[str, Tensor],
+                         targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Hook: the subclass's (weighted) loss terms of one stack.
+
+        Args:
+            outputs: ``name → (B, C, H, W)`` raw maps of this stack.
+            targets: :meth:`get_targets`' result.
+
+        Returns:
+            ``loss_* → scalar``; the base averages each over the stacks.
+        """
+        return {}
 
     def heatmap_loss(self, logits: Tensor, target: Tensor,
                      weight: Optional[Tensor], num_pos: Tensor,
-                     loss: Optional[nn.Module] = None) -> Tensor:
+                     loss: Optional[nn.Module] = None,
+                     pos_mask: Optional[Tensor] = None) -> Tensor:
         """Focal loss on the clamped sigmoid of one stack's heatmap logits.
 
-        On CPU it is computed image by image and summed (each piece divided
-        by the batch's positive count): a chain of element-wise ops over a
-        whole (16, 80, 128, 128) batch runs ~4× slower there than over
-        cache-sized pieces. ``unbind`` keeps the backward one stack of the
-        gradients. Other devices take the batch in one piece.
+        On a CPU the batch is taken image by image, each piece divided by
+        the batch's positive count, and summed: the chain of element-wise
+        ops then runs on cache-sized pieces. ``unbind`` keeps the backward
+        one stack of the gradients.
+        Other devices take the batch in one piece.
 
         Args:
-            logits: (B, C, H, W) raw ``hm`` output.
+            logits: (B, C, H, W) raw heatmap output.
             target: (B, C, H, W) Gaussian heatmap.
             weight: (B, C, H, W) or ``None``.
             num_pos: positives of the whole batch (≥ 1).
             loss: the focal loss to apply; ``loss_center_heatmap`` by
                 default (a pose head passes its joint-heatmap loss).
+            pos_mask: (B, C, H, W) bool positives; ``target == 1`` by
+                default.
 
         Returns:
             Scalar loss, equal to the original's ``_neg_loss`` on the batch.
         """
+        def split(maps: Optional[Tensor]) -> List[Optional[Tensor]]:
+            return ([None] * len(logits) if maps is None
+                    else list(maps.unbind(0)))
+
         if logits.device.type == 'cpu':
-            pieces = list(zip(
-                logits.unbind(0), target.unbind(0),
-                [None] * len(logits) if weight is None else weight.unbind(0)))
+            pieces = list(zip(logits.unbind(0), target.unbind(0),
+                              split(weight), split(pos_mask)))
         else:
-            pieces = [(logits, target, weight)]
+            pieces = [(logits, target, weight, pos_mask)]
         focal_loss = self.loss_center_heatmap if loss is None else loss
         total = 0.
-        for piece_logits, piece_target, piece_weight in pieces:
+        for piece_logits, piece_target, piece_weight, piece_pos in pieces:
             pred = piece_logits.sigmoid().clamp(HEATMAP_CLAMP,
                                                 1 - HEATMAP_CLAMP)
             total = total + focal_loss(
-                pred, piece_target, piece_weight, avg_factor=num_pos)
+                pred, piece_target, piece_weight, avg_factor=num_pos,
+                pos_mask=piece_pos)
         return total
 
     # --------------------------------------------------------------- inference
@@ -458,7 +898,7 @@ class CenterHead(BaseModule):
                         batch_img_metas: List[dict],
                         rescale: bool = True,
                         flip: bool = False) -> List[InstanceData]:
-        """Decode the last stack; map boxes back to the original image.
+        """Decode the last stack; map the results back to the original image.
 
         Args:
             outputs: :meth:`forward`'s result, (B, ...) maps, or (2B, ...)
@@ -472,33 +912,30 @@ class CenterHead(BaseModule):
 
         Returns:
             one ``InstanceData`` per image with ``bboxes`` (K, 4) float32,
-            ``scores`` (K,) and ``labels`` (K,) int64, best first.
+            ``scores`` (K,) and ``labels`` (K,) int64, best first, and the
+            subclass's fields.
         """
-        detections = self.decode(outputs, flip=flip)
+        detections = self.complete_detections(
+            self.decode(outputs, flip=flip), batch_img_metas)
         if rescale:
             detections = self.to_original_pixels(detections, batch_img_metas)
         max_per_img = self.test_cfg['max_per_img']
-        results = []
-        for i in range(len(batch_img_metas)):
-            results.append(InstanceData(**{
-                key: value[i, :max_per_img]
-                for key, value in detections.items()
-            }))
-        return results
+        return [InstanceData(**{key: value[i, :max_per_img]
+                                for key, value in detections.items()})
+                for i in range(len(batch_img_metas))]
 
     def decode(self, outputs: Dict[str, List[Tensor]],
                flip: bool = False) -> Dict[str, Tensor]:
         """Top-K detections of the last stack, in network-input pixels.
 
         Sigmoid without the training clamp (as the original's test), 3×3
-        peaks, top K over all classes and positions, offset and size.
+        peaks, top K over all classes and positions, offset and size
+        (:meth:`CenterNetBBoxCoder.decode`, the one decode), then the
+        subclass's fields read at the same peaks (:meth:`decode_extra`).
 
         With ``flip`` (the original's ``--flip_test``, ``process`` in
-        ``ctdet.py``) the maps hold B images then their B mirrors: the
-        heatmap *scores* (after the sigmoid) and the sizes are averaged with
-        the mirror's flipped back, the offsets are the image's alone. A
-        subclass with left/right-dependent branches (keypoints) overrides
-        this to flip them its own way.
+        ``ctdet.py``) the maps hold B images then their B mirrors, merged
+        branch by branch first (:meth:`flip_merge_branch`).
 
         Args:
             outputs: :meth:`forward`'s result, (B, ...) maps, or (2B, ...)
@@ -507,36 +944,114 @@ class CenterHead(BaseModule):
 
         Returns:
             ``bboxes`` (B, K, 4) float32, ``scores`` (B, K), ``labels``
-            (B, K) int64.
+            (B, K) int64, and the subclass's fields.
         """
-        heatmap = outputs['hm'][-1]
-        wh = outputs['wh'][-1]
-        offset = outputs['reg'][-1]
-        activation = torch.sigmoid
-        if flip:
-            heatmap = merge_flipped(heatmap.sigmoid())    # (B, C, H, W)
-            wh = merge_flipped(wh)                         # (B, 2, H, W)
-            offset = offset[:len(offset) // 2]             # (B, 2, H, W)
-            activation = None
-        bboxes, scores, labels = self.bbox_coder.decode(
-            heatmap, wh, offset,
+        if flip and not self.SUPPORTS_FLIP:
+            raise ValueError(f'{type(self).__name__}: the flip test is not '
+                             f'supported (see its docstring)')
+        maps = self.last_stack_maps(outputs, flip)
+        box_maps = ((maps['wh'], maps['reg']) if self.box_coding == 'wh'
+                    else (self.ltrb_distances(maps['ltrb']), None))
+        peaks = self.bbox_coder.decode(
+            maps['hm'], *box_maps,
             topk=self.test_cfg['topk'],
             kernel=self.test_cfg['local_maximum_kernel'],
-            activation=activation)
-        return dict(bboxes=bboxes.float(), scores=scores, labels=labels)
+            # Unmerged, the centre heatmap stays logits: the decode applies
+            # the sigmoid only where the top K can be.
+            activation=None if flip else torch.sigmoid)
+        detections = dict(bboxes=peaks.bboxes.float(), scores=peaks.scores,
+                          labels=peaks.labels)
+        detections.update(self.decode_extra(maps, peaks))
+        return detections
+
+    def last_stack_maps(self, outputs: Dict[str, List[Tensor]],
+                        flip: bool) -> Dict[str, Tensor]:
+        """The last stack's (B, ...) maps by branch: merged with the
+        mirrors' under ``flip``; every heatmap branch as scores but ``hm``,
+        which stays logits without ``flip``."""
+        if flip:
+            return {name: self.flip_merge_branch(name, stacks[-1])
+                    for name, stacks in outputs.items()}
+        return {name: (stacks[-1].sigmoid()
+                       if self.is_heatmap_branch(name) and name != 'hm'
+                       else stacks[-1])
+                for name, stacks in outputs.items()}
+
+    def flip_merge_branch(self, name: str, maps: Tensor) -> Tensor:
+        """Hook: one branch's (2B, ...) maps (images, then mirrors) → (B, ...).
+
+        As the original's ``process`` with ``--flip_test``: heatmap *scores*
+        (after the sigmoid) and sizes are averaged with the mirror's flipped
+        back; every other branch (the sub-cell offsets) is the image's
+        alone. A subclass with left/right-dependent branches (keypoints)
+        overrides it for those.
+        """
+        if self.is_heatmap_branch(name):
+            return merge_flipped(maps.sigmoid())
+        if name == 'wh':
+            return merge_flipped(maps)
+        if name == 'ltrb':
+            return self._merge_flipped_ltrb(maps)
+        return maps.chunk(2)[0]      # chunk: a traced batch stays dynamic
+
+    def _merge_flipped_ltrb(self, maps: Tensor) -> Tensor:
+        """Raw ``ltrb`` maps of images and mirrors → the images' raw maps
+        whose distances average both.
+
+        The mirror's cell x − seen at x once flipped back − measures from
+        its own location, R pixels right of the image's mirrored one: its
+        right distance is the image's left one plus R, its left the right
+        one minus R. The average is returned in raw units, so that
+        :meth:`ltrb_distances` gives it back.
+        """
+        images, mirrors = self.ltrb_distances(maps).chunk(2)
+        mirrors = mirrors.flip(-1)
+        stride = self.bbox_coder.stride
+        swapped = torch.stack([mirrors[:, 2] - stride, mirrors[:, 1],
+                               mirrors[:, 0] + stride, mirrors[:, 3]], dim=1)
+        return (images + swapped.clamp(min=0)) / (2 * self.ltrb_scale)
+
+    def decode_extra(self, maps: Dict[str, Tensor],
+                     peaks: DecodedPeaks) -> Dict[str, Tensor]:
+        """Hook: the subclass's decoded fields, read at the peaks.
+
+        Args:
+            maps: :meth:`last_stack_maps`' result.
+            peaks: the one decode's result (``inds``, ``cells``,
+                ``centers``, ...).
+
+        Returns:
+            ``name → (B, K, ...)`` in network-input pixels (list point
+            fields in ``POINT_FIELDS``).
+        """
+        return {}
+
+    def complete_detections(self, detections: Dict[str, Tensor],
+                            batch_img_metas: List[dict]
+                            ) -> Dict[str, Tensor]:
+        """Hook: fields derived from the decoded ones and each image's
+        metainfo, before they go back to original pixels."""
+        return detections
 
     def to_original_pixels(self, detections: Dict[str, Tensor],
                            batch_img_metas: List[dict]) -> Dict[str, Tensor]:
-        """Map the decoded boxes through each image's inverse affine."""
+        """Map the decoded boxes and ``POINT_FIELDS`` through each image's
+        inverse affine."""
         matrices = []
         for i, meta in enumerate(batch_img_metas):
             if 'affine_matrix' not in meta:
                 raise KeyError(
-                    f"CenterHead: rescale=True needs the metainfo key "
-                    f"'affine_matrix' (3, 3, original → input pixels) of "
-                    f"image {i}; it has {sorted(meta)}")
+                    f"{type(self).__name__}: rescale=True needs the metainfo "
+                    f"key 'affine_matrix' (3, 3, original → input pixels) "
+                    f"of image {i}; it has {sorted(meta)}")
             matrices.append(meta['affine_matrix'])
         bboxes = detections['bboxes']
         affine = stack_affine_matrices(matrices, bboxes.device)
-        return {**detections,
-                'bboxes': inverse_affine_bboxes(bboxes, affine)}
+        mapped = {**detections,
+                  'bboxes': inverse_affine_bboxes(bboxes, affine)}
+        for name in self.POINT_FIELDS:
+            points = detections[name]                     # (B, K, ..., 2)
+            flat = points.reshape(len(points), -1, 2)
+            mapped[name] = inverse_affine_points(flat, affine).view_as(
+                points)
+        return mapped

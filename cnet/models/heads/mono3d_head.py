@@ -19,21 +19,19 @@ puts it at the projected 3-D centre, which the dataset carries through the
 affine transform as ``centers_2d``.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.structures import InstanceData
 from torch import Tensor
 
+from cnet.models.coders import DecodedPeaks
 from cnet.models.utils import (alpha_to_rotation_y, decode_orientation,
-                               draw_gaussians, encode_orientation,
-                               heatmap_radius, inverse_affine_points,
-                               stack_affine_matrices, topk_peaks,
+                               encode_orientation, heatmap_radius,
+                               stack_affine_matrices,
                                transpose_and_gather_feat, unproject_points)
 from cnet.registry import MODELS
-from cnet.structures import DetDataSample
 from .center_head import (CenterHead, ConfigType, OptConfigType,
-                          pack_instances, to_slots)
+                          PackedTargets, masked)
 
 # 1/σ(x) − 1 = exp(−x); the original's 1e-6 in the division caps the depth
 # near 1e6 m, which this clamp keeps.
@@ -50,10 +48,20 @@ def depth_from_output(output: Tensor) -> Tensor:
 class Mono3DCenterHead(CenterHead):
     """CenterHead plus ``dep`` (1), ``rot`` (8) and ``dim`` (3).
 
+    Its hooks: :meth:`encode_centers` (the projected centre with
+    ``center='projected'``), :meth:`heatmap_radii` (ddd's radius),
+    :meth:`extra_targets` and :meth:`extra_loss_terms` (depth, size and
+    orientation), :meth:`decode_extra` (read at the peaks) and
+    :meth:`complete_detections` (the peaks lifted to 3-D boxes). No flip
+    test (``SUPPORTS_FLIP``): a mirror changes the camera and the
+    orientation, and the original's ddd has none.
+
     Args:
         num_classes: C (3 for KITTI: Pedestrian, Car, Cyclist).
-        in_channels, feat_channels, num_stacks, bbox_coder, init_cfg: as
-            :class:`CenterHead`.
+        in_channels, feat_channels, num_stacks, bbox_coder, branch_init,
+            init_cfg: as :class:`CenterHead` (``dep``, ``rot``, ``dim``
+            follow the other branches' rule, as in the original's
+            networks).
         branches: ``None`` gives the original's ddd heads
             ``{hm: C, dep: 1, rot: 8, dim: 3, wh: 2, reg: 2}``.
         loss_center_heatmap: focal loss (``hm_weight`` 1).
@@ -69,6 +77,10 @@ class Mono3DCenterHead(CenterHead):
         test_cfg: ``topk`` (100), ``local_maximum_kernel`` (3),
             ``max_per_img`` (100).
     """
+
+    INSTANCE_KEYS = ('bboxes', 'labels', 'depths', 'dimensions', 'alphas')
+    POINT_FIELDS = ('centers_2d', )
+    SUPPORTS_FLIP = False
 
     def __init__(self,
                  num_classes: int,
@@ -94,6 +106,7 @@ class Mono3DCenterHead(CenterHead):
                      type='CenterNetBBoxCoder', stride=4),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 branch_init: str = 'resnet_dcn',
                  init_cfg: OptConfigType = None) -> None:
         if branches is None:
             branches = dict(hm=num_classes, dep=1, rot=8, dim=3, wh=2, reg=2)
@@ -109,7 +122,8 @@ class Mono3DCenterHead(CenterHead):
             branches=branches, num_stacks=num_stacks,
             loss_center_heatmap=loss_center_heatmap, loss_wh=loss_wh,
             loss_offset=loss_offset, bbox_coder=bbox_coder,
-            train_cfg=train_cfg, test_cfg=test_cfg, init_cfg=init_cfg)
+            train_cfg=train_cfg, test_cfg=test_cfg, branch_init=branch_init,
+            init_cfg=init_cfg)
         self.loss_depth = MODELS.build(loss_depth)
         self.loss_dim = MODELS.build(loss_dim)
         self.loss_rot = MODELS.build(loss_rot)
@@ -117,214 +131,125 @@ class Mono3DCenterHead(CenterHead):
         self.default_cam2img = None if default_cam2img is None else \
             torch.as_tensor(default_cam2img, dtype=torch.float64).reshape(3, 4)
 
+    @property
+    def instance_keys(self) -> Tuple[str, ...]:
+        return self.INSTANCE_KEYS + (
+            ('centers_2d', ) if self.center == 'projected' else ())
+
     # ---------------------------------------------------------------- training
-    def loss(self, feats: Union[Tensor, Sequence[Tensor]],
-             batch_data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
-        """As :meth:`CenterHead.loss`; an image whose metainfo says
-        ``scale_augmented`` gets no depth nor dimension loss (the original's
-        ``reg_mask = 0`` when its crop augmentation ran)."""
-        outputs = self(feats)
-        heatmap = outputs['hm'][0]
-        targets = self.get_targets(
-            [sample.gt_instances for sample in batch_data_samples],
-            [sample.ignored_instances
-             if 'ignored_instances' in sample else None
-             for sample in batch_data_samples],
-            feat_shape=tuple(heatmap.shape), device=heatmap.device,
-            batch_depth_valid=[
-                not sample.metainfo.get('scale_augmented', False)
-                for sample in batch_data_samples])
-        return self.loss_by_feat(outputs, targets)
+    def encode_centers(self, fields: Dict[str, Tensor],
+                       feat_size: Tuple[int, int]) -> Dict[str, Tensor]:
+        """CenterHead's encoding; with ``center='projected'`` the peak is the
+        projected 3-D centre ``centers_2d`` (network-input pixels), and an
+        object whose centre falls outside the map has no target."""
+        code = super().encode_centers(fields, feat_size)
+        if self.center == 'box':
+            return code
+        height, width = feat_size
+        points = fields['centers_2d'].float().reshape(-1, 2) / \
+            self.bbox_coder.stride
+        centers = points.floor().long()
+        valid = code['valid'] & (centers[:, 0] >= 0) & \
+            (centers[:, 0] < width) & (centers[:, 1] >= 0) & \
+            (centers[:, 1] < height)
+        return dict(code, centers=centers,
+                    offsets=points - centers.to(points.dtype), valid=valid)
 
-    def get_targets(self,
-                    batch_gt_instances: List[InstanceData],
-                    batch_ignored_instances: Optional[
-                        List[Optional[InstanceData]]],
-                    feat_shape: Sequence[int],
-                    device: Optional[torch.device] = None,
-                    batch_depth_valid: Optional[Sequence[bool]] = None
-                    ) -> Dict[str, Tensor]:
-        """The ddd targets of a batch, vectorised over its objects.
+    def heatmap_radii(self, wh: Tensor) -> Tensor:
+        """ddd.py's radius: ``gaussian_radius`` of the unrounded box size
+        (ctdet rounds it up first)."""
+        return heatmap_radius(wh[:, 1], wh[:, 0],
+                              self.train_cfg['min_overlap'], ceil=False)
 
-        Args:
-            batch_gt_instances: per image ``bboxes`` (N_b, 4) xyxy and
-                ``centers_2d`` (N_b, 2) in network-input pixels, ``labels``,
-                ``depths`` (N_b,) camera z, ``dimensions`` (N_b, 3) h w l,
-                ``alphas`` (N_b,).
-            batch_ignored_instances: ignore regions (see CenterHead).
-            feat_shape: (B, C, H, W) of the heatmap.
-            device: where the targets live.
-            batch_depth_valid: per image, whether depth and dimensions are
-                supervised (default all).
+    def extra_targets(self, packed: PackedTargets,
+                      targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """The ddd targets at the objects' slots.
+
+        ``gt_instances`` carry ``depths`` (N_b,) camera z, ``dimensions``
+        (N_b, 3) h w l, ``alphas`` (N_b,) and, with ``center='projected'``,
+        ``centers_2d`` (N_b, 2) in network-input pixels. An image whose
+        metainfo says ``scale_augmented`` gets no depth nor dimension loss
+        (the original's ``reg_mask = 0`` when its crop augmentation ran).
 
         Returns:
-            CenterHead's targets (``center_heatmap_target``, ``ind``,
-            ``wh_target``, ``offset_target``, ``mask``, maybe
-            ``center_heatmap_weight``) plus ``depth_target`` (B, M, 1),
-            ``dim_target`` (B, M, 3), ``rot_bin_target`` (B, M, 2) int64,
-            ``rot_res_target`` (B, M, 2) and ``depth_mask`` (B, M).
+            ``depth_target`` (B, M, 1), ``dim_target`` (B, M, 3),
+            ``rot_bin_target`` (B, M, 2) int64, ``rot_res_target`` (B, M, 2)
+            and ``depth_mask`` (B, M).
         """
-        height, width = int(feat_shape[-2]), int(feat_shape[-1])
-        num_images = len(batch_gt_instances)
-        if device is None:
-            device = torch.device('cpu')
-        keys = ('bboxes', 'labels', 'depths', 'dimensions', 'alphas')
-        if self.center == 'projected':
-            keys += ('centers_2d', )
-        fields, batch_idx, slots, num_slots = pack_instances(
-            batch_gt_instances, keys, device)
-        bboxes = fields['bboxes'].float().reshape(-1, 4)
-        labels = fields['labels'].long()
-        code = self.bbox_coder.encode(bboxes, (height, width))
-        valid = code['valid']
-        if self.center == 'projected':
-            points = fields['centers_2d'].float().reshape(-1, 2) / \
-                self.bbox_coder.stride
-            centers = points.floor().long()
-            offsets = points - centers.to(points.dtype)
-            valid = valid & (centers[:, 0] >= 0) & (centers[:, 0] < width) \
-                & (centers[:, 1] >= 0) & (centers[:, 1] < height)
-        else:
-            centers, offsets = code['centers'], code['offsets']
-
-        heatmap = torch.zeros(num_images, self.num_classes, height, width,
-                              device=device)
-        valid_wh = code['wh'][valid]
-        # ddd.py: the radius of the unrounded size (ctdet rounds it up).
-        radii = heatmap_radius(valid_wh[:, 1], valid_wh[:, 0],
-                               self.train_cfg['min_overlap'], ceil=False)
-        draw_gaussians(heatmap, batch_idx[valid], labels[valid],
-                       centers[valid], radii)
-
-        keep = valid.float()[:, None]                              # (N, 1)
-        centers = centers * valid[:, None]
-        depth_valid = torch.ones(num_images, dtype=torch.bool, device=device)
-        if batch_depth_valid is not None:
-            depth_valid = torch.as_tensor(list(batch_depth_valid),
-                                          dtype=torch.bool, device=device)
-        depth_keep = keep * depth_valid[batch_idx].float()[:, None]
+        valid = packed.code['valid']
+        depth_valid = torch.ones(packed.num_images, dtype=torch.bool,
+                                 device=packed.device)
+        if packed.batch_img_metas is not None:
+            depth_valid = torch.tensor(
+                [not meta.get('scale_augmented', False)
+                 for meta in packed.batch_img_metas],
+                dtype=torch.bool, device=packed.device)
+        depth_keep = valid & depth_valid[packed.batch_idx]          # (N,)
         rot_bins, rot_residuals = encode_orientation(
-            fields['alphas'].float().reshape(-1))
+            packed.fields['alphas'].float().reshape(-1))
+        return dict(
+            depth_target=packed.to_slots(masked(
+                packed.fields['depths'].float().reshape(-1, 1), depth_keep)),
+            dim_target=packed.to_slots(masked(
+                packed.fields['dimensions'].float().reshape(-1, 3),
+                depth_keep)),
+            rot_bin_target=packed.to_slots(masked(rot_bins, valid)),
+            rot_res_target=packed.to_slots(masked(rot_residuals, valid)),
+            depth_mask=packed.to_slots(depth_keep.float()))
 
-        def slotted(values: Tensor) -> Tensor:
-            return to_slots(values, batch_idx, slots, num_images, num_slots)
+    def extra_loss_terms(self, outputs: Dict[str, Tensor],
+                         targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """``DddLoss``'s terms of one stack: ``loss_depth``, ``loss_dim``,
+        ``loss_rot``."""
+        def at_centres(name: str) -> Tensor:
+            return transpose_and_gather_feat(outputs[name], targets['ind'])
 
-        targets = dict(
-            center_heatmap_target=heatmap,
-            ind=slotted(centers[:, 1] * width + centers[:, 0]),
-            wh_target=slotted(code['wh'] * keep),
-            offset_target=slotted(offsets * keep),
-            mask=slotted(keep[:, 0]),
-            depth_target=slotted(fields['depths'].float().reshape(-1, 1) *
-                                 depth_keep),
-            dim_target=slotted(fields['dimensions'].float().reshape(-1, 3) *
-                               depth_keep),
-            rot_bin_target=slotted(rot_bins * valid[:, None]),
-            rot_res_target=slotted(rot_residuals * keep),
-            depth_mask=slotted(depth_keep[:, 0]))
-        if batch_ignored_instances is not None and any(
-                inst is not None and len(inst) > 0
-                for inst in batch_ignored_instances):
-            targets['center_heatmap_weight'] = self._ignore_weight(
-                batch_ignored_instances, heatmap, device)
-        return targets
-
-    def loss_by_feat(self, outputs: Dict[str, List[Tensor]],
-                     targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """``DddLoss``: every term averaged over the stacks.
-
-        Returns:
-            ``loss_center_heatmap``, ``loss_depth``, ``loss_dim``,
-            ``loss_rot``, ``loss_wh``, ``loss_offset`` (weighted).
-        """
-        target = targets['center_heatmap_target']
-        weight = targets.get('center_heatmap_weight')
-        num_pos = torch.count_nonzero(target.eq(1)).clamp(min=1)
-        ind, mask = targets['ind'], targets['mask']
-        depth_mask = targets['depth_mask']
-        losses = dict(loss_center_heatmap=0., loss_depth=0., loss_dim=0.,
-                      loss_rot=0., loss_wh=0., loss_offset=0.)
-        for stack in range(self.num_stacks):
-            def at_centres(name: str) -> Tensor:
-                return transpose_and_gather_feat(outputs[name][stack], ind)
-
-            terms = dict(
-                loss_center_heatmap=self.heatmap_loss(
-                    outputs['hm'][stack], target, weight, num_pos),
-                loss_depth=self.loss_depth(
-                    depth_from_output(at_centres('dep')),
-                    targets['depth_target'], depth_mask),
-                loss_dim=self.loss_dim(at_centres('dim'),
-                                       targets['dim_target'], depth_mask),
-                loss_rot=self.loss_rot(at_centres('rot'),
-                                       targets['rot_bin_target'],
-                                       targets['rot_res_target'], mask),
-                loss_wh=self.loss_wh(at_centres('wh'), targets['wh_target'],
-                                     mask),
-                loss_offset=self.loss_offset(at_centres('reg'),
-                                             targets['offset_target'], mask))
-            for name, value in terms.items():
-                losses[name] = losses[name] + value / self.num_stacks
-        return losses
+        return dict(
+            loss_depth=self.loss_depth(
+                depth_from_output(at_centres('dep')),
+                targets['depth_target'], targets['depth_mask']),
+            loss_dim=self.loss_dim(at_centres('dim'), targets['dim_target'],
+                                   targets['depth_mask']),
+            loss_rot=self.loss_rot(at_centres('rot'),
+                                   targets['rot_bin_target'],
+                                   targets['rot_res_target'], targets['mask']))
 
     # --------------------------------------------------------------- inference
-    def decode(self, outputs: Dict[str, List[Tensor]],
-               flip: bool = False) -> Dict[str, Tensor]:
-        """Top-K peaks of the last stack with their 3-D attributes.
-
-        Args:
-            outputs: :meth:`forward`'s result.
-            flip: not supported (the original's ddd has no flip test).
+    def decode_extra(self, maps: Dict[str, Tensor],
+                     peaks: DecodedPeaks) -> Dict[str, Tensor]:
+        """The 3-D attributes at the peaks.
 
         Returns:
-            ``bboxes`` (B, K, 4) and ``centers_2d`` (B, K, 2) in network-input
-            pixels, ``scores``, ``labels``, ``depths`` (B, K),
+            ``centers_2d`` (B, K, 2) in network-input pixels (the peak plus
+            its offset: the projected 3-D centre), ``depths`` (B, K),
             ``dimensions`` (B, K, 3) and ``alphas`` (B, K).
         """
-        if flip:
-            raise ValueError('Mono3DCenterHead: flip test is not supported '
-                             '(a mirror changes the camera and orientation)')
-        scores, inds, labels, ys, xs = topk_peaks(
-            outputs['hm'][-1], self.test_cfg['topk'],
-            self.test_cfg['local_maximum_kernel'], torch.sigmoid)
-
         def at_peaks(name: str) -> Tensor:
-            return transpose_and_gather_feat(outputs[name][-1], inds).float()
+            return transpose_and_gather_feat(maps[name], peaks.inds).float()
 
-        stride = self.bbox_coder.stride
-        centers = (torch.stack([xs, ys], dim=-1).float() +
-                   at_peaks('reg')) * stride                       # (B, K, 2)
-        half = at_peaks('wh') * stride / 2
-        return dict(
-            bboxes=torch.cat([centers - half, centers + half], dim=-1),
-            centers_2d=centers, scores=scores, labels=labels,
-            depths=depth_from_output(at_peaks('dep'))[..., 0],
-            dimensions=at_peaks('dim'),
-            alphas=decode_orientation(at_peaks('rot')))
+        return dict(centers_2d=peaks.centers.float(),
+                    depths=depth_from_output(at_peaks('dep'))[..., 0],
+                    dimensions=at_peaks('dim'),
+                    alphas=decode_orientation(at_peaks('rot')))
 
-    def predict_by_feat(self, outputs: Dict[str, List[Tensor]],
-                        batch_img_metas: List[dict],
-                        rescale: bool = True,
-                        flip: bool = False) -> List[InstanceData]:
-        """KITTI boxes of every image.
+    def complete_detections(self, detections: Dict[str, Tensor],
+                            batch_img_metas: List[dict]
+                            ) -> Dict[str, Tensor]:
+        """Lift the peaks to KITTI boxes.
 
-        The peaks are lifted to 3-D with the camera of the network input,
+        The peaks are lifted with the camera of the network input,
         ``affine_matrix @ calib``, so the 3-D boxes do not depend on
         ``rescale``; it only decides the frame of the 2-D boxes and centres.
 
         Args:
-            outputs: :meth:`forward`'s result.
+            detections: :meth:`decode`'s result.
             batch_img_metas: per image ``calib`` (3, 4) P2 of the original
                 image and ``affine_matrix`` (3, 3) original → input pixels.
-            rescale: 2-D results in original pixels (else input pixels).
 
         Returns:
-            one ``InstanceData`` per image: ``bboxes`` (K, 4), ``scores``,
-            ``labels``, ``centers_2d`` (K, 2), ``depths``, ``dimensions``
-            (K, 3) h w l, ``locations`` (K, 3) bottom centres,
-            ``rotation_y`` and ``alphas``; best first.
+            ``detections`` plus ``locations`` (B, K, 3) bottom centres and
+            ``rotation_y`` (B, K).
         """
-        detections = self.decode(outputs, flip=flip)
         device = detections['scores'].device
         cameras = []
         for i, meta in enumerate(batch_img_metas):
@@ -350,13 +275,5 @@ class Mono3DCenterHead(CenterHead):
              torch.zeros_like(dimensions[..., 0])], dim=-1)
         rotation_y = alpha_to_rotation_y(detections['alphas'].double(),
                                          locations)
-        detections.update(locations=locations.float(),
-                          rotation_y=rotation_y.float())
-        if rescale:
-            detections = self.to_original_pixels(detections, batch_img_metas)
-            detections['centers_2d'] = inverse_affine_points(
-                detections['centers_2d'], affine)
-        max_per_img = self.test_cfg['max_per_img']
-        return [InstanceData(**{key: value[i, :max_per_img]
-                                for key, value in detections.items()})
-                for i in range(len(batch_img_metas))]
+        return {**detections, 'locations': locations.float(),
+                'rotation_y': rotation_y.float()}

@@ -10,47 +10,52 @@ hm_hp 1, hp_offset 1), decoding ``multi_pose_decode``
 (``src/lib/models/decode.py``) and the flip test of
 ``src/lib/detectors/multi_pose.py``.
 
-Everything about boxes is CenterHead's; this head adds the joints' targets
-(built for the whole batch at once, like the boxes'), their losses and their
-decoding.
+Everything about boxes is CenterHead's; this head adds, through its hooks,
+the joints' targets (built for the whole batch at once, like the boxes'),
+their losses, their flip-test merge and their decoding.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from cnet.models.coders import DecodedPeaks
 from cnet.models.utils import (draw_dense_offsets, draw_gaussians,
-                               flip_joint_maps,
-                               flip_joint_offsets, heatmap_radius,
-                               inverse_affine_points, joint_peaks,
-                               merge_flipped, snap_keypoints,
-                               stack_affine_matrices, topk_peaks,
+                               flip_joint_maps, flip_joint_offsets,
+                               joint_peaks, snap_keypoints,
                                transpose_and_gather_feat)
 from cnet.registry import MODELS
+from cnet.structures.keypoints import COCO_FLIP_PAIRS
 from .center_head import (CenterHead, ConfigType, OptConfigType,
-                          pack_instances, to_slots)
+                          PackedTargets, masked)
 
-# COCO's left/right joint pairs (the original's flip_idx, coco_hp.py).
-COCO_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12),
-                   (13, 14), (15, 16))
+# The pose head's own keys of train_cfg and test_cfg, with their defaults.
+# The original's --dense_hp: supervise hps over the whole centre Gaussian.
+DEFAULT_POSE_TRAIN_CFG = dict(dense_hp=False)
 # multi_pose_decode's joint snapping (see cnet.models.utils.keypoints).
 DEFAULT_POSE_TEST_CFG = dict(snap_joints=True, joint_score_thr=0.1,
                              joint_distance_ratio=0.3)
-# The original's --dense_hp: supervise hps over the whole centre Gaussian.
-DEFAULT_POSE_TRAIN_CFG = dict(dense_hp=False)
 
 
 @MODELS.register_module()
 class CenterPoseHead(CenterHead):
     """CenterHead with the pose branches ``hps``, ``hm_hp``, ``hp_offset``.
 
+    Its hooks: :meth:`extra_targets` (the joints' targets),
+    :meth:`extra_loss_terms` (their losses), :meth:`flip_merge_branch`
+    (the joints' flip test) and :meth:`decode_extra` (joints read at the
+    person peaks, snapped to joint peaks); ``keypoints`` go back to original
+    pixels with the boxes (``POINT_FIELDS``).
+
     Args:
         num_joints: J (17 for COCO).
         flip_pairs: left/right joint pairs, used by the flip test.
         num_classes: 1 (person) in the original; kept general.
-        in_channels, feat_channels, num_stacks, bbox_coder, init_cfg: see
-            :class:`CenterHead`.
+        in_channels, feat_channels, num_stacks, bbox_coder, branch_init,
+            init_cfg: see :class:`CenterHead` (``hm_hp`` is a heatmap
+            branch; ``hps`` and ``hp_offset`` follow the other branches'
+            rule, as in the original's networks).
         branches: ``None`` means the original's heads in its order:
             ``hm`` C, ``wh`` 2, ``hps`` 2J, ``reg`` 2, ``hm_hp`` J,
             ``hp_offset`` 2.
@@ -71,6 +76,11 @@ class CenterPoseHead(CenterHead):
             True), ``joint_score_thr`` (0.1) and ``joint_distance_ratio``
             (0.3).
     """
+
+    TRAIN_CFG = dict(CenterHead.TRAIN_CFG, **DEFAULT_POSE_TRAIN_CFG)
+    TEST_CFG = dict(CenterHead.TEST_CFG, **DEFAULT_POSE_TEST_CFG)
+    INSTANCE_KEYS = ('bboxes', 'labels', 'keypoints')
+    POINT_FIELDS = ('keypoints', )
 
     def __init__(self,
                  in_channels: int,
@@ -95,6 +105,7 @@ class CenterPoseHead(CenterHead):
                      type='CenterNetBBoxCoder', stride=4),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 branch_init: str = 'resnet_dcn',
                  init_cfg: OptConfigType = None) -> None:
         if branches is None:
             branches = dict(hm=num_classes, wh=2, hps=2 * num_joints, reg=2,
@@ -111,25 +122,19 @@ class CenterPoseHead(CenterHead):
             feat_channels=feat_channels, branches=branches,
             num_stacks=num_stacks, loss_center_heatmap=loss_center_heatmap,
             loss_wh=loss_wh, loss_offset=loss_offset, bbox_coder=bbox_coder,
-            train_cfg=train_cfg, test_cfg=test_cfg, init_cfg=init_cfg)
+            train_cfg=train_cfg, test_cfg=test_cfg, branch_init=branch_init,
+            init_cfg=init_cfg)
         self.num_joints = num_joints
         self.flip_pairs = tuple(tuple(int(j) for j in pair)
                                 for pair in flip_pairs)
         self.loss_keypoint = MODELS.build(loss_keypoint)
         self.loss_joint_heatmap = MODELS.build(loss_joint_heatmap)
         self.loss_joint_offset = MODELS.build(loss_joint_offset)
-        self.train_cfg = {**DEFAULT_POSE_TRAIN_CFG, **self.train_cfg}
-        self.test_cfg = {**DEFAULT_POSE_TEST_CFG, **self.test_cfg}
 
     # ---------------------------------------------------------------- training
-    def get_targets(self,
-                    batch_gt_instances: List[InstanceData],
-                    batch_ignored_instances: Optional[
-                        List[Optional[InstanceData]]],
-                    feat_shape: Sequence[int],
-                    device: Optional[torch.device] = None
-                    ) -> Dict[str, Tensor]:
-        """CenterHead's targets plus the joints', for the whole batch.
+    def extra_targets(self, packed: PackedTargets,
+                      targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """The joints' targets, for the whole batch.
 
         As ``MultiPoseDataset.__getitem__``: a joint counts when it is
         labelled (v > 0) and inside the map; its offset from the person's
@@ -139,15 +144,12 @@ class CenterPoseHead(CenterHead):
         ``m·J + j``. A person without any labelled joint keeps its centre
         Gaussian but gets no size and offset loss (``reg_mask`` 0).
 
-        Args:
-            batch_gt_instances: CenterHead's fields plus ``keypoints``
-                (N_b, J, 3): x, y in network-input pixels and visibility.
-            batch_ignored_instances, feat_shape, device: see
-                :meth:`CenterHead.get_targets`.
+        ``gt_instances`` carry ``keypoints`` (N_b, J, 3): x, y in
+        network-input pixels and visibility.
 
         Returns:
-            CenterHead's targets (``mask`` zeroed for persons without joints)
-            plus ``keypoint_target`` (B, M, 2J), ``keypoint_mask`` (B, M,
+            ``mask`` (zeroed for persons without joints, replacing the
+            base's), ``keypoint_target`` (B, M, 2J), ``keypoint_mask`` (B, M,
             2J), ``joint_heatmap_target`` (B, J, H, W), ``joint_ind`` (B,
             M·J), ``joint_offset_target`` (B, M·J, 2), ``joint_mask`` (B,
             M·J), with ignore regions ``joint_heatmap_weight`` and, with
@@ -155,195 +157,135 @@ class CenterPoseHead(CenterHead):
             ``dense_keypoint_weight`` (B, 2J, H, W) in place of the sparse
             keypoint target (see :func:`draw_dense_offsets`).
         """
-        targets = super().get_targets(batch_gt_instances,
-                                      batch_ignored_instances, feat_shape,
-                                      device)
-        device = targets['center_heatmap_target'].device
-        height, width = int(feat_shape[-2]), int(feat_shape[-1])
-        num_images, num_joints = len(batch_gt_instances), self.num_joints
-        fields, batch_idx, slots, num_slots = pack_instances(
-            batch_gt_instances, ('bboxes', 'keypoints'), device)
-        bboxes = fields['bboxes'].float().reshape(-1, 4)
-        keypoints = fields['keypoints'].float().reshape(-1, num_joints, 3)
-        code = self.bbox_coder.encode(bboxes, (height, width))
-        valid = code['valid']                                       # (N,)
+        height, width = packed.feat_size
+        num_images, num_joints = packed.num_images, self.num_joints
+        device = packed.device
+        keypoints = packed.fields['keypoints'].float().reshape(
+            -1, num_joints, 3)
+        valid = packed.code['valid']                                # (N,)
 
         points = keypoints[..., :2] / self.bbox_coder.stride      # (N, J, 2)
         labelled = keypoints[..., 2] > 0                           # (N, J)
         inside = ((points[..., 0] >= 0) & (points[..., 0] < width) &
                   (points[..., 1] >= 0) & (points[..., 1] < height))
         visible = labelled & inside & valid[:, None]               # (N, J)
-        points = torch.where(visible[..., None], points,
-                             points.new_zeros(()))
+        points = masked(points, visible)
         points_int = points.long()      # truncation: visible points are ≥ 0
-        centers = code['centers']                                  # (N, 2)
+        centers = packed.code['centers']                           # (N, 2)
 
+        keypoint_offsets = masked(
+            points - centers[:, None].to(points.dtype), visible)  # (N, J, 2)
         visible_xy = visible[..., None].expand(-1, -1, 2)          # (N, J, 2)
-        keypoint_offsets = (points - centers[:, None].to(points.dtype)) * \
-            visible_xy
-        keypoint_target = to_slots(keypoint_offsets.flatten(1), batch_idx,
-                                   slots, num_images, num_slots)
-        keypoint_mask = to_slots(visible_xy.flatten(1).float(), batch_idx,
-                                 slots, num_images, num_slots)
-
-        joint_ind = (points_int[..., 1] * width + points_int[..., 0]) * \
-            visible
-        joint_offsets = (points - points_int.to(points.dtype)) * visible_xy
+        joint_ind = masked(points_int[..., 1] * width + points_int[..., 0],
+                           visible)
+        joint_offsets = masked(points - points_int.to(points.dtype), visible)
 
         def joint_slots(values: Tensor) -> Tensor:         # (N, J, ...) in
-            out = to_slots(values, batch_idx, slots, num_images, num_slots)
-            return out.reshape((num_images, num_slots * num_joints) +
+            out = packed.to_slots(values)
+            return out.reshape((num_images, packed.num_slots * num_joints) +
                                values.shape[2:])           # (B, M·J, ...)
 
         joint_heatmap = torch.zeros(num_images, num_joints, height, width,
                                     device=device)
-        radii = heatmap_radius(code['wh'][:, 1], code['wh'][:, 0],
-                               self.train_cfg['min_overlap'])     # (N,)
         person, joint = visible.nonzero(as_tuple=True)
-        draw_gaussians(joint_heatmap, batch_idx[person], joint,
-                       points_int[person, joint], radii[person])
+        draw_gaussians(joint_heatmap, packed.batch_idx[person], joint,
+                       points_int[person, joint], packed.radii[person])
 
         # reg_mask = 0 for a person without labelled joints (multi_pose.py).
         has_joints = labelled.any(dim=1).to(targets['mask'].dtype)
-        targets['mask'] = targets['mask'] * to_slots(
-            has_joints, batch_idx, slots, num_images, num_slots)
-        targets.update(
-            keypoint_target=keypoint_target,
-            keypoint_mask=keypoint_mask,
+        extra = dict(
+            mask=targets['mask'] * packed.to_slots(has_joints),
+            keypoint_target=packed.to_slots(keypoint_offsets.flatten(1)),
+            keypoint_mask=packed.to_slots(visible_xy.flatten(1).float()),
             joint_heatmap_target=joint_heatmap,
             joint_ind=joint_slots(joint_ind),
             joint_offset_target=joint_slots(joint_offsets),
             joint_mask=joint_slots(visible.float()))
         if self.train_cfg['dense_hp']:
             dense_target, dense_weight = draw_dense_offsets(
-                num_images, height, width, batch_idx[valid],
-                centers[valid], radii[valid], keypoint_offsets[valid],
+                num_images, height, width, packed.batch_idx[valid],
+                centers[valid], packed.radii[valid], keypoint_offsets[valid],
                 visible[valid])
-            targets.update(dense_keypoint_target=dense_target,
-                           dense_keypoint_weight=dense_weight)
+            extra.update(dense_keypoint_target=dense_target,
+                         dense_keypoint_weight=dense_weight)
         if 'center_heatmap_weight' in targets:
             # Crowd regions: no joint negatives either, for every joint.
             regions = [None if inst is None or len(inst) == 0 else
                        InstanceData(bboxes=inst.bboxes)
-                       for inst in batch_ignored_instances]
-            targets['joint_heatmap_weight'] = self._ignore_weight(
+                       for inst in packed.batch_ignored_instances]
+            extra['joint_heatmap_weight'] = self._ignore_weight(
                 regions, joint_heatmap, device)
-        return targets
+        return extra
 
-    def loss_by_feat(self, outputs: Dict[str, List[Tensor]],
-                     targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """``MultiPoseLoss``: CenterHead's terms plus ``loss_keypoint``
+    def extra_loss_terms(self, outputs: Dict[str, Tensor],
+                         targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """``MultiPoseLoss``'s joint terms of one stack: ``loss_keypoint``
         (hps), ``loss_joint_heatmap`` (hm_hp) and ``loss_joint_offset``
-        (hp_offset), each averaged over the stacks."""
-        losses = super().loss_by_feat(outputs, targets)
+        (hp_offset)."""
         joint_target = targets['joint_heatmap_target']
-        joint_weight = targets.get('joint_heatmap_weight')
         num_joint_pos = torch.count_nonzero(joint_target.eq(1)).clamp(min=1)
-        loss_keypoint, loss_joint_heatmap, loss_joint_offset = 0., 0., 0.
-        for stack in range(self.num_stacks):
-            if 'dense_keypoint_target' in targets:
-                loss_keypoint = loss_keypoint + self.loss_keypoint(
-                    outputs['hps'][stack], targets['dense_keypoint_target'],
-                    targets['dense_keypoint_weight'])
-            else:
-                hps = transpose_and_gather_feat(outputs['hps'][stack],
-                                                targets['ind'])  # (B, M, 2J)
-                loss_keypoint = loss_keypoint + self.loss_keypoint(
-                    hps, targets['keypoint_target'],
-                    targets['keypoint_mask'])
-            loss_joint_heatmap = loss_joint_heatmap + self.heatmap_loss(
-                outputs['hm_hp'][stack], joint_target, joint_weight,
-                num_joint_pos, loss=self.loss_joint_heatmap)
-            joint_offset = transpose_and_gather_feat(
-                outputs['hp_offset'][stack], targets['joint_ind'])
-            loss_joint_offset = loss_joint_offset + self.loss_joint_offset(
-                joint_offset, targets['joint_offset_target'],
-                targets['joint_mask'])
-        losses.update(loss_keypoint=loss_keypoint / self.num_stacks,
-                      loss_joint_heatmap=loss_joint_heatmap / self.num_stacks,
-                      loss_joint_offset=loss_joint_offset / self.num_stacks)
-        return losses
+        if 'dense_keypoint_target' in targets:
+            loss_keypoint = self.loss_keypoint(
+                outputs['hps'], targets['dense_keypoint_target'],
+                targets['dense_keypoint_weight'])
+        else:
+            hps = transpose_and_gather_feat(outputs['hps'],
+                                            targets['ind'])      # (B, M, 2J)
+            loss_keypoint = self.loss_keypoint(
+                hps, targets['keypoint_target'], targets['keypoint_mask'])
+        return dict(
+            loss_keypoint=loss_keypoint,
+            loss_joint_heatmap=self.heatmap_loss(
+                outputs['hm_hp'], joint_target,
+                targets.get('joint_heatmap_weight'), num_joint_pos,
+                loss=self.loss_joint_heatmap),
+            loss_joint_offset=self.loss_joint_offset(
+                transpose_and_gather_feat(outputs['hp_offset'],
+                                          targets['joint_ind']),
+                targets['joint_offset_target'], targets['joint_mask']))
 
     # --------------------------------------------------------------- inference
-    def merge_flipped_outputs(self, outputs: Dict[str, List[Tensor]]
-                              ) -> Tuple[Dict[str, Tensor], bool]:
-        """The last stack's maps, images merged with their mirrors.
+    def flip_merge_branch(self, name: str, maps: Tensor) -> Tensor:
+        """As ``MultiPoseDetector.process`` with ``--flip_test``: besides
+        CenterHead's rules, the centre-to-joint offsets (x negated) and the
+        joint-heatmap scores are averaged with the mirror's flipped back,
+        left and right joints exchanged."""
+        if name == 'hps':
+            images, mirrors = maps.chunk(2)
+            return (images + flip_joint_offsets(mirrors, self.flip_pairs)) / 2
+        if name == 'hm_hp':
+            images, mirrors = maps.sigmoid().chunk(2)
+            return (images + flip_joint_maps(mirrors, self.flip_pairs)) / 2
+        return super().flip_merge_branch(name, maps)
 
-        As ``MultiPoseDetector.process`` with ``--flip_test``: heatmap
-        scores, sizes, centre-to-joint offsets (x negated) and joint-heatmap
-        scores are averaged with the mirror's flipped back, left and right
-        joints exchanged; the sub-pixel offsets are the image's alone.
+    def decode_extra(self, maps: Dict[str, Tensor],
+                     peaks: DecodedPeaks) -> Dict[str, Tensor]:
+        """``multi_pose_decode``'s joints.
 
-        Returns:
-            the (B, ...) maps by branch name, ``hm`` and ``hm_hp`` as scores.
-        """
-        maps = {name: stacks[-1] for name, stacks in outputs.items()}
-        num_images = len(maps['hm']) // 2
-        joint_scores = maps['hm_hp'].sigmoid()
-        return dict(
-            hm=merge_flipped(maps['hm'].sigmoid()),
-            wh=merge_flipped(maps['wh']),
-            hps=(maps['hps'][:num_images] + flip_joint_offsets(
-                maps['hps'][num_images:], self.flip_pairs)) / 2,
-            reg=maps['reg'][:num_images],
-            hm_hp=(joint_scores[:num_images] + flip_joint_maps(
-                joint_scores[num_images:], self.flip_pairs)) / 2,
-            hp_offset=maps['hp_offset'][:num_images])
-
-    def decode(self, outputs: Dict[str, List[Tensor]],
-               flip: bool = False) -> Dict[str, Tensor]:
-        """``multi_pose_decode`` on the last stack, in network-input pixels.
-
-        Persons are CenterHead's top K centre peaks with their boxes; each
-        one's joints are regressed from its integer centre by ``hps``, then
-        snapped to the joint-heatmap peaks (see
+        Each person's joints are regressed from its integer centre by
+        ``hps``, then snapped to the joint-heatmap peaks (see
         :func:`cnet.models.utils.snap_keypoints`), all in feature units as
         the original, then scaled by the stride.
 
         Returns:
-            CenterHead's ``bboxes``, ``scores``, ``labels`` plus
-            ``keypoints`` (B, K, J, 2) and ``keypoint_scores`` (B, K, J): the
-            joint-heatmap score of a snapped joint, 0 for a regressed one.
+            ``keypoints`` (B, K, J, 2) in network-input pixels and
+            ``keypoint_scores`` (B, K, J): the joint-heatmap score of a
+            snapped joint, 0 for a regressed one.
         """
-        if flip:
-            maps = self.merge_flipped_outputs(outputs)
-            activation = None
-        else:
-            maps = {name: stacks[-1] for name, stacks in outputs.items()}
-            maps['hm_hp'] = maps['hm_hp'].sigmoid()
-            activation = torch.sigmoid
-        topk = self.test_cfg['topk']
-        kernel = self.test_cfg['local_maximum_kernel']
-        scores, inds, labels, ys, xs = topk_peaks(maps['hm'], topk, kernel,
-                                                  activation)
-        num_images, num_dets = scores.shape
-        corner = torch.stack([xs, ys], dim=-1)                     # (B, K, 2)
-        centers = corner + transpose_and_gather_feat(maps['reg'], inds)
-        half = transpose_and_gather_feat(maps['wh'], inds) / 2
-        bboxes = torch.cat([centers - half, centers + half], dim=-1)
-        keypoints = transpose_and_gather_feat(maps['hps'], inds).view(
+        num_images, num_dets = peaks.scores.shape
+        stride = self.bbox_coder.stride
+        corner = peaks.cells.to(peaks.centers.dtype)               # (B, K, 2)
+        keypoints = transpose_and_gather_feat(maps['hps'], peaks.inds).view(
             num_images, num_dets, self.num_joints, 2) + corner[:, :, None]
         keypoint_scores = keypoints.new_zeros(keypoints.shape[:-1])
         if self.test_cfg['snap_joints']:
+            topk = self.test_cfg['topk']
+            kernel = self.test_cfg['local_maximum_kernel']
             peak_points, peak_scores = joint_peaks(
                 maps['hm_hp'], maps['hp_offset'], topk, kernel)
             keypoints, keypoint_scores = snap_keypoints(
-                keypoints, bboxes, peak_points, peak_scores,
+                keypoints, peaks.bboxes / stride, peak_points, peak_scores,
                 self.test_cfg['joint_score_thr'],
                 self.test_cfg['joint_distance_ratio'])
-        stride = self.bbox_coder.stride
-        return dict(bboxes=(bboxes * stride).float(), scores=scores,
-                    labels=labels,
-                    keypoints=(keypoints * stride).float(),
+        return dict(keypoints=(keypoints * stride).float(),
                     keypoint_scores=keypoint_scores.float())
-
-    def to_original_pixels(self, detections: Dict[str, Tensor],
-                           batch_img_metas: List[dict]) -> Dict[str, Tensor]:
-        """Boxes (CenterHead) and joints through each inverse affine."""
-        detections = super().to_original_pixels(detections, batch_img_metas)
-        keypoints = detections['keypoints']                     # (B, K, J, 2)
-        affine = stack_affine_matrices(
-            [meta['affine_matrix'] for meta in batch_img_metas],
-            keypoints.device)
-        mapped = inverse_affine_points(keypoints.flatten(1, 2), affine)
-        return {**detections, 'keypoints': mapped.view_as(keypoints)}

@@ -15,8 +15,9 @@ from cnet.registry import MODELS
 def _power(base: Tensor, exponent: float) -> Tensor:
     """``base ** exponent``; small integer exponents by multiplication.
 
-    ``torch.pow`` with a generic exponent such as 4 runs ~10× slower on CPU
-    than two squarings; the results differ by float rounding only.
+    ``torch.pow`` with a generic exponent such as 4 takes a general power
+    routine where two squarings suffice; the results differ by float
+    rounding only.
     """
     if float(exponent).is_integer() and 1 <= exponent <= 8:
         result, square, remaining = None, base, int(exponent)
@@ -33,8 +34,10 @@ def _power(base: Tensor, exponent: float) -> Tensor:
 def gaussian_focal_loss(pred: Tensor, target: Tensor,
                         weight: Optional[Tensor] = None, alpha: float = 2.0,
                         gamma: float = 4.0,
-                        avg_factor: Optional[Union[Tensor, float]] = None
-                        ) -> Tensor:
+                        avg_factor: Optional[Union[Tensor, float]] = None,
+                        pos_mask: Optional[Tensor] = None,
+                        pos_weight: float = 1.0,
+                        neg_weight: float = 1.0) -> Tensor:
     """Focal loss with negatives down-weighted by ``(1 - target)^gamma``.
 
     Positives are the cells where ``target == 1``. The sum is divided by the
@@ -52,11 +55,17 @@ def gaussian_focal_loss(pred: Tensor, target: Tensor,
         gamma: exponent of the negatives' penalty reduction.
         avg_factor: the divisor instead of this call's positive count: the
             batch's count when the batch is given piece by piece.
+        pos_mask: the positive cells; ``target == 1`` by default
+            (CenterNet-Update adds cells where the box is already well
+            regressed, whose target is below 1: they count in both terms).
+        pos_weight, neg_weight: factors of the two terms (1 and 1 in
+            CenterNet; 0.25 and 0.75 in CenterNet-Update).
 
     Returns:
         Scalar loss.
     """
-    pos_mask = target.eq(1)
+    if pos_mask is None:
+        pos_mask = target.eq(1)
     # Positives are few: evaluate their term only where they are.
     pos_pred = pred[pos_mask]
     pos_loss = torch.log(pos_pred) * _power(1 - pos_pred, alpha)
@@ -69,6 +78,9 @@ def gaussian_focal_loss(pred: Tensor, target: Tensor,
         neg_loss = neg_loss * weight
     if avg_factor is None:
         avg_factor = torch.count_nonzero(pos_mask).clamp(min=1)
+    if pos_weight != 1.0 or neg_weight != 1.0:
+        return -(pos_weight * pos_loss.sum() +
+                 neg_weight * neg_loss.sum()) / avg_factor
     return -(pos_loss.sum() + neg_loss.sum()) / avg_factor
 
 
@@ -79,22 +91,29 @@ class GaussianFocalLoss(BaseModule):
     Args:
         alpha: confidence exponent (2 in the paper).
         gamma: penalty-reduction exponent (4 in the paper).
+        pos_weight, neg_weight: factors of the positive and negative terms
+            (1 and 1 in the paper; CenterNet-Update's 0.25 and 0.75).
         loss_weight: factor applied to the loss.
     """
 
     def __init__(self, alpha: float = 2.0, gamma: float = 4.0,
+                 pos_weight: float = 1.0, neg_weight: float = 1.0,
                  loss_weight: float = 1.0) -> None:
         super().__init__()
         self.alpha = alpha
         self.gamma = gamma
+        self.pos_weight = pos_weight
+        self.neg_weight = neg_weight
         self.loss_weight = loss_weight
 
     def forward(self, pred: Tensor, target: Tensor,
                 weight: Optional[Tensor] = None,
-                avg_factor: Optional[Union[Tensor, float]] = None) -> Tensor:
+                avg_factor: Optional[Union[Tensor, float]] = None,
+                pos_mask: Optional[Tensor] = None) -> Tensor:
         """See :func:`gaussian_focal_loss`; returns ``loss_weight`` × it."""
         if pred.shape != target.shape:
             raise ValueError(f'GaussianFocalLoss: pred {tuple(pred.shape)} '
                              f'and target {tuple(target.shape)} differ')
         return self.loss_weight * gaussian_focal_loss(
-            pred, target, weight, self.alpha, self.gamma, avg_factor)
+            pred, target, weight, self.alpha, self.gamma, avg_factor,
+            pos_mask, self.pos_weight, self.neg_weight)

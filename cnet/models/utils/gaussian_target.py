@@ -11,12 +11,6 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-# numpy's float64 machine epsilon: gaussian2D zeroes values below eps * max.
-# Inside the (2r+1)^2 window the smallest value is exp(-36 r^2 / (2r+1)^2)
-# > exp(-9), so that cut never fires; it is kept for fidelity.
-_FLOAT64_EPS = 2.220446049250313e-16
-
-
 def gaussian_radius(heights: Tensor, widths: Tensor,
                     min_overlap: float = 0.7) -> Tensor:
     """CornerNet's Gaussian radius, with the original's arithmetic.
@@ -80,60 +74,35 @@ def heatmap_radius(heights: Tensor, widths: Tensor,
     return torch.trunc(radius).clamp_(min=0).long()
 
 
-def gaussian_2d(radius: int, dtype: torch.dtype = torch.float32,
-                device: torch.device = None) -> Tensor:
-    """The original's ``gaussian2D``: a (2r+1, 2r+1) kernel, σ = (2r+1)/6.
-
-    Args:
-        radius: integer radius r ≥ 0.
-
-    Returns:
-        (2r+1, 2r+1) kernel, 1 at the centre.
-    """
-    sigma = (2 * radius + 1) / 6
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64,
-                           device=device)
-    kernel = torch.exp(-(offsets[None, :] ** 2 + offsets[:, None] ** 2) /
-                       (2 * sigma * sigma))
-    kernel[kernel < _FLOAT64_EPS * kernel.max()] = 0
-    return kernel.to(dtype)
-
-
-def draw_gaussian(heatmap: Tensor, center: Tensor, radius: int) -> Tensor:
-    """Splat one Gaussian into one heatmap (the original, one object).
-
-    The reference for :func:`draw_gaussians`: ``draw_umich_gaussian`` of the
-    original, element-wise max with what is there, cut at the map border.
-
-    Args:
-        heatmap: (H, W) map, updated in place.
-        center: (2,) integer centre (x, y).
-        radius: integer radius r ≥ 0.
-
-    Returns:
-        ``heatmap``.
-    """
-    height, width = heatmap.shape
-    x, y = int(center[0]), int(center[1])
-    kernel = gaussian_2d(radius, heatmap.dtype, heatmap.device)
-    left, right = min(x, radius), min(width - x, radius + 1)
-    top, bottom = min(y, radius), min(height - y, radius + 1)
-    if min(left + right, top + bottom) <= 0:
-        return heatmap
-    region = heatmap[y - top:y + bottom, x - left:x + right]
-    torch.maximum(region,
-                  kernel[radius - top:radius + bottom,
-                         radius - left:radius + right],
-                  out=region)
-    return heatmap
-
-
 def _window_gaussian(dx: Tensor, dy: Tensor, radius: Tensor) -> Tensor:
     """``gaussian2D``'s values at offsets (dx, dy) from the centres, σ =
     (2r+1)/6, in float64 as numpy computes them (broadcast shapes)."""
     sigma = (2 * radius + 1).to(torch.float64) / 6
     return torch.exp(-(dx * dx + dy * dy).to(torch.float64) /
                      (2 * sigma * sigma))
+
+
+def _window_gaussian_xy(dx: Tensor, dy: Tensor, radius_x: Tensor,
+                        radius_y: Tensor) -> Tensor:
+    """TTFNet's elliptical ``gaussian_2d``: σ = (2r+1)/6 along each axis,
+    float64 (broadcast shapes)."""
+    sigma_x = (2 * radius_x + 1).to(torch.float64) / 6
+    sigma_y = (2 * radius_y + 1).to(torch.float64) / 6
+    return torch.exp(-((dx * dx).to(torch.float64) / (2 * sigma_x * sigma_x) +
+                       (dy * dy).to(torch.float64) / (2 * sigma_y * sigma_y)))
+
+
+def elliptical_radii(wh: Tensor, alpha: float = 0.54) -> Tensor:
+    """TTFNet's Gaussian radii: ``int(h / 2 · α)`` and ``int(w / 2 · α)``.
+
+    Args:
+        wh: (N, 2) box sizes (w, h) in feature units.
+        alpha: the share of the half-size the Gaussian covers (0.54).
+
+    Returns:
+        (N, 2) int64 radii (rx, ry) ≥ 0.
+    """
+    return torch.trunc(wh / 2 * alpha).clamp(min=0).long()
 
 
 def _radius_buckets(radii: Tensor) -> Tensor:
@@ -151,32 +120,43 @@ def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
 
     Equal to calling the original's ``draw_umich_gaussian`` once per object
     on ``heatmap[b, label]`` (element-wise max where Gaussians of one class
-    overlap, cut at the border). Each object contributes a (2R+1)^2 patch
-    (at most the map's size) with R the smallest power of two ≥ its radius,
-    values outside its own radius or outside the map set to 0, and the
-    patches reach the map through one ``scatter_reduce('amax')`` per radius
-    group (a handful of groups, so small objects do not pay for the largest
-    one; no loop over objects).
+    overlap, cut at the border). ``gaussian2D``'s cut of values below
+    ``eps · max`` never fires inside the (2r+1)² window (its smallest value
+    is exp(−36r²/(2r+1)²) > exp(−9)), so there is none here. Each object
+    contributes a (2R+1)² patch (at most the map's size) with R the
+    smallest power of two ≥ its radius, values outside its own radius or
+    outside the map set to 0, and the patches reach the map through one
+    ``scatter_reduce('amax')`` per radius group (a handful of groups, so
+    small objects do not pay for the largest one; no loop over objects).
+
+    With (N, 2) radii (rx, ry) the Gaussians are TTFNet's elliptical ones
+    (``draw_truncate_gaussian``): a (2ry+1) × (2rx+1) window, σx = (2rx+1)/6,
+    σy = (2ry+1)/6.
 
     Args:
         heatmap: (B, C, H, W) float map (≥ 0), updated in place.
         batch_idx: (N,) image index of every object.
         labels: (N,) class index of every object.
         centers: (N, 2) integer centres (x, y) inside the map.
-        radii: (N,) int64 radii ≥ 0.
+        radii: (N,) int64 radii ≥ 0, or (N, 2) radii (rx, ry).
 
     Returns:
         ``heatmap``.
     """
     if radii.numel() == 0:
         return heatmap
+    elliptical = radii.dim() == 2
     num_images, num_classes, height, width = heatmap.shape
     flat_heatmap = heatmap.view(-1)
     device = heatmap.device
-    buckets = _radius_buckets(radii)
+    buckets = _radius_buckets(radii.amax(dim=1) if elliptical else radii)
     for patch_radius in torch.unique(buckets).tolist():
         chosen = buckets == patch_radius
-        radius = radii[chosen].view(-1, 1, 1)                     # (n, 1, 1)
+        if elliptical:
+            radius_x = radii[chosen, 0].view(-1, 1, 1)            # (n, 1, 1)
+            radius_y = radii[chosen, 1].view(-1, 1, 1)
+        else:
+            radius_x = radius_y = radii[chosen].view(-1, 1, 1)
         center_x = centers[chosen, 0].view(-1, 1, 1)
         center_y = centers[chosen, 1].view(-1, 1, 1)
         plane = (batch_idx[chosen] * num_classes + labels[chosen]).view(
@@ -188,12 +168,13 @@ def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
         dy = torch.arange(-reach_y, reach_y + 1, device=device).view(1, -1, 1)
         xs = center_x + dx                                        # (n, 1, Px)
         ys = center_y + dy                                        # (n, Py, 1)
-        inside = ((dx.abs() <= radius) & (dy.abs() <= radius) &
+        inside = ((dx.abs() <= radius_x) & (dy.abs() <= radius_y) &
                   (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height))
         # float64 then float32, as numpy computes the kernel and casts it
         # into the float32 heatmap.
-        values = _window_gaussian(dx, dy, radius).to(
-            heatmap.dtype)                                        # (n,Py,Px)
+        values = (_window_gaussian_xy(dx, dy, radius_x, radius_y)
+                  if elliptical else _window_gaussian(dx, dy, radius_x))
+        values = values.to(heatmap.dtype)                         # (n,Py,Px)
         values = torch.where(inside, values, values.new_zeros(()))
         index = ((plane * height + ys.clamp(0, height - 1)) * width +
                  xs.clamp(0, width - 1))                          # (n, Py, Px)

@@ -6,8 +6,10 @@ Cython ``soft_nms`` of ``src/lib/external/nms.pyx`` (Bodla et al., "Soft-NMS:
 Improving Object Detection With One Line of Code", 2017) per class with
 ``Nt=0.5, method=2`` (Gaussian) and its defaults ``sigma=0.5,
 threshold=0.001``. These functions reproduce ``nms`` and ``soft_nms`` of that
-file without a compiler: the greedy loop runs once per kept box, every step is
-vectorised over all boxes.
+file without a compiler, each step of their greedy loops vectorised over all
+boxes: hard NMS visits every box in score order (one host synchronisation
+per box, to skip the suppressed ones), Soft-NMS runs once per kept box (one
+synchronisation per step, to stop when no box is left).
 
 Both of the original's functions measure boxes in inclusive pixel units:
 width ``x2 - x1 + 1``, and the intersection ``min(x2) - max(x1) + 1``. That

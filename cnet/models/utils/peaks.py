@@ -15,8 +15,8 @@ def window_max(heatmap: Tensor, kernel: int = 3) -> Tensor:
     """Max over each ``kernel``² window (stride 1, the border padded by -inf).
 
     Equal to ``F.max_pool2d(heatmap, kernel, 1, kernel // 2)``, computed as a
-    row max then a column max of shifted views: 2(k−1) element-wise maxima,
-    about 30× faster than max-pooling on CPU for an 80×128×128 map.
+    row max then a column max of shifted views: 2(k−1) element-wise maxima
+    instead of the k² comparisons per cell of a max-pool.
 
     Args:
         heatmap: (..., H, W).
@@ -71,30 +71,21 @@ def topk(scores: Tensor,
 
     Returns:
         ``(scores, inds, labels, ys, xs)``, each (B, K): the scores (sorted,
-        best first), the position index ``y * W + x`` (int64), the class
-        (int64) and the integer coordinates as float.
+        best first, in the map's dtype), the position index ``y * W + x``,
+        the class and the integer coordinates, all int64 (a reduced-precision
+        float would round a column of 257 to 256 in bfloat16).
     """
     num_images, num_classes, height, width = scores.shape
-    k = min(k, num_classes * height * width)
+    if not torch.onnx.is_in_onnx_export():
+        # An exported graph keeps k: its maps must hold at least k cells
+        # (a traced comparison of shapes would be frozen at the example's).
+        k = min(k, num_classes * height * width)
     top_scores, top_inds = torch.topk(scores.reshape(num_images, -1), k)
     labels = torch.div(top_inds, height * width, rounding_mode='floor')
     inds = top_inds - labels * (height * width)
     ys = torch.div(inds, width, rounding_mode='floor')
     xs = inds - ys * width
-    return top_scores, inds, labels, ys.to(scores.dtype), xs.to(scores.dtype)
-
-
-def gather_feat(feat: Tensor, ind: Tensor) -> Tensor:
-    """Rows of ``feat`` at ``ind``, per image.
-
-    Args:
-        feat: (B, N, D).
-        ind: (B, K) int64 indices into N.
-
-    Returns:
-        (B, K, D).
-    """
-    return feat.gather(1, ind.unsqueeze(2).expand(-1, -1, feat.size(2)))
+    return top_scores, inds, labels, ys, xs
 
 
 def transpose_and_gather_feat(feat: Tensor, ind: Tensor) -> Tensor:
@@ -123,19 +114,25 @@ def topk_peaks(heatmap: Tensor,
                activation: Optional[Callable[[Tensor], Tensor]] = None,
                candidate_rows: Optional[int] = None
                ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """``topk(extract_peaks(activation(heatmap), kernel), k)``, reading
-    only the rows that can hold the answer.
+    """``topk(extract_peaks(activation(heatmap), kernel), k)``: the one peak
+    decode of every head, eager and exported.
 
-    A peak is at most the maximum of its row, so the top K peaks of an
+    On a CPU in eager mode it reads only the rows that can hold the answer
+    (the fast path below). Under ``torch.compile``, a trace or an ONNX export,
+    and on every other device, it is the plain full-map computation: the
+    fast path needs host synchronisations and data-dependent shapes.
+
+    The fast path: a peak is at most the maximum of its row, so the top K peaks of an
     image lie in the rows with the largest maxima. The row maxima take one
     reduction over the map; the activation, the window test and the top K
     then run on the ``candidate_rows`` best rows (with the rows around
     them) only. The answer is proved, per image: when the K-th peak found
     there beats every value the other rows can hold (the largest of their
     maxima, and 0 for the non-peaks), it is the exact answer; otherwise
-    that image is decoded over its full map. Scores and positions equal
-    the full computation's; only the order among equal scores may differ,
-    as in ``topk``.
+    that image is decoded over its full map. Scores equal the full
+    computation's, and so do positions wherever scores differ; among cells
+    of exactly equal score (in order, or tied at the K-th place) the two
+    paths may pick different cells, as two calls of ``torch.topk`` may.
 
     Args:
         heatmap: (B, C, H, W) raw scores, any memory layout.
@@ -150,6 +147,8 @@ def topk_peaks(heatmap: Tensor,
     """
     if kernel % 2 != 1:
         raise ValueError(f'topk_peaks: kernel must be odd, got {kernel}')
+    if not row_bound_applies(heatmap):
+        return _full_topk_peaks(heatmap, k, kernel, activation)
     num_images, num_classes, height, width = heatmap.shape
     k = min(k, num_classes * height * width)
     num_rows = 4 * k if candidate_rows is None else candidate_rows
@@ -189,7 +188,7 @@ def topk_peaks(heatmap: Tensor,
     ys = row_ys.gather(1, row_of)
     xs = cells - row_of * width
     inds = ys * width + xs
-    result = [scores, inds, labels, ys.to(scores.dtype), xs.to(scores.dtype)]
+    result = [scores, inds, labels, ys, xs]
 
     # Proved where the K-th score beats every value outside the band.
     proved = scores[:, -1] > outside_max.clamp(min=0)
@@ -199,6 +198,16 @@ def topk_peaks(heatmap: Tensor,
         for tensor, exact in zip(result, full):
             tensor[redo] = exact.to(tensor.dtype)
     return tuple(result)
+
+
+def row_bound_applies(heatmap: Tensor) -> bool:
+    """Whether :func:`topk_peaks` may take its row-bound fast path: eager
+    code on a CPU tensor (no compile, trace or export; no accelerator,
+    where its host synchronisations would stall the device)."""
+    return (heatmap.device.type == 'cpu'
+            and not torch.jit.is_tracing()
+            and not torch.compiler.is_compiling()
+            and not torch.onnx.is_in_onnx_export())
 
 
 def _full_topk_peaks(heatmap: Tensor, k: int, kernel: int,

@@ -1,10 +1,14 @@
 import numpy as np
 import pytest
 
-from cnet.datasets.transforms import (affine_transform_bboxes,
-                                      affine_transform_points, clip_bboxes,
-                                      get_affine_transform,
-                                      horizontal_flip_matrix, to_homogeneous)
+from cnet.datasets.transforms import (
+    affine_transform_bboxes,
+    affine_transform_points,
+    clip_bboxes,
+    get_affine_transform,
+    horizontal_flip_matrix,
+    to_homogeneous,
+)
 
 
 def test_scale_and_translation_match_hand_computed_values():

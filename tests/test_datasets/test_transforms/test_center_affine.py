@@ -1,9 +1,13 @@
 import numpy as np
 import pytest
 
-from cnet.datasets.transforms import (CenterAffine, RandomCenterAffine,
-                                      affine_transform_bboxes,
-                                      affine_transform_points, get_border)
+from cnet.datasets.transforms import (
+    CenterAffine,
+    RandomCenterAffine,
+    affine_transform_bboxes,
+    affine_transform_points,
+    get_border,
+)
 from cnet.datasets.transforms.center_affine import DEFAULT_SCALES
 from cnet.registry import TRANSFORMS
 

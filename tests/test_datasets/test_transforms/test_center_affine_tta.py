@@ -2,8 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from cnet.datasets.transforms import (ORIGINAL_TEST_SCALES, CenterAffine,
-                                      PackDetInputs, affine_transform_bboxes)
+from cnet.datasets.transforms import (
+    ORIGINAL_TEST_SCALES,
+    CenterAffine,
+    PackDetInputs,
+    affine_transform_bboxes,
+)
 from cnet.registry import TRANSFORMS
 
 

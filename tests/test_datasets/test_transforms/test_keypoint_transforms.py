@@ -2,10 +2,14 @@
 import numpy as np
 import pytest
 
-from cnet.datasets.transforms import (CenterAffine, LoadPoseAnnotations,
-                                      PackPoseInputs, PoseRandomFlip,
-                                      RandomCenterAffine,
-                                      affine_transform_points)
+from cnet.datasets.transforms import (
+    CenterAffine,
+    LoadPoseAnnotations,
+    PackPoseInputs,
+    PoseRandomFlip,
+    RandomCenterAffine,
+    affine_transform_points,
+)
 
 J = 5
 # nose, left/right eye, left/right wrist: pairs (1, 2), (3, 4).

@@ -2,8 +2,11 @@ import cv2
 import numpy as np
 import pytest
 
-from cnet.datasets.transforms import (LoadAnnotations, LoadImageFromFile,
-                                      LoadImageFromNDArray)
+from cnet.datasets.transforms import (
+    LoadAnnotations,
+    LoadImageFromFile,
+    LoadImageFromNDArray,
+)
 
 
 def test_load_image_reads_bgr_uint8_and_shapes(tmp_path):
@@ -84,6 +87,7 @@ def test_ndarray_loader_refuses_other_dtypes_and_shapes():
 
 def test_truncated_or_empty_jpeg_is_refused_naming_the_file(tmp_path):
     import cv2 as _cv2
+
     from cnet.datasets.transforms import LoadImageFromFile as _Load
     image = np.random.default_rng(0).integers(0, 255, (32, 40, 3), np.uint8)
     path = str(tmp_path / 'a.jpg')

@@ -2,9 +2,13 @@ import cv2
 import numpy as np
 import pytest
 
-from cnet.datasets.transforms import (CenterAffine, RandomCenterAffine,
-                                      RandomFlip, affine_transform_bboxes,
-                                      clip_bboxes)
+from cnet.datasets.transforms import (
+    CenterAffine,
+    RandomCenterAffine,
+    RandomFlip,
+    affine_transform_bboxes,
+    clip_bboxes,
+)
 
 
 def make_results():

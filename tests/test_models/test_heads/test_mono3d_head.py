@@ -10,8 +10,12 @@ from mmengine.structures import InstanceData
 
 from cnet.models.heads import Mono3DCenterHead
 from cnet.models.losses import bin_rot_loss, slot_mean_l1_loss
-from cnet.models.utils import (decode_orientation, encode_orientation,
-                               project_points, rotation_y_to_alpha)
+from cnet.models.utils import (
+    decode_orientation,
+    encode_orientation,
+    project_points,
+    rotation_y_to_alpha,
+)
 from cnet.structures import DetDataSample
 
 # KITTI's P2 of drive 0009 (the original's default ddd calibration).
@@ -127,8 +131,10 @@ def test_targets_put_the_3d_attributes_at_the_peaks(center):
     empty = InstanceData(bboxes=torch.zeros(0, 4), labels=torch.zeros(0).long(),
                          depths=torch.zeros(0), dimensions=torch.zeros(0, 3),
                          alphas=torch.zeros(0), centers_2d=torch.zeros(0, 2))
+    # The second image went through the crop augmentation: no depth loss.
     targets = head.get_targets([gt, empty], None, (2, 3, 96, 320),
-                               batch_depth_valid=[True, False])
+                               batch_img_metas=[
+                                   dict(), dict(scale_augmented=True)])
     cells = (pixels / STRIDE).floor().long()
     assert targets['ind'][0].tolist() == (cells[:, 1] * 320 +
                                           cells[:, 0]).tolist()

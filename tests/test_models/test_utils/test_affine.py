@@ -3,8 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from cnet.models.utils import (inverse_affine_bboxes, inverse_affine_points,
-                               stack_affine_matrices)
+from cnet.models.utils import (
+    inverse_affine_bboxes,
+    inverse_affine_points,
+    stack_affine_matrices,
+)
 
 
 def original_crop_matrix(center, scale, output_size, inv=False):

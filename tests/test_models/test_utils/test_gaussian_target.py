@@ -1,12 +1,12 @@
 import math
 
 import numpy as np
+import original_reference as original
 import pytest
 import torch
+from single_gaussian import draw_gaussian, gaussian_2d
 
-import original_reference as original
-from cnet.models.utils import (draw_dense_offsets, draw_gaussian,
-                               draw_gaussians, gaussian_2d,
+from cnet.models.utils import (draw_dense_offsets, draw_gaussians,
                                gaussian_radius, heatmap_radius)
 
 

@@ -1,11 +1,16 @@
-import torch
-
 import pytest
+import torch
 import torch.nn.functional as F
 
 import cnet.models.utils.peaks as peaks_module
-from cnet.models.utils import (extract_peaks, gather_feat, topk, topk_peaks,
+from cnet.models.utils import (extract_peaks, topk, topk_peaks,
                                transpose_and_gather_feat, window_max)
+
+
+def gather_feat(feat, ind):
+    """The original's ``_gather_feat``: rows of (B, N, D) ``feat`` at (B, K)
+    ``ind``."""
+    return feat.gather(1, ind.unsqueeze(2).expand(-1, -1, feat.size(2)))
 
 
 def original_two_stage_topk(scores, k):
