@@ -337,17 +337,23 @@ def build_runner(cfg: Config) -> Runner:
 
 def compile_network(model: torch.nn.Module) -> None:
     """``--compile``: ``torch.compile`` the detector's backbone, neck and
-    head in place (``nn.Module.compile``: the state-dict keys stay), inside
-    a DDP or TTA wrapper too. They compile at their first call, once per
-    input shape and mode (train, eval); targets, losses and decoding stay
-    eager. Unlike mmengine's ``compile`` (all of ``train_step``, training
-    only) this also compiles testing."""
+    head in place (``nn.Module.compile``: the state-dict keys stay), and
+    the head's ``decode`` (an instance attribute), inside a DDP or TTA
+    wrapper too. They compile at their first call, once per input shape
+    and mode (train, eval); targets and losses stay eager. Every config's
+    forward + loss and decode also compile whole (``fullgraph=True``,
+    tests/test_models/test_fullgraph_compile.py). Unlike mmengine's
+    ``compile`` (all of ``train_step``, training only) this also compiles
+    testing."""
     while hasattr(model, 'module'):  # DDP, CenterNetTTAModel
         model = model.module
     for name in ('backbone', 'neck', 'bbox_head'):
         module = getattr(model, name, None)
         if module is not None:
             module.compile()
+    head = getattr(model, 'bbox_head', None)
+    if head is not None and callable(getattr(head, 'decode', None)):
+        head.decode = torch.compile(head.decode)
 
 
 def close_process_group() -> None:

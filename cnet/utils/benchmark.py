@@ -239,6 +239,8 @@ def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
         if compile_model:
             extract_feat = torch.compile(extract_feat)
             network = torch.compile(model.bbox_head)
+            # predict_by_feat's decode (it compiles fullgraph).
+            model.bbox_head.decode = torch.compile(model.bbox_head.decode)
 
         def run_pipeline():
             return pipeline(dict(img_path=image, img_id=0))
