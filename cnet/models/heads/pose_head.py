@@ -210,9 +210,8 @@ class CenterPoseHead(CenterHead):
             joint_mask=joint_slots(visible.float()))
         if self.train_cfg['dense_hp']:
             dense_target, dense_weight = draw_dense_offsets(
-                num_images, height, width, packed.batch_idx[valid],
-                centers[valid], packed.radii[valid], keypoint_offsets[valid],
-                visible[valid])
+                num_images, height, width, packed.batch_idx, centers,
+                packed.radii, keypoint_offsets, visible, keep=valid)
             extra.update(dense_keypoint_target=dense_target,
                          dense_keypoint_weight=dense_weight)
         if 'center_heatmap_weight' in targets:

@@ -238,7 +238,8 @@ def _draw_gaussians_static(heatmap: Tensor, batch_idx: Tensor,
 
 def draw_dense_offsets(num_images: int, height: int, width: int,
                        batch_idx: Tensor, centers: Tensor, radii: Tensor,
-                       offsets: Tensor, offset_valid: Tensor
+                       offsets: Tensor, offset_valid: Tensor,
+                       keep: Optional[Tensor] = None
                        ) -> Tuple[Tensor, Tensor]:
     """Joint offsets at every pixel of each person's centre Gaussian.
 
@@ -261,6 +262,8 @@ def draw_dense_offsets(num_images: int, height: int, width: int,
         radii: (N,) int64 radii ≥ 0 of the centre Gaussians.
         offsets: (N, J, 2) joint minus integer centre, in feature units.
         offset_valid: (N, J) which joints count.
+        keep: optional (N,) bool: only these persons count (the others may
+            hold any values); under ``torch.compile`` masked, not selected.
 
     Returns:
         ``(target, weight)``, both (B, 2J, H, W) with channel ``2j`` the x
@@ -270,7 +273,10 @@ def draw_dense_offsets(num_images: int, height: int, width: int,
     if static_shapes():
         return _draw_dense_offsets_static(num_images, height, width,
                                           batch_idx, centers, radii, offsets,
-                                          offset_valid)
+                                          offset_valid, keep)
+    if keep is not None:
+        batch_idx, centers, radii = batch_idx[keep], centers[keep], radii[keep]
+        offsets, offset_valid = offsets[keep], offset_valid[keep]
     num_joints = offsets.shape[1]
     device, dtype = offsets.device, offsets.dtype
     target = offsets.new_zeros(num_images, num_joints, 2, height, width)
@@ -321,7 +327,9 @@ def draw_dense_offsets(num_images: int, height: int, width: int,
 def _draw_dense_offsets_static(num_images: int, height: int, width: int,
                                batch_idx: Tensor, centers: Tensor,
                                radii: Tensor, offsets: Tensor,
-                               offset_valid: Tensor) -> Tuple[Tensor, Tensor]:
+                               offset_valid: Tensor,
+                               keep: Optional[Tensor] = None
+                               ) -> Tuple[Tensor, Tensor]:
     """:func:`draw_dense_offsets` under ``torch.compile``
     (:func:`static_shapes`): every person's window reaches the whole map,
     the same owners, and each pixel's values are written by a sum of its
@@ -338,6 +346,8 @@ def _draw_dense_offsets_static(num_images: int, height: int, width: int,
     ys = centers[:, 1].view(-1, 1, 1) + dy                     # (N, P, 1)
     inside = ((dx.abs() <= radius) & (dy.abs() <= radius) &
               (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height))
+    if keep is not None:
+        inside = inside & keep.view(-1, 1, 1)
     values = _window_gaussian(dx, dy, radius)                  # (N, P, P)
     values = torch.where(inside, values, values.new_full((), -1.))
     num_pixels = num_images * height * width
