@@ -38,7 +38,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the network')
     parser.add_argument('--cuda-graphs', action='store_true',
-                        help="torch.compile with mode='reduce-overhead'")
+                        help='capture the forward in a CUDA graph once, '
+                        'then replay it (static input shape; needs '
+                        '--device cuda)')
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--iters', type=int, default=50)
     parser.add_argument('--threads', type=int,
@@ -46,7 +48,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', help='write the figures as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.cuda_graphs and not args.device.startswith('cuda'):
+        parser.error(f'--cuda-graphs captures CUDA graphs and needs a GPU '
+                     f'(--device cuda); this run is on --device '
+                     f'{args.device}')
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        parser.error(f'--device {args.device}: torch {torch.__version__} '
+                     f'sees no GPU here')
+    return args
 
 
 def main() -> None:

@@ -41,6 +41,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config keys, e.g. test_dataloader.batch_size=4')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the network (backbone, neck, '
+                        'head) at its first call')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -55,7 +58,7 @@ def main() -> None:
         args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
         format_only=args.format_only, show_dir=args.show_dir,
         cfg_options=args.cfg_options, launcher=args.launcher, tta=args.tta,
-        progress=not args.no_progress)
+        progress=not args.no_progress, compile=args.compile)
     runner = build_runner(cfg)
     runner.test()
     if args.picture > 0 and runner.rank == 0:

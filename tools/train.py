@@ -26,6 +26,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config keys, e.g. train_dataloader.batch_size=8')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the network (backbone, neck, '
+                        'head) at its first call')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -39,7 +42,7 @@ def main() -> None:
     cfg = setup_train_config(
         args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
         auto_scale_lr=args.auto_scale_lr, cfg_options=args.cfg_options,
-        launcher=args.launcher)
+        launcher=args.launcher, compile=args.compile)
     build_runner(cfg).train()
     close_process_group()
 

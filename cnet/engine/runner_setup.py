@@ -85,7 +85,8 @@ def setup_train_config(config: str, work_dir: Optional[str] = None,
                        resume: Optional[str] = None, amp: bool = False,
                        auto_scale_lr: bool = False,
                        cfg_options: Optional[Dict[str, Any]] = None,
-                       launcher: str = 'none') -> Config:
+                       launcher: str = 'none', compile: bool = False
+                       ) -> Config:
     """The config ``tools/train.py`` runs.
 
     Args:
@@ -95,8 +96,11 @@ def setup_train_config(config: str, work_dir: Optional[str] = None,
             :func:`use_autocast`).
         auto_scale_lr: force linear LR scaling from the config's
             ``auto_scale_lr.base_batch_size``.
+        compile: ``torch.compile`` the network (see :func:`compile_network`).
     """
     cfg = load_config(config, cfg_options, work_dir, launcher)
+    if compile:
+        cfg.compile_network = True
     if amp:
         use_autocast(cfg)
     if auto_scale_lr:
@@ -141,7 +145,7 @@ def setup_test_config(config: str, checkpoint: str,
                       show_dir: Optional[str] = None,
                       cfg_options: Optional[Dict[str, Any]] = None,
                       launcher: str = 'none', tta: bool = False,
-                      progress: bool = True) -> Config:
+                      progress: bool = True, compile: bool = False) -> Config:
     """The config ``tools/test.py`` runs.
 
     Args:
@@ -155,10 +159,13 @@ def setup_test_config(config: str, checkpoint: str,
             :func:`apply_tta`).
         progress: add a :class:`ProgressBarHook` over the test images
             unless the config has one.
+        compile: ``torch.compile`` the network (see :func:`compile_network`).
     """
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
     cfg = load_config(config, cfg_options, work_dir, launcher)
+    if compile:
+        cfg.compile_network = True
     cfg.load_from = checkpoint
     cfg.resume = False
     if format_only and out is None:
@@ -320,8 +327,33 @@ def build_runner(cfg: Config) -> Runner:
     _init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         from cnet.registry import RUNNERS  # cnet's, then mmengine's
-        return RUNNERS.build(cfg)
-    return CenterNetRunner.from_cfg(cfg)
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = CenterNetRunner.from_cfg(cfg)
+    if cfg.get('compile_network', False):
+        compile_network(runner.model)
+    return runner
+
+
+def compile_network(model: torch.nn.Module) -> None:
+    """``--compile``: ``torch.compile`` the detector's backbone, neck and
+    head in place (``nn.Module.compile``: the state-dict keys stay), and
+    the head's ``decode`` (an instance attribute), inside a DDP or TTA
+    wrapper too. They compile at their first call, once per input shape
+    and mode (train, eval); targets and losses stay eager. Every config's
+    forward + loss and decode also compile whole (``fullgraph=True``,
+    tests/test_models/test_fullgraph_compile.py). Unlike mmengine's
+    ``compile`` (all of ``train_step``, training only) this also compiles
+    testing."""
+    while hasattr(model, 'module'):  # DDP, CenterNetTTAModel
+        model = model.module
+    for name in ('backbone', 'neck', 'bbox_head'):
+        module = getattr(model, name, None)
+        if module is not None:
+            module.compile()
+    head = getattr(model, 'bbox_head', None)
+    if head is not None and callable(getattr(head, 'decode', None)):
+        head.decode = torch.compile(head.decode)
 
 
 def close_process_group() -> None:

@@ -13,7 +13,7 @@ import os.path as osp
 import platform
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -52,6 +52,65 @@ def time_call(fn: Callable[[], object], warmup: int, iters: int,
         sync()
         times.append((time.perf_counter() - start) * 1000)
     return summarise(times)
+
+
+class CUDAGraphRunner:
+    """``fn`` captured once in a CUDA graph, replayed for every later call.
+
+    A CUDA graph records the kernels ``fn`` launches on one static input
+    buffer; a replay launches them all at once, without Python or the
+    launch overhead of each kernel. So: the input shape, dtype and memory
+    layout are fixed at capture (a call with another raises), ``fn`` must
+    not synchronise with the host nor branch on tensor values, and the
+    outputs are static buffers that the next replay overwrites (read or
+    copy them before calling again).
+
+    The capture follows PyTorch's recipe: warm-up calls on a side stream
+    (cuDNN's algorithm search and the caching allocator settle there), then
+    one call under ``torch.cuda.graph``. Build it under ``torch.no_grad()``
+    for inference.
+
+    Args:
+        fn: tensor → outputs (any nesting of tensors), e.g. the network's
+            forward.
+        example: an input of the shape every call will have, on a CUDA
+            device.
+        warmup: calls before the capture.
+
+    Raises:
+        ValueError: ``example`` is not on a CUDA device.
+    """
+
+    def __init__(self, fn: Callable[[torch.Tensor], Any],
+                 example: torch.Tensor, warmup: int = 3) -> None:
+        if example.device.type != 'cuda':
+            raise ValueError(f'CUDAGraphRunner: CUDA graphs need the input '
+                             f'on a CUDA device, got {example.device}')
+        self.static_input = example.clone()
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(warmup):
+                fn(self.static_input)
+        torch.cuda.current_stream().wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.static_output = fn(self.static_input)
+
+    def __call__(self, inputs: torch.Tensor) -> Any:
+        """Copy ``inputs`` into the static buffer, replay, return the static
+        outputs."""
+        static = self.static_input
+        if (inputs.shape != static.shape or inputs.dtype != static.dtype
+                or inputs.device != static.device):
+            raise ValueError(
+                f'CUDAGraphRunner: captured for {tuple(static.shape)} '
+                f'{static.dtype} on {static.device}, called with '
+                f'{tuple(inputs.shape)} {inputs.dtype} on {inputs.device}; '
+                f'a CUDA graph replays static shapes only')
+        static.copy_(inputs)
+        self.graph.replay()
+        return self.static_output
 
 
 def inference_pipeline(cfg: Config) -> List[dict]:
@@ -145,7 +204,10 @@ def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
             network's weights and inputs are cast to it.
         channels_last: run the network in NHWC.
         compile_model: ``torch.compile`` the network's forward.
-        cuda_graphs: compile with ``mode='reduce-overhead'`` (CUDA graphs).
+        cuda_graphs: capture the network's forward (compiled or not) in a
+            CUDA graph once and replay it (:class:`CUDAGraphRunner`; the
+            image, hence the input shape, is the same in every call). CUDA
+            only.
         warmup, iters: calls before timing, timed calls per stage.
 
     Returns:
@@ -160,7 +222,8 @@ def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
         raise RuntimeError('benchmark: device cuda asked for, but torch sees '
                            'no GPU')
     if cuda_graphs and not device.startswith('cuda'):
-        raise ValueError('benchmark: --cuda-graphs needs a CUDA device')
+        raise ValueError(f'benchmark: --cuda-graphs (CUDA graphs) needs a '
+                         f'CUDA device, got device {device!r}')
     sync = (torch.cuda.synchronize if device.startswith('cuda')
             else (lambda: None))
     with DefaultScope.overwrite_default_scope('cnet'), \
@@ -173,10 +236,11 @@ def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
                             channels_last)
         network = model.bbox_head
         extract_feat = model.extract_feat
-        if compile_model or cuda_graphs:
-            mode = 'reduce-overhead' if cuda_graphs else 'default'
-            extract_feat = torch.compile(extract_feat, mode=mode)
-            network = torch.compile(model.bbox_head, mode=mode)
+        if compile_model:
+            extract_feat = torch.compile(extract_feat)
+            network = torch.compile(model.bbox_head)
+            # predict_by_feat's decode (it compiles fullgraph).
+            model.bbox_head.decode = torch.compile(model.bbox_head.decode)
 
         def run_pipeline():
             return pipeline(dict(img_path=image, img_id=0))
@@ -186,8 +250,11 @@ def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
             data['inputs'] = data['inputs'].to(DTYPES[dtype])
             return data
 
+        def network_forward(inputs):
+            return network(extract_feat(inputs))
+
         def forward(data):
-            return network(extract_feat(data['inputs']))
+            return network_forward(data['inputs'])
 
         def postprocess(outputs, data):
             metas = [sample.metainfo for sample in data['data_samples']]
@@ -200,6 +267,9 @@ def benchmark_inference(cfg: Config, checkpoint: Optional[str] = None,
         with torch.no_grad():
             packed = run_pipeline()
             data = preprocess(packed)
+            if cuda_graphs:
+                network_forward = CUDAGraphRunner(network_forward,
+                                                  data['inputs'], warmup)
             outputs = forward(data)
             stages = dict(
                 pipeline=time_call(run_pipeline, warmup, iters, sync),

@@ -59,3 +59,19 @@ def test_bad_settings_are_named():
         benchmark_inference(cfg, cuda_graphs=True)
     with pytest.raises(FileNotFoundError, match='nowhere.jpg'):
         benchmark_inference(cfg, image='nowhere.jpg')
+
+
+def test_cuda_graphs_are_refused_without_a_cuda_device():
+    import torch
+
+    from cnet.utils.benchmark import CUDAGraphRunner
+    with pytest.raises(ValueError, match='CUDA graphs need the input on a '
+                       'CUDA device, got cpu'):
+        CUDAGraphRunner(lambda x: x * 2, torch.zeros(1, 3, 8, 8))
+    proc = subprocess.run(
+        [sys.executable, 'tools/benchmark.py', SHAPES_CONFIG,
+         '--cuda-graphs'], cwd=ROOT, capture_output=True, text=True,
+        timeout=120)
+    assert proc.returncode == 2
+    assert ('--cuda-graphs captures CUDA graphs and needs a GPU (--device '
+            'cuda); this run is on --device cpu') in proc.stderr

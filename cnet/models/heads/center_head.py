@@ -55,6 +55,7 @@ from cnet.models.utils import (cell_locations, dense_box_targets,
                                inverse_affine_points, merge_flipped,
                                stack_affine_matrices,
                                transpose_and_gather_feat)
+from cnet.models.utils.static_shapes import static_shapes
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
 
@@ -126,11 +127,13 @@ def pack_instances(batch_instances: Sequence[Optional[InstanceData]],
             values.append(torch.as_tensor(inst.get(key)).to(device))
         fields[key] = (torch.cat(values) if values else
                        torch.zeros(0, device=device))
-    count_tensor = torch.tensor(counts, device=device)
-    batch_idx = torch.repeat_interleave(
-        torch.arange(len(counts), device=device), count_tensor)
-    starts = torch.cumsum(count_tensor, 0) - count_tensor
-    slots = torch.arange(batch_idx.numel(), device=device) - starts[batch_idx]
+    # The layout from the host's counts: no data-dependent shape, nothing
+    # read back from the device (torch.compile traces it as constants).
+    batch_idx = torch.tensor([image for image, count in enumerate(counts)
+                              for _ in range(count)], dtype=torch.long,
+                             device=device)
+    slots = torch.tensor([slot for count in counts for slot in range(count)],
+                         dtype=torch.long, device=device)
     return fields, batch_idx, slots, max(counts + [1])
 
 
@@ -566,8 +569,8 @@ class CenterHead(BaseModule):
         valid = code['valid']
         heatmap = torch.zeros(num_images, self.num_classes, height, width,
                               device=device)
-        draw_gaussians(heatmap, batch_idx[valid], labels[valid],
-                       code['centers'][valid], packed.radii[valid])
+        draw_gaussians(heatmap, batch_idx, labels, code['centers'],
+                       packed.radii, keep=valid)
 
         # Invalid boxes keep zeros in their slots, as in the original.
         centers = masked(code['centers'], valid)
@@ -631,19 +634,24 @@ class CenterHead(BaseModule):
         else:
             radii = torch.ones_like(packed.code['centers'])
         box_target, box_weight = dense_box_targets(
-            packed.fields['bboxes'][valid], packed.batch_idx[valid],
-            packed.code['centers'][valid], radii[valid], packed.num_images,
+            packed.fields['bboxes'], packed.batch_idx,
+            packed.code['centers'], radii, packed.num_images,
             packed.feat_size, self.bbox_coder.stride,
             weighting=cfg['box_weight'],
-            inside_box=cfg['box_cells'] == 'center3x3')
+            inside_box=cfg['box_cells'] == 'center3x3', keep=valid)
         targets = dict(box_target=box_target, box_weight=box_weight)
         if cfg['extra_positives']:
-            # What _extra_positives reads: the valid objects themselves.
+            # What _extra_positives reads: the valid objects (all of them
+            # and the mask under torch.compile, see static_shapes).
+            keep = slice(None) if static_shapes() else valid
             targets.update(
-                extra_boxes=packed.fields['bboxes'][valid],
-                extra_cells=packed.code['centers'][valid],
-                extra_batch_idx=packed.batch_idx[valid],
-                extra_labels=packed.fields['labels'].long()[valid])
+                extra_boxes=packed.fields['bboxes'][keep],
+                extra_cells=masked(packed.code['centers'], valid)[keep],
+                extra_batch_idx=packed.batch_idx[keep],
+                extra_labels=masked(packed.fields['labels'].long(),
+                                    valid)[keep])
+            if static_shapes():
+                targets['extra_valid'] = valid
         return targets
 
     def extra_targets(self, packed: PackedTargets,
@@ -810,12 +818,20 @@ class CenterHead(BaseModule):
             max=self.train_cfg['extra_positive_thr'])            # (N,)
         chosen = (loss < threshold[:, None]) & usable
         chosen[:, 4] = True
-        mask = torch.zeros(num_images * num_classes * height * width,
-                           dtype=torch.bool, device=boxes.device)
         plane = (batch_idx * num_classes + labels)[:, None].expand_as(xs)
         flat = (plane * height + ys.clamp(0, height - 1)) * width + \
             xs.clamp(0, width - 1)
-        mask[flat[chosen]] = True
+        num_cells = num_images * num_classes * height * width
+        if 'extra_valid' in targets:  # torch.compile: no boolean indexing
+            chosen = chosen & targets['extra_valid'][:, None]
+            mask = torch.zeros(num_cells, dtype=torch.uint8,
+                               device=boxes.device).scatter_reduce_(
+                0, flat.reshape(-1), chosen.reshape(-1).to(torch.uint8),
+                reduce='amax').bool()
+        else:
+            mask = torch.zeros(num_cells, dtype=torch.bool,
+                               device=boxes.device)
+            mask[flat[chosen]] = True
         return mask.view(num_images, num_classes, height, width)
 
     def extra_loss_terms(self, outputs: Dict[str, Tensor],

@@ -187,9 +187,16 @@ class CenterPoseHead(CenterHead):
 
         joint_heatmap = torch.zeros(num_images, num_joints, height, width,
                                     device=device)
-        person, joint = visible.nonzero(as_tuple=True)
-        draw_gaussians(joint_heatmap, packed.batch_idx[person], joint,
-                       points_int[person, joint], packed.radii[person])
+        # Every (person, joint) pair, the visible ones drawn (row-major,
+        # the order of visible.nonzero()).
+        num_people = len(visible)
+        draw_gaussians(
+            joint_heatmap,
+            packed.batch_idx[:, None].expand(-1, num_joints).reshape(-1),
+            torch.arange(num_joints, device=device).repeat(num_people),
+            points_int.reshape(-1, 2),
+            packed.radii[:, None].expand(-1, num_joints).reshape(-1),
+            keep=visible.reshape(-1))
 
         # reg_mask = 0 for a person without labelled joints (multi_pose.py).
         has_joints = labelled.any(dim=1).to(targets['mask'].dtype)
@@ -203,9 +210,8 @@ class CenterPoseHead(CenterHead):
             joint_mask=joint_slots(visible.float()))
         if self.train_cfg['dense_hp']:
             dense_target, dense_weight = draw_dense_offsets(
-                num_images, height, width, packed.batch_idx[valid],
-                centers[valid], packed.radii[valid], keypoint_offsets[valid],
-                visible[valid])
+                num_images, height, width, packed.batch_idx, centers,
+                packed.radii, keypoint_offsets, visible, keep=valid)
             extra.update(dense_keypoint_target=dense_target,
                          dense_keypoint_weight=dense_weight)
         if 'center_heatmap_weight' in targets:

@@ -9,6 +9,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from cnet.models.utils.static_shapes import static_shapes
 from cnet.registry import MODELS
 
 
@@ -66,15 +67,24 @@ def gaussian_focal_loss(pred: Tensor, target: Tensor,
     """
     if pos_mask is None:
         pos_mask = target.eq(1)
-    # Positives are few: evaluate their term only where they are.
-    pos_pred = pred[pos_mask]
-    pos_loss = torch.log(pos_pred) * _power(1 - pos_pred, alpha)
+    if static_shapes():
+        # Under torch.compile: a masked sum over the whole map instead of
+        # selecting the positives (a data-dependent shape); equal to within
+        # float rounding of the summation order.
+        pos_loss = torch.where(
+            pos_mask, torch.log(pred) * _power(1 - pred, alpha),
+            pred.new_zeros(()))
+    else:
+        # Positives are few: evaluate their term only where they are.
+        pos_pred = pred[pos_mask]
+        pos_loss = torch.log(pos_pred) * _power(1 - pos_pred, alpha)
     # (1 - target)^gamma is 0 on positives, so it also plays the original's
     # neg_inds = target < 1.
     neg_loss = (torch.log(1 - pred) * _power(pred, alpha) *
                 _power(1 - target, gamma))
     if weight is not None:
-        pos_loss = pos_loss * weight[pos_mask]
+        pos_loss = pos_loss * (weight if static_shapes() else
+                               weight[pos_mask])
         neg_loss = neg_loss * weight
     if avg_factor is None:
         avg_factor = torch.count_nonzero(pos_mask).clamp(min=1)

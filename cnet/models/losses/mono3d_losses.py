@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from cnet.models.utils.static_shapes import static_shapes
 from cnet.registry import MODELS
 
 # KITTI's max_objs (src/lib/datasets/dataset/kitti.py).
@@ -97,6 +98,9 @@ def bin_rot_loss(pred: Tensor, target_bins: Tensor, target_residuals: Tensor,
                                                         mask.size(1))))
         denominator = rows
         padding = (rows - num_valid) * math.log(2.0) / rows
+    if static_shapes():
+        return _bin_rot_loss_static(pred, target_bins, target_residuals,
+                                    valid, denominator, padding)
     loss = pred.new_zeros(())
     for index in range(2):
         logits = pred[valid, 4 * index:4 * index + 2]
@@ -110,6 +114,31 @@ def bin_rot_loss(pred: Tensor, target_bins: Tensor, target_residuals: Tensor,
                 pred[in_bin, 4 * index + 2], torch.sin(residual)) + \
                 F.smooth_l1_loss(pred[in_bin, 4 * index + 3],
                                  torch.cos(residual))
+    return loss
+
+
+def _bin_rot_loss_static(pred: Tensor, target_bins: Tensor,
+                         target_residuals: Tensor, valid: Tensor,
+                         denominator: Tensor, padding: Tensor) -> Tensor:
+    """:func:`bin_rot_loss` under ``torch.compile`` (``static_shapes``):
+    masked sums over all rows instead of the selected ones (equal to within
+    the rounding of the summation order; a bin with no row adds 0, as the
+    eager path skips it)."""
+    loss = pred.new_zeros(())
+    zero = pred.new_zeros(())
+    for index in range(2):
+        cross_entropy = F.cross_entropy(
+            pred[:, 4 * index:4 * index + 2], target_bins[:, index],
+            reduction='none')
+        loss = loss + torch.where(valid, cross_entropy, zero).sum() / \
+            denominator + padding
+        in_bin = target_bins[:, index] > 0
+        count = in_bin.sum().clamp(min=1).to(pred.dtype)
+        residual = target_residuals[:, index]
+        for column, wave in ((4 * index + 2, torch.sin(residual)),
+                             (4 * index + 3, torch.cos(residual))):
+            term = F.smooth_l1_loss(pred[:, column], wave, reduction='none')
+            loss = loss + torch.where(in_bin, term, zero).sum() / count
     return loss
 
 

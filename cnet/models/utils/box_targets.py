@@ -15,12 +15,13 @@ the cell to the four sides of its object's box:
 
 Batched over every object of the batch; no loop over objects.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from .gaussian_target import _radius_buckets, _window_gaussian_xy
+from .static_shapes import static_shapes
 
 BOX_WEIGHTS = ('log_area', 'gaussian', 'uniform')
 
@@ -29,7 +30,9 @@ def dense_box_targets(bboxes: Tensor, batch_idx: Tensor, centers: Tensor,
                       radii: Tensor, num_images: int,
                       feat_size: Tuple[int, int], stride: int,
                       weighting: str = 'log_area',
-                      inside_box: bool = False) -> Tuple[Tensor, Tensor]:
+                      inside_box: bool = False,
+                      keep: Optional[Tensor] = None
+                      ) -> Tuple[Tensor, Tensor]:
     """The box each cell regresses, and its weight, for the whole batch.
 
     Each object's window is the (2ry+1) × (2rx+1) cells around its integer
@@ -52,6 +55,15 @@ def dense_box_targets(bboxes: Tensor, batch_idx: Tensor, centers: Tensor,
             object weighs 1 in all) or ``'uniform'`` (1 per cell).
         inside_box: keep only cells whose location lies strictly inside the
             box (CenterNet-Update's condition).
+        keep: optional (N,) bool: only these objects count (the others may
+            hold any values).
+
+    While ``torch.compile`` traces (:func:`static_shapes`), every object
+    gets one window reaching the whole map ((2H−1) × (2W−1) cells) and the
+    cells it does not have (outside its radii, the map or the box, or of a
+    dropped object) are masked instead of dropped: shapes then depend on
+    N, B, H, W only. The same ownership; the weights equal to within the
+    rounding of the window sums' order.
 
     Returns:
         ``(box_target, box_weight)``: (B, 4, H, W) the owner's box in input
@@ -61,6 +73,13 @@ def dense_box_targets(bboxes: Tensor, batch_idx: Tensor, centers: Tensor,
     if weighting not in BOX_WEIGHTS:
         raise ValueError(f'dense_box_targets: weighting must be one of '
                          f'{BOX_WEIGHTS}, got {weighting!r}')
+    if static_shapes():
+        return _dense_box_targets_static(bboxes, batch_idx, centers, radii,
+                                         num_images, feat_size, stride,
+                                         weighting, inside_box, keep)
+    if keep is not None:
+        bboxes, batch_idx = bboxes[keep], batch_idx[keep]
+        centers, radii = centers[keep], radii[keep]
     height, width = feat_size
     device = bboxes.device
     num_cells = num_images * height * width
@@ -126,6 +145,73 @@ def dense_box_targets(bboxes: Tensor, batch_idx: Tensor, centers: Tensor,
     box_target = flat_target.view(num_images, height, width, 4).permute(
         0, 3, 1, 2).contiguous()
     return box_target, box_weight
+
+
+def _dense_box_targets_static(bboxes: Tensor, batch_idx: Tensor,
+                              centers: Tensor, radii: Tensor,
+                              num_images: int, feat_size: Tuple[int, int],
+                              stride: int, weighting: str, inside_box: bool,
+                              keep: Optional[Tensor]
+                              ) -> Tuple[Tensor, Tensor]:
+    """:func:`dense_box_targets` with shapes that depend on N, B, H, W only
+    (its docstring)."""
+    height, width = feat_size
+    device = bboxes.device
+    num_cells = num_images * height * width
+    box_wh = (bboxes[:, 2:] - bboxes[:, :2]).clamp(min=0)
+    areas = (box_wh[:, 0] + 1) * (box_wh[:, 1] + 1)               # (N,)
+    radius_x = radii[:, 0].view(-1, 1, 1)
+    radius_y = radii[:, 1].view(-1, 1, 1)
+    dx = torch.arange(-(width - 1), width, device=device).view(1, 1, -1)
+    dy = torch.arange(-(height - 1), height, device=device).view(1, -1, 1)
+    xs = centers[:, 0].view(-1, 1, 1) + dx                        # (N, 1, Px)
+    ys = centers[:, 1].view(-1, 1, 1) + dy                        # (N, Py, 1)
+    inside = ((dx.abs() <= radius_x) & (dy.abs() <= radius_y) &
+              (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height))
+    if inside_box:
+        box = bboxes.view(-1, 4, 1, 1)
+        px, py = xs * stride, ys * stride
+        inside = inside & ((px > box[:, 0]) & (px < box[:, 2]) &
+                           (py > box[:, 1]) & (py < box[:, 3]))
+    if keep is not None:
+        inside = inside & keep.view(-1, 1, 1)
+    zero = bboxes.new_zeros(())
+    gaussian = torch.where(inside, _window_gaussian_xy(
+        dx, dy, radius_x, radius_y).to(bboxes.dtype), zero)       # (N,Py,Px)
+    cell = ((batch_idx.view(-1, 1, 1) * height + ys.clamp(0, height - 1))
+            * width + xs.clamp(0, width - 1)).expand(inside.shape)
+    cell = cell.clamp(0, num_cells - 1).reshape(len(bboxes), -1)  # (N, P)
+    inside = inside.reshape(len(bboxes), -1)
+    gaussian = gaussian.reshape(len(bboxes), -1)
+    window_sum = gaussian.sum(dim=1, keepdim=True)                # (N, 1)
+    safe_sum = torch.where(window_sum > 0, window_sum, window_sum.new_ones(()))
+    if weighting == 'log_area':
+        pair_weight = gaussian * torch.log(areas)[:, None] / safe_sum
+    elif weighting == 'gaussian':
+        pair_weight = gaussian / safe_sum
+    else:
+        pair_weight = inside.to(bboxes.dtype)
+    owner = torch.arange(len(bboxes), device=device)[:, None].expand_as(cell)
+    pair_area = torch.where(inside, areas[:, None].expand_as(gaussian),
+                            areas.new_full((), float('inf')))
+    smallest = areas.new_full((num_cells, ), float('inf')).scatter_reduce(
+        0, cell.reshape(-1), pair_area.reshape(-1), reduce='amin')
+    candidate = inside & (pair_area == smallest[cell])
+    first = torch.full((num_cells, ), len(bboxes), dtype=torch.long,
+                       device=device).scatter_reduce(
+        0, cell.reshape(-1),
+        torch.where(candidate, owner, len(bboxes)).reshape(-1),
+        reduce='amin')
+    won = (candidate & (first[cell] == owner)).reshape(-1)       # (N·P,)
+    # One winner per cell: a sum of it and zeros writes its value exactly.
+    box_weight = bboxes.new_zeros(num_cells).index_add_(
+        0, cell.reshape(-1), torch.where(won, pair_weight.reshape(-1), zero))
+    boxes = bboxes[:, None].expand(-1, cell.shape[1], -1).reshape(-1, 4)
+    flat_target = bboxes.new_zeros(num_cells, 4).index_add_(
+        0, cell.reshape(-1), torch.where(won[:, None], boxes, zero))
+    box_target = flat_target.view(num_images, height, width, 4).permute(
+        0, 3, 1, 2).contiguous()
+    return box_target, box_weight.view(num_images, height, width)
 
 
 def cell_locations(height: int, width: int, stride: int,

@@ -6,10 +6,13 @@ https://github.com/xingyizhou/CenterNet, itself taken from CornerNet):
 ``draw_umich_gaussian`` value for value, but for a whole batch of objects in
 one vectorised pass.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
+
+from .static_shapes import static_shapes
+
 
 def gaussian_radius(heights: Tensor, widths: Tensor,
                     min_overlap: float = 0.7) -> Tensor:
@@ -115,7 +118,8 @@ def _radius_buckets(radii: Tensor) -> Tensor:
 
 
 def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
-                   centers: Tensor, radii: Tensor) -> Tensor:
+                   centers: Tensor, radii: Tensor,
+                   keep: Optional[Tensor] = None) -> Tensor:
     """Splat N Gaussians into a batched heatmap in a few vectorised passes.
 
     Equal to calling the original's ``draw_umich_gaussian`` once per object
@@ -139,10 +143,25 @@ def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
         labels: (N,) class index of every object.
         centers: (N, 2) integer centres (x, y) inside the map.
         radii: (N,) int64 radii ≥ 0, or (N, 2) radii (rx, ry).
+        keep: optional (N,) bool: draw only these objects (the others may
+            hold any values).
+
+    While ``torch.compile`` traces (:func:`static_shapes`), the objects are
+    drawn without the radius groups and without selecting ``keep``: one
+    patch per object that reaches the whole map ((2H−1) × (2W−1) cells, so
+    that no shape depends on the data), its cells outside the object's
+    radius, outside the map or of a dropped object writing 0 (a no-op under
+    ``amax``). The same values as the grouped eager path.
 
     Returns:
         ``heatmap``.
     """
+    if static_shapes():
+        return _draw_gaussians_static(heatmap, batch_idx, labels, centers,
+                                      radii, keep)
+    if keep is not None:
+        batch_idx, labels = batch_idx[keep], labels[keep]
+        centers, radii = centers[keep], radii[keep]
     if radii.numel() == 0:
         return heatmap
     elliptical = radii.dim() == 2
@@ -185,9 +204,42 @@ def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
     return heatmap
 
 
+def _draw_gaussians_static(heatmap: Tensor, batch_idx: Tensor,
+                           labels: Tensor, centers: Tensor, radii: Tensor,
+                           keep: Optional[Tensor]) -> Tensor:
+    """:func:`draw_gaussians` with shapes that depend on N, B, C, H, W only
+    (its docstring): no host synchronisation, no data-dependent shape."""
+    num_images, num_classes, height, width = heatmap.shape
+    device = heatmap.device
+    if radii.dim() == 2:
+        radius_x = radii[:, 0].view(-1, 1, 1)                     # (N, 1, 1)
+        radius_y = radii[:, 1].view(-1, 1, 1)
+    else:
+        radius_x = radius_y = radii.view(-1, 1, 1)
+    dx = torch.arange(-(width - 1), width, device=device).view(1, 1, -1)
+    dy = torch.arange(-(height - 1), height, device=device).view(1, -1, 1)
+    xs = centers[:, 0].view(-1, 1, 1) + dx                        # (N, 1, Px)
+    ys = centers[:, 1].view(-1, 1, 1) + dy                        # (N, Py, 1)
+    inside = ((dx.abs() <= radius_x) & (dy.abs() <= radius_y) &
+              (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height))
+    if keep is not None:
+        inside = inside & keep.view(-1, 1, 1)
+    values = (_window_gaussian_xy(dx, dy, radius_x, radius_y)
+              if radii.dim() == 2 else _window_gaussian(dx, dy, radius_x))
+    values = torch.where(inside, values.to(heatmap.dtype),
+                         heatmap.new_zeros(()))                  # (N, Py, Px)
+    plane = (batch_idx * num_classes + labels).view(-1, 1, 1)
+    index = ((plane * height + ys.clamp(0, height - 1)) * width +
+             xs.clamp(0, width - 1)).clamp(0, heatmap.numel() - 1)
+    heatmap.view(-1).scatter_reduce_(0, index.reshape(-1), values.reshape(-1),
+                                     reduce='amax')
+    return heatmap
+
+
 def draw_dense_offsets(num_images: int, height: int, width: int,
                        batch_idx: Tensor, centers: Tensor, radii: Tensor,
-                       offsets: Tensor, offset_valid: Tensor
+                       offsets: Tensor, offset_valid: Tensor,
+                       keep: Optional[Tensor] = None
                        ) -> Tuple[Tensor, Tensor]:
     """Joint offsets at every pixel of each person's centre Gaussian.
 
@@ -210,12 +262,21 @@ def draw_dense_offsets(num_images: int, height: int, width: int,
         radii: (N,) int64 radii ≥ 0 of the centre Gaussians.
         offsets: (N, J, 2) joint minus integer centre, in feature units.
         offset_valid: (N, J) which joints count.
+        keep: optional (N,) bool: only these persons count (the others may
+            hold any values); under ``torch.compile`` masked, not selected.
 
     Returns:
         ``(target, weight)``, both (B, 2J, H, W) with channel ``2j`` the x
         and ``2j + 1`` the y of joint j (the ``hps`` layout); ``weight`` is
         the owning person's Gaussian value where the joint counts, else 0.
     """
+    if static_shapes():
+        return _draw_dense_offsets_static(num_images, height, width,
+                                          batch_idx, centers, radii, offsets,
+                                          offset_valid, keep)
+    if keep is not None:
+        batch_idx, centers, radii = batch_idx[keep], centers[keep], radii[keep]
+        offsets, offset_valid = offsets[keep], offset_valid[keep]
     num_joints = offsets.shape[1]
     device, dtype = offsets.device, offsets.dtype
     target = offsets.new_zeros(num_images, num_joints, 2, height, width)
@@ -261,3 +322,71 @@ def draw_dense_offsets(num_images: int, height: int, width: int,
     weight.permute(0, 3, 4, 1, 2)[spot] = values[n, row, col].view(
         -1, 1, 1) * valid.expand(-1, -1, 2)
     return target.view(maps), weight.view(maps)
+
+
+def _draw_dense_offsets_static(num_images: int, height: int, width: int,
+                               batch_idx: Tensor, centers: Tensor,
+                               radii: Tensor, offsets: Tensor,
+                               offset_valid: Tensor,
+                               keep: Optional[Tensor] = None
+                               ) -> Tuple[Tensor, Tensor]:
+    """:func:`draw_dense_offsets` under ``torch.compile``
+    (:func:`static_shapes`): every person's window reaches the whole map,
+    the same owners, and each pixel's values are written by a sum of its
+    one owner's and zeros (exact). Memory grows as N · (2·max(H, W))² · J."""
+    num_joints = offsets.shape[1]
+    device, dtype = offsets.device, offsets.dtype
+    maps = (num_images, 2 * num_joints, height, width)
+    num_people = len(radii)
+    reach = max(height, width) - 1
+    delta = torch.arange(-reach, reach + 1, device=device)
+    dx, dy = delta.view(1, 1, -1), delta.view(1, -1, 1)
+    radius = radii.view(-1, 1, 1)
+    xs = centers[:, 0].view(-1, 1, 1) + dx                     # (N, 1, P)
+    ys = centers[:, 1].view(-1, 1, 1) + dy                     # (N, P, 1)
+    inside = ((dx.abs() <= radius) & (dy.abs() <= radius) &
+              (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height))
+    if keep is not None:
+        inside = inside & keep.view(-1, 1, 1)
+    values = _window_gaussian(dx, dy, radius)                  # (N, P, P)
+    values = torch.where(inside, values, values.new_full((), -1.))
+    num_pixels = num_images * height * width
+    pixel = ((batch_idx.view(-1, 1, 1) * height + ys.clamp(0, height - 1))
+             * width + xs.clamp(0, width - 1)).clamp(0, num_pixels - 1)
+    flat_pixel = pixel.reshape(-1)
+    best = values.new_full((num_pixels, ), -1.).scatter_reduce_(
+        0, flat_pixel, values.reshape(-1), reduce='amax')
+    top = inside & (values == best[pixel])
+    person = torch.arange(num_people, device=device).view(-1, 1, 1)
+    person = person.expand_as(top)
+    last = torch.full_like(best, -1, dtype=torch.long).scatter_reduce_(
+        0, flat_pixel, torch.where(top, person, -1).reshape(-1),
+        reduce='amax')
+    first = torch.full_like(best, num_people, dtype=torch.long)
+    first.scatter_reduce_(0, flat_pixel,
+                          torch.where(top, person, num_people).reshape(-1),
+                          reduce='amin')
+    owner = torch.where(best.float().double() > best, first, last)
+    won = top & (owner[pixel] == person)                       # (N, P, P)
+    from_center = torch.stack([dx.expand(1, len(delta), -1),
+                               dy.expand(1, -1, len(delta))],
+                              dim=-1).to(dtype)                # (1, P, P, 2)
+    valid = offset_valid.to(dtype)[:, None, None, :, None]     # (N,1,1,J,1)
+    zero = offsets.new_zeros(())
+    keep = won[..., None, None]                                # (N,P,P,1,1)
+    target_values = torch.where(
+        keep, (offsets[:, None, None] - from_center[..., None, :]) * valid,
+        zero)                                                  # (N,P,P,J,2)
+    weight_values = torch.where(
+        keep, values.to(dtype)[..., None, None] * valid, zero)
+    target = offsets.new_zeros(num_pixels, num_joints, 2).index_add_(
+        0, flat_pixel, target_values.reshape(-1, num_joints, 2))
+    weight = offsets.new_zeros(num_pixels, num_joints, 2).index_add_(
+        0, flat_pixel, weight_values.expand_as(target_values).reshape(
+            -1, num_joints, 2))
+
+    def to_maps(flat: Tensor) -> Tensor:               # (B·H·W, J, 2) in
+        return flat.view(num_images, height, width, num_joints,
+                         2).permute(0, 3, 4, 1, 2).reshape(maps)
+
+    return to_maps(target), to_maps(weight)
