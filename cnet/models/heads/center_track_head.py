@@ -41,6 +41,42 @@ PRE_CENTERS_KEY = 'pre_tracking_centers'
 PRE_TRACK_IDS_KEY = 'pre_track_ids'
 
 
+def previous_objects(batch_img_metas: Optional[List[dict]], num_images: int,
+                     device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+    """The previous frame's objects of the batch, padded: (B, P, 2)
+    centres in input pixels, (B, P) int64 track ids, (B, P) bool.
+
+    Raises:
+        KeyError: a sample's metainfo lacks the keys the tracking
+            detector writes.
+    """
+    objects = []
+    for i, meta in enumerate(batch_img_metas or [{}] * num_images):
+        if PRE_CENTERS_KEY not in meta or PRE_TRACK_IDS_KEY not in meta:
+            raise KeyError(
+                f"CenterTrackHead: the metainfo of image {i} needs "
+                f"'{PRE_CENTERS_KEY}' (P, 2) and '{PRE_TRACK_IDS_KEY}' "
+                f"(P,), the previous frame's objects that the tracking "
+                f"detector (type='CenterTrack') writes before the loss; "
+                f"it has {sorted(meta)}")
+        centers = torch.as_tensor(meta[PRE_CENTERS_KEY]).reshape(-1, 2)
+        objects.append(InstanceData(
+            centers=centers.float(),
+            track_ids=torch.as_tensor(
+                meta[PRE_TRACK_IDS_KEY]).reshape(-1).long()))
+    fields, batch_idx, slots, num_slots = pack_instances(
+        objects, ('centers', 'track_ids'), device)
+
+    def padded(values: Tensor) -> Tensor:
+        return to_slots(values, batch_idx, slots, num_images, num_slots)
+
+    present = torch.ones(len(batch_idx), dtype=torch.bool,
+                         device=device)
+    return (padded(fields['centers'].float().reshape(-1, 2)),
+            padded(fields['track_ids'].long().reshape(-1)),
+            padded(present))
+
+
 @MODELS.register_module()
 class CenterTrackHead(CenterHead):
     """CenterHead with ``tracking`` (2) and, optionally, ``ltrb_amodal`` (4).
@@ -143,42 +179,6 @@ class CenterTrackHead(CenterHead):
             ('amodal_bboxes', ) if self.with_amodal else ())
 
     # ---------------------------------------------------------------- training
-    def previous_objects(self, batch_img_metas: Optional[List[dict]],
-                         num_images: int, device: torch.device
-                         ) -> Tuple[Tensor, Tensor, Tensor]:
-        """The previous frame's objects of the batch, padded: (B, P, 2)
-        centres in input pixels, (B, P) int64 track ids, (B, P) bool.
-
-        Raises:
-            KeyError: a sample's metainfo lacks the keys the tracking
-                detector writes.
-        """
-        objects = []
-        for i, meta in enumerate(batch_img_metas or [{}] * num_images):
-            if PRE_CENTERS_KEY not in meta or PRE_TRACK_IDS_KEY not in meta:
-                raise KeyError(
-                    f"CenterTrackHead: the metainfo of image {i} needs "
-                    f"'{PRE_CENTERS_KEY}' (P, 2) and '{PRE_TRACK_IDS_KEY}' "
-                    f"(P,), the previous frame's objects that the tracking "
-                    f"detector (type='CenterTrack') writes before the loss; "
-                    f"it has {sorted(meta)}")
-            centers = torch.as_tensor(meta[PRE_CENTERS_KEY]).reshape(-1, 2)
-            objects.append(InstanceData(
-                centers=centers.float(),
-                track_ids=torch.as_tensor(
-                    meta[PRE_TRACK_IDS_KEY]).reshape(-1).long()))
-        fields, batch_idx, slots, num_slots = pack_instances(
-            objects, ('centers', 'track_ids'), device)
-
-        def padded(values: Tensor) -> Tensor:
-            return to_slots(values, batch_idx, slots, num_images, num_slots)
-
-        present = torch.ones(len(batch_idx), dtype=torch.bool,
-                             device=device)
-        return (padded(fields['centers'].float().reshape(-1, 2)),
-                padded(fields['track_ids'].long().reshape(-1)),
-                padded(present))
-
     def extra_targets(self, packed: PackedTargets,
                       targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """The tracking (and amodal) targets at the objects' slots.
@@ -198,7 +198,7 @@ class CenterTrackHead(CenterHead):
         cells = packed.to_slots(masked(packed.code['centers'], valid))
         track_ids = packed.to_slots(
             packed.fields['track_ids'].long().reshape(-1))
-        pre_centers, pre_ids, pre_valid = self.previous_objects(
+        pre_centers, pre_ids, pre_valid = previous_objects(
             packed.batch_img_metas, packed.num_images, packed.device)
         offsets, mask = tracking_offsets(
             cells, track_ids, packed.to_slots(valid), pre_centers, pre_ids,
