@@ -14,8 +14,9 @@ model = dict(
                       checkpoint='http://dl.yf.io/dla/models/imagenet/dla34-ba72cf86.pth')),
     neck=dict(_delete_=True, type='DLANeck', in_channels=(16, 32, 64, 128, 256, 512),
               first_level=2, last_level=5, conv_cfg=dict(type='DCNv2')),
-    # head_conv 256 for DLA (src/lib/opts.py).
-    bbox_head=dict(in_channels=64, feat_channels=256))
+    # head_conv 256 for DLA (src/lib/opts.py); pose_dla_dcn.py's init: PyTorch's default with
+    # every wh/reg bias 0 (its fill_fc_weights zeroes biases only); hm bias -2.19.
+    bbox_head=dict(in_channels=64, feat_channels=256, branch_init='pose_dla_dcn'))
 
 # 5e-4 is the original's lr at its total batch of 128; scaled linearly to the real one.
 auto_scale_lr = dict(base_batch_size=128)

@@ -22,7 +22,8 @@ model = dict(
                       checkpoint='http://dl.yf.io/dla/models/imagenet/dla34-ba72cf86.pth')),
     neck=dict(_delete_=True, type='DLANeck', in_channels=(16, 32, 64, 128, 256, 512),
               first_level=2, last_level=5, conv_cfg=dict(type='DCNv2')),
-    bbox_head=dict(num_classes=20, in_channels=64, feat_channels=256),
+    bbox_head=dict(num_classes=20, in_channels=64, feat_channels=256,
+                   branch_init='pose_dla_dcn'),
     test_cfg=dict(flip=True))
 
 optim_wrapper = dict(optimizer=dict(lr=1.25e-4))

@@ -16,7 +16,7 @@ model = dict(
                       checkpoint='http://dl.yf.io/dla/models/imagenet/dla34-ba72cf86.pth')),
     neck=dict(_delete_=True, type='DLANeck', in_channels=(16, 32, 64, 128, 256, 512),
               first_level=2, last_level=5, conv_cfg=dict(type='DCNv2')),
-    bbox_head=dict(in_channels=64, feat_channels=256))
+    bbox_head=dict(in_channels=64, feat_channels=256, branch_init='pose_dla_dcn'))
 
 # 56 epochs, x0.1 at 42 and 52 (TTFNet's 18/24 and 22/24 of the schedule, rounded).
 train_cfg = dict(max_epochs=56, val_interval=8)

@@ -17,7 +17,9 @@ model = dict(
         init_cfg=dict(type='Pretrained', prefix='module.',
                       checkpoint='checkpoints/ExtremeNet_500000.pth')),
     neck=None,
-    bbox_head=dict(in_channels=256, feat_channels=256, num_stacks=2))
+    # large_hourglass.py's init: PyTorch's default everywhere but the hm bias, -2.19.
+    bbox_head=dict(in_channels=256, feat_channels=256, num_stacks=2,
+                   branch_init='large_hourglass'))
 
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -16,7 +16,7 @@ model = dict(
     # As configs/centernet_resnet18_dcn.py (src/lib/models/networks/resnet_dcn.py).
     neck=dict(out_channels=(256, 128, 64), with_conv=True, bilinear_init=True,
               conv_cfg=dict(type='DCNv2')),
-    bbox_head=dict(num_classes=20, in_channels=64),
+    bbox_head=dict(num_classes=20, in_channels=64, branch_init='resnet_dcn'),
     test_cfg=dict(flip=True))
 
 optim_wrapper = dict(optimizer=dict(lr=1.25e-4))

@@ -8,17 +8,22 @@ input_size = (128, 128)
 
 model = dict(
     channels_last=True,  # faster convolutions on CPU (oneDNN)
-    # From scratch (nothing is downloaded); each residual block starts as
-    # the identity, which trains faster from scratch. ResNet-18's first three
-    # stages: at this input its stride-32 map would be 5x5 cells, which halves
-    # the shapes mAP of this short schedule (docs/benchmarks.md).
+    # From scratch (nothing is downloaded): PyTorch's default init, as the
+    # original where it loads no weights. Deviation: each residual block
+    # starts as the identity (zero_init_residual, its last BN weight 0), which
+    # trains faster from scratch. ResNet-18's first three stages: at this
+    # input its stride-32 map would be 5x5 cells, which halves the shapes mAP
+    # of this short schedule (docs/benchmarks.md).
     backbone=dict(init_cfg=None, zero_init_residual=True, num_stages=3,
                   out_indices=(0, 1, 2)),
     # The resnet_dcn layout (plain 3x3 convs) from stride 16, plus lateral
-    # maps of stages 2 and 1 added after each upsampling.
+    # maps of stages 2 and 1 added after each upsampling (not in the
+    # original; PyTorch's default init like the other plain convs).
     neck=dict(in_channels=256, out_channels=(128, 64), with_conv=True,
               bilinear_init=True, lateral_channels=(128, 64)),
-    bbox_head=dict(num_classes=len(classes), in_channels=64))
+    # resnet_dcn.py's branch init, as the neck's layout.
+    bbox_head=dict(num_classes=len(classes), in_channels=64,
+                   branch_init='resnet_dcn'))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

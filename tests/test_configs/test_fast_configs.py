@@ -65,6 +65,9 @@ def test_a_fast_coco_config_trains_a_few_steps_on_shapes(name,
                                tiny_shapes_root, 'train', 64)
     batch = model.data_preprocessor(
         pseudo_collate([train_set[i] for i in range(2)]), training=True)
+    # The learning rate auto_scale_lr gives this batch of 2 (the linear rule
+    # the runner applies); the config's own is for a batch of 128.
+    cfg.optim_wrapper.optimizer.lr *= 2 / cfg.auto_scale_lr.base_batch_size
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     assert type(wrapper.optimizer).__name__ == 'SGD'
     model.train()

@@ -101,14 +101,20 @@ class ResNet(BaseModule):
         frozen_stages: stages whose parameters are frozen and whose BN runs
             in eval mode (-1: none; 0: the stem).
         norm_eval: keep every BN layer in eval mode during training.
-        zero_init_residual: when initialised from scratch, zero the last BN
-            of each residual branch so that every block starts as the
-            identity (Goyal et al. 2017); trains faster from scratch.
-        init_cfg: e.g. ``dict(type='Pretrained', checkpoint=URL)``.
+        zero_init_residual: unless weights are loaded, zero the last BN of
+            each residual branch so that every block starts as the identity
+            (Goyal et al. 2017); trains faster from scratch. Not in the
+            original.
+        init_cfg: e.g. ``dict(type='Pretrained', checkpoint=URL)``;
+            ``None`` keeps PyTorch's default init, as the original where it
+            loads no weights (see :meth:`init_weights`).
         with_pre_img: build ``pre_img_layer`` for CenterTrack's previous
             frame (3 channels).
         with_pre_hm: build ``pre_hm_layer`` for its previous heatmap
             (1 channel).
+        base_channels: width of the stem and the first stage (64); stage
+            i has ``base_channels · 2^i``. A narrower trunk for small tasks
+            (no ImageNet weights exist for it).
     """
 
     def __init__(self, depth: int = 18, num_stages: int = 4,
@@ -117,8 +123,12 @@ class ResNet(BaseModule):
                  zero_init_residual: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None,
                  with_pre_img: bool = False,
-                 with_pre_hm: bool = False) -> None:
+                 with_pre_hm: bool = False,
+                 base_channels: int = 64) -> None:
         super().__init__(init_cfg=init_cfg)
+        if base_channels < 1:
+            raise ValueError(f'ResNet base_channels must be positive, got '
+                             f'{base_channels}')
         if depth not in ARCH_SETTINGS:
             raise KeyError(f'ResNet depth must be one of '
                            f'{sorted(ARCH_SETTINGS)}, got {depth}')
@@ -140,12 +150,12 @@ class ResNet(BaseModule):
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
 
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(3, base_channels, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(base_channels)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.inplanes = 64
-        widths = (64, 128, 256, 512)[:num_stages]
+        self.inplanes = base_channels
+        widths = tuple(base_channels * 2 ** i for i in range(num_stages))
         for i, planes in enumerate(widths):
             self.add_module(f'layer{i + 1}', self._make_layer(
                 block, planes, stage_blocks[i], 1 if i == 0 else 2))
@@ -155,8 +165,9 @@ class ResNet(BaseModule):
         for name, in_channels in (('pre_img', 3), ('pre_hm', 1)):
             if getattr(self, f'with_{name}'):
                 self.add_module(f'{name}_layer', nn.Sequential(
-                    nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False),
-                    nn.BatchNorm2d(64), nn.ReLU(inplace=True)))
+                    nn.Conv2d(in_channels, base_channels, 7, 2, 3,
+                              bias=False),
+                    nn.BatchNorm2d(base_channels), nn.ReLU(inplace=True)))
         self._freeze_stages()
 
     def _make_layer(self, block: Type[nn.Module], planes: int,
@@ -173,23 +184,30 @@ class ResNet(BaseModule):
         return nn.Sequential(*layers)
 
     def init_weights(self) -> None:
-        if self.init_cfg is None:
-            # torchvision's initialisation (Kaiming fan-out, BN 1/0).
+        """Apply ``init_cfg``; without one, keep PyTorch's default init.
+
+        The original (``msra_resnet.py``, ``resnet_dcn.py``) builds its
+        trunk with PyTorch's default layer init (convs U(±1/sqrt(fan_in)),
+        BN 1/0) and only overwrites it by the ImageNet weights; so does
+        ``init_cfg=None`` here. torchvision's own init (Kaiming fan-out
+        normal, about 2.45× the spread) is
+        ``init_cfg=dict(type='Kaiming', layer='Conv2d', mode='fan_out',
+        nonlinearity='relu', distribution='normal')``.
+        ``zero_init_residual`` applies unless weights are loaded.
+        """
+        super().init_weights()
+        if self.zero_init_residual and not self._loads_weights():
             for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(
-                        m.weight, mode='fan_out', nonlinearity='relu')
-                elif isinstance(m, nn.BatchNorm2d):
-                    nn.init.constant_(m.weight, 1)
-                    nn.init.constant_(m.bias, 0)
-            if self.zero_init_residual:
-                for m in self.modules():
-                    if isinstance(m, Bottleneck):
-                        nn.init.constant_(m.bn3.weight, 0)
-                    elif isinstance(m, BasicBlock):
-                        nn.init.constant_(m.bn2.weight, 0)
-        else:
-            super().init_weights()
+                if isinstance(m, Bottleneck):
+                    nn.init.constant_(m.bn3.weight, 0)
+                elif isinstance(m, BasicBlock):
+                    nn.init.constant_(m.bn2.weight, 0)
+
+    def _loads_weights(self) -> bool:
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [
+            self.init_cfg]
+        return any(cfg is not None and cfg.get('type') == 'Pretrained'
+                   for cfg in cfgs)
 
     def _freeze_stages(self) -> None:
         frozen: List[nn.Module] = []

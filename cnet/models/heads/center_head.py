@@ -31,7 +31,9 @@ and overrides only these hooks:
 - :meth:`flip_merge_branch`: how its branches merge with the mirror's;
 - :meth:`decode_extra`: its fields, read at the peaks the one decode found;
 - :meth:`complete_detections`: what it derives from the decoded fields
-  before they go back to original pixels (3-D: the lifted boxes).
+  before they go back to original pixels (3-D: the lifted boxes);
+- :meth:`init_branch`: how a branch starts (``branch_init`` picks the
+  original network's rule).
 """
 import difflib
 from dataclasses import dataclass
@@ -65,6 +67,23 @@ OptConfigType = Optional[ConfigType]
 # -log((1 - 0.1) / 0.1): every heatmap starts at a score of about 0.1, the
 # focal-loss prior the original uses for its 'hm' branches.
 HEATMAP_BIAS_INIT = -2.19
+# The branch initialisation of each original network
+# (src/lib/models/networks/ of xingyizhou/CenterNet). Every one gives a
+# heatmap branch's final conv the bias HEATMAP_BIAS_INIT and keeps PyTorch's
+# default init on the rest of it; they differ on the other branches:
+BRANCH_INITS = {
+    # PoseResNet.init_weights: N(0, 0.001²) weight and bias 0 on the final
+    # conv only (the one with the branch's channels); the 3×3 keeps PyTorch's
+    # default.
+    'msra_resnet': 'final conv N(0, 0.001²), bias 0',
+    # fill_fc_weights on every conv of the branch (MMDetection's
+    # CenterNetHead does the same).
+    'resnet_dcn': 'every conv N(0, 0.001²), bias 0',
+    # its fill_fc_weights only zeroes the biases.
+    'pose_dla_dcn': 'every conv PyTorch default, bias 0',
+    # exkp sets the heatmap bias only.
+    'large_hourglass': 'PyTorch default',
+}
 # The original's _sigmoid clamps the heatmap before the focal loss.
 HEATMAP_CLAMP = 1e-4
 # test_cfg keys the detector reads (CenterNet.predict), not the head.
@@ -222,10 +241,14 @@ class CenterHead(BaseModule):
     ``dep``, ...) through ``branches`` and the hooks of the module
     docstring.
 
-    Initialisation as the original ResNet/DLA heads: a heatmap branch (one
-    whose name contains ``'hm'``, the original's test) keeps PyTorch's
-    default init except the final bias, −2.19; every conv of the other
-    branches is normal(std=0.001) with bias 0.
+    Initialisation as the original network named by ``branch_init``
+    (:data:`BRANCH_INITS`): a heatmap branch (one whose name contains
+    ``'hm'``, the original's test) keeps PyTorch's default init except the
+    final bias, −2.19, in all of them; the other branches get N(0, 0.001²)
+    weights and zero biases on the final conv (``'msra_resnet'``) or on
+    every conv (``'resnet_dcn'``), zero biases only (``'pose_dla_dcn'``) or
+    PyTorch's default (``'large_hourglass'``). Applied when the branch is
+    built; :meth:`init_weights` without ``init_cfg`` keeps it.
 
     Args:
         num_classes: C, channels of ``hm``.
@@ -245,6 +268,12 @@ class CenterHead(BaseModule):
         ltrb_scale: with an ``ltrb`` branch: its output is
             ``relu(x) · ltrb_scale`` input pixels (TTFNet's
             ``wh_offset_base`` 16).
+        ltrb_bias_init: the bias of the ``ltrb`` branch's last conv: every
+            cell starts with distances of ``ltrb_bias_init · ltrb_scale``
+            pixels. TTFNet starts from 0, a degenerate box whose GIoU has
+            no gradient (its area and overlap are products of zeros): with
+            a backbone trained from scratch the boxes then barely move for
+            epochs, so cnet starts from 16 px (docs/fast_recipe.md).
         bbox_coder: encodes boxes into targets and decodes peaks
             (``LTRBBBoxCoder`` with an ``ltrb`` branch).
         train_cfg: the keys of ``TRAIN_CFG``: ``min_overlap`` (0.7) of the
@@ -263,6 +292,9 @@ class CenterHead(BaseModule):
         test_cfg: the keys of ``TEST_CFG`` (``topk`` 100,
             ``local_maximum_kernel`` 3, ``max_per_img`` 100) and the
             detector's ``flip``; any other key is an error.
+        branch_init: the original network whose branch initialisation to
+            follow, a key of :data:`BRANCH_INITS` (``'resnet_dcn'``, also
+            MMDetection's, by default); the configs name theirs.
         init_cfg: mmengine init config.
     """
 
@@ -299,12 +331,18 @@ class CenterHead(BaseModule):
                      type='CenterNetBBoxCoder', stride=4),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 branch_init: str = 'resnet_dcn',
                  init_cfg: OptConfigType = None,
                  loss_bbox: ConfigType = dict(
                      type='IoUFamilyLoss', mode='giou', loss_weight=5.0),
-                 ltrb_scale: float = 16.0) -> None:
+                 ltrb_scale: float = 16.0,
+                 ltrb_bias_init: float = 1.0) -> None:
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
+        if branch_init not in BRANCH_INITS:
+            raise ValueError(f'{name}: branch_init must be one of '
+                             f'{sorted(BRANCH_INITS)}, got {branch_init!r}')
+        self.branch_init = branch_init
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) \
                 or num_classes < 1:
             raise ValueError(f'{name}: num_classes must be a positive '
@@ -353,6 +391,8 @@ class CenterHead(BaseModule):
                     f"{type(self.bbox_coder).__name__}")
             self.loss_bbox = MODELS.build(loss_bbox)
             self.ltrb_scale = float(ltrb_scale)
+            for branch in self.branches['ltrb']:
+                nn.init.constant_(branch[-1].bias, ltrb_bias_init)
         self.test_cfg = strict_cfg(self.TEST_CFG, test_cfg, name, 'test_cfg',
                                    also=DETECTOR_TEST_KEYS)
 
@@ -391,14 +431,31 @@ class CenterHead(BaseModule):
                 nn.Conv2d(feat_channels, out_channels, 1))
         else:
             branch = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1))
-        if self.is_heatmap_branch(name):
-            nn.init.constant_(branch[-1].bias, HEATMAP_BIAS_INIT)
-        else:
-            for module in branch.modules():
-                if isinstance(module, nn.Conv2d):
-                    nn.init.normal_(module.weight, std=0.001)
-                    nn.init.constant_(module.bias, 0)
+        self.init_branch(name, branch)
         return branch
+
+    def init_branch(self, name: str, branch: nn.Sequential) -> None:
+        """Initialise one branch as ``branch_init``'s original network.
+
+        The convs start from PyTorch's default init (as they are built);
+        ``msra_resnet``'s test for the final conv (output channels equal to
+        the branch's) would also pick the 3×3 conv when
+        ``feat_channels`` equals them; here it is always the last conv.
+        """
+        convs = [m for m in branch.modules() if isinstance(m, nn.Conv2d)]
+        if self.is_heatmap_branch(name):
+            nn.init.constant_(convs[-1].bias, HEATMAP_BIAS_INIT)
+            return
+        if self.branch_init == 'msra_resnet':
+            nn.init.normal_(convs[-1].weight, std=0.001)
+            nn.init.constant_(convs[-1].bias, 0)
+        elif self.branch_init == 'resnet_dcn':
+            for conv in convs:
+                nn.init.normal_(conv.weight, std=0.001)
+                nn.init.constant_(conv.bias, 0)
+        elif self.branch_init == 'pose_dla_dcn':
+            for conv in convs:
+                nn.init.constant_(conv.bias, 0)
 
     # ----------------------------------------------------------------- forward
     def forward(self, feats: Union[Tensor, Sequence[Tensor]]

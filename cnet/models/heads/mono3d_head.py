@@ -58,8 +58,10 @@ class Mono3DCenterHead(CenterHead):
 
     Args:
         num_classes: C (3 for KITTI: Pedestrian, Car, Cyclist).
-        in_channels, feat_channels, num_stacks, bbox_coder, init_cfg: as
-            :class:`CenterHead`.
+        in_channels, feat_channels, num_stacks, bbox_coder, branch_init,
+            init_cfg: as :class:`CenterHead` (``dep``, ``rot``, ``dim``
+            follow the other branches' rule, as in the original's
+            networks).
         branches: ``None`` gives the original's ddd heads
             ``{hm: C, dep: 1, rot: 8, dim: 3, wh: 2, reg: 2}``.
         loss_center_heatmap: focal loss (``hm_weight`` 1).
@@ -104,6 +106,7 @@ class Mono3DCenterHead(CenterHead):
                      type='CenterNetBBoxCoder', stride=4),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 branch_init: str = 'resnet_dcn',
                  init_cfg: OptConfigType = None) -> None:
         if branches is None:
             branches = dict(hm=num_classes, dep=1, rot=8, dim=3, wh=2, reg=2)
@@ -119,7 +122,8 @@ class Mono3DCenterHead(CenterHead):
             branches=branches, num_stacks=num_stacks,
             loss_center_heatmap=loss_center_heatmap, loss_wh=loss_wh,
             loss_offset=loss_offset, bbox_coder=bbox_coder,
-            train_cfg=train_cfg, test_cfg=test_cfg, init_cfg=init_cfg)
+            train_cfg=train_cfg, test_cfg=test_cfg, branch_init=branch_init,
+            init_cfg=init_cfg)
         self.loss_depth = MODELS.build(loss_depth)
         self.loss_dim = MODELS.build(loss_dim)
         self.loss_rot = MODELS.build(loss_rot)

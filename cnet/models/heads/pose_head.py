@@ -52,8 +52,10 @@ class CenterPoseHead(CenterHead):
         num_joints: J (17 for COCO).
         flip_pairs: left/right joint pairs, used by the flip test.
         num_classes: 1 (person) in the original; kept general.
-        in_channels, feat_channels, num_stacks, bbox_coder, init_cfg: see
-            :class:`CenterHead`.
+        in_channels, feat_channels, num_stacks, bbox_coder, branch_init,
+            init_cfg: see :class:`CenterHead` (``hm_hp`` is a heatmap
+            branch; ``hps`` and ``hp_offset`` follow the other branches'
+            rule, as in the original's networks).
         branches: ``None`` means the original's heads in its order:
             ``hm`` C, ``wh`` 2, ``hps`` 2J, ``reg`` 2, ``hm_hp`` J,
             ``hp_offset`` 2.
@@ -103,6 +105,7 @@ class CenterPoseHead(CenterHead):
                      type='CenterNetBBoxCoder', stride=4),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 branch_init: str = 'resnet_dcn',
                  init_cfg: OptConfigType = None) -> None:
         if branches is None:
             branches = dict(hm=num_classes, wh=2, hps=2 * num_joints, reg=2,
@@ -119,7 +122,8 @@ class CenterPoseHead(CenterHead):
             feat_channels=feat_channels, branches=branches,
             num_stacks=num_stacks, loss_center_heatmap=loss_center_heatmap,
             loss_wh=loss_wh, loss_offset=loss_offset, bbox_coder=bbox_coder,
-            train_cfg=train_cfg, test_cfg=test_cfg, init_cfg=init_cfg)
+            train_cfg=train_cfg, test_cfg=test_cfg, branch_init=branch_init,
+            init_cfg=init_cfg)
         self.num_joints = num_joints
         self.flip_pairs = tuple(tuple(int(j) for j in pair)
                                 for pair in flip_pairs)

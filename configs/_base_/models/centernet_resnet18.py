@@ -21,6 +21,9 @@ model = dict(
         num_classes=80,
         in_channels=256,
         feat_channels=64,
+        # msra_resnet.py's init: N(0, 0.001^2) on the final conv of wh/reg only, the 3x3 convs
+        # PyTorch's default; the hm bias -2.19 (CenterHead's BRANCH_INITS).
+        branch_init='msra_resnet',
         loss_center_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0),
         loss_wh=dict(type='L1Loss', loss_weight=0.1),
         loss_offset=dict(type='L1Loss', loss_weight=1.0)),

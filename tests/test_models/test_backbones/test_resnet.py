@@ -64,3 +64,14 @@ def test_num_stages_ends_the_trunk_early():
         ResNet(18, num_stages=3, out_indices=(3, ))
     with pytest.raises(ValueError, match='num_stages must lie in 1..4'):
         ResNet(18, num_stages=5)
+
+
+def test_a_narrower_trunk_scales_every_stage():
+    trunk = ResNet(depth=18, num_stages=3, out_indices=(0, 1, 2),
+                   base_channels=32)
+    assert trunk.out_channels == (32, 64, 128)
+    outs = trunk(torch.randn(1, 3, 64, 64))
+    assert [tuple(o.shape) for o in outs] == [(1, 32, 16, 16),
+                                              (1, 64, 8, 8), (1, 128, 4, 4)]
+    with pytest.raises(ValueError, match='base_channels'):
+        ResNet(base_channels=0)

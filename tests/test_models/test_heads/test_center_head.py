@@ -85,6 +85,42 @@ def test_mmengine_init_weights_keeps_the_original_init():
     assert torch.equal(head.branches['wh'][0][0].weight, wh_weight)
 
 
+@pytest.mark.parametrize('feat_channels', [32, 0])
+def test_branch_init_follows_the_named_original_network(feat_channels):
+    """Per ``branch_init``, which convs of a regression branch get
+    N(0, 0.001²) and which biases are 0; the heatmap's bias is -2.19."""
+    def first_and_last(branch_init):
+        torch.manual_seed(0)
+        head = CenterHead(num_classes=3, in_channels=16,
+                          feat_channels=feat_channels,
+                          branch_init=branch_init)
+        hm_last = head.branches['hm'][0][-1]
+        assert torch.all(hm_last.bias == torch.tensor(-2.19))
+        wh = head.branches['wh'][0]
+        return wh[0], wh[-1]
+
+    tiny = 0.01       # N(0, 0.001²) draws; PyTorch's default is ≥ 0.02 here
+    first, last = first_and_last('msra_resnet')
+    assert last.weight.abs().max() < tiny and torch.all(last.bias == 0)
+    if feat_channels:
+        assert first.weight.abs().max() > tiny
+        assert torch.count_nonzero(first.bias) == first.bias.numel()
+    first, last = first_and_last('resnet_dcn')
+    assert first.weight.abs().max() < tiny and torch.all(first.bias == 0)
+    assert last.weight.abs().max() < tiny and torch.all(last.bias == 0)
+    first, last = first_and_last('pose_dla_dcn')
+    assert first.weight.abs().max() > tiny and torch.all(first.bias == 0)
+    assert last.weight.abs().max() > tiny and torch.all(last.bias == 0)
+    first, last = first_and_last('large_hourglass')
+    assert first.weight.abs().max() > tiny
+    assert torch.count_nonzero(last.bias) == last.bias.numel()
+
+
+def test_unknown_branch_init_names_the_choices():
+    with pytest.raises(ValueError, match="'large_hourglass', 'msra_resnet'"):
+        CenterHead(num_classes=2, in_channels=4, branch_init='dla')
+
+
 def test_get_targets_names_a_missing_field():
     head = CenterHead(num_classes=2, in_channels=4)
     gt = InstanceData(bboxes=torch.tensor([[0., 0., 8., 8.]]))
