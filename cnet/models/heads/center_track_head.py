@@ -114,9 +114,12 @@ class CenterTrackHead(CenterHead):
             0.1).
         heatmap_prior_bias: the final bias of the ``hm`` branch:
             CenterTrack's ``--prior_bias`` −4.6 by default; ``None`` keeps
-            :class:`CenterHead`'s initialisation (CenterNet's −2.19). The
-            other branches keep CenterHead's initialisation (CenterTrack
-            leaves their weights at PyTorch's default, biases 0).
+            :class:`CenterHead`'s initialisation (CenterNet's −2.19).
+        branch_init: the other branches' initialisation, as
+            :class:`CenterHead` (a key of ``BRANCH_INITS``).
+            ``'pose_dla_dcn'`` by default: CenterTrack's ``BaseModel``
+            (``fill_fc_weights``) leaves their weights at PyTorch's default
+            and sets every bias to 0, for every backbone.
     """
 
     INSTANCE_KEYS = ('bboxes', 'labels', 'track_ids')
@@ -143,6 +146,7 @@ class CenterTrackHead(CenterHead):
                      type='CenterNetBBoxCoder', stride=4),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 branch_init: str = 'pose_dla_dcn',
                  init_cfg: OptConfigType = None,
                  loss_bbox: ConfigType = dict(
                      type='IoUFamilyLoss', mode='giou', loss_weight=5.0),
@@ -162,8 +166,8 @@ class CenterTrackHead(CenterHead):
             branches=branches, num_stacks=num_stacks,
             loss_center_heatmap=loss_center_heatmap, loss_wh=loss_wh,
             loss_offset=loss_offset, bbox_coder=bbox_coder,
-            train_cfg=train_cfg, test_cfg=test_cfg, init_cfg=init_cfg,
-            loss_bbox=loss_bbox, ltrb_scale=ltrb_scale)
+            train_cfg=train_cfg, test_cfg=test_cfg, branch_init=branch_init,
+            init_cfg=init_cfg, loss_bbox=loss_bbox, ltrb_scale=ltrb_scale)
         self.with_amodal = 'ltrb_amodal' in branches
         self.loss_tracking = MODELS.build(loss_tracking)
         if self.with_amodal:
