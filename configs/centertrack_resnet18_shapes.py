@@ -60,11 +60,11 @@ tta_model = None
 tta_pipeline = None
 tta_note = 'tracking: the flip test is model.test_cfg.flip=True; scales would need one tracker each'
 
-max_epochs = 12
+max_epochs = 6
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', by_epoch=True, milestones=[10], gamma=0.1)
+    dict(type='MultiStepLR', by_epoch=True, milestones=[5], gamma=0.1)
 ]
 # The best checkpoint by HOTA (mmengine cannot infer that higher is better).
 default_hooks = dict(checkpoint=dict(interval=max_epochs, save_best='mot/HOTA', rule='greater'))
