@@ -16,7 +16,7 @@ from torch import nn
 from cnet.structures import DetDataSample
 from cnet.fileio import atomic_write
 from cnet.visualization import (draw_det_sample, draw_mono3d_sample,
-                                tile_images)
+                                draw_tracks, tile_images, update_trails)
 
 from .inference import inference_detector, list_images
 
@@ -61,7 +61,23 @@ def detections_to_record(sample: DetDataSample,
             record[field] = pred[field][keep].cpu().tolist()
     if 'keypoints' in pred:   # the pose head: (K, J, 2) joints
         record['keypoints'] = pred.keypoints[keep].cpu().tolist()
+    if 'pred_track_instances' in sample:   # a tracker: the frame's tracks
+        tracks = active_tracks(sample)
+        record['tracks'] = [
+            dict(track_id=int(ident), box=box, score=score, label=label)
+            for ident, box, score, label in zip(
+                tracks.track_ids.tolist(), tracks.bboxes.tolist(),
+                tracks.scores.tolist(), tracks.labels.tolist())]
     return record
+
+
+def active_tracks(sample: DetDataSample):
+    """The tracks of ``sample.pred_track_instances`` seen in this frame
+    (``active``; a lost track kept by the tracker is not)."""
+    tracks = sample.pred_track_instances
+    if 'active' in tracks:
+        tracks = tracks[tracks.active.bool()]
+    return tracks
 
 
 def _show(canvas: np.ndarray, wait_ms: int) -> None:
@@ -118,6 +134,16 @@ class DemoRunner:
         self.show = show
         self.class_names = getattr(model, 'dataset_meta', {}).get('classes')
         self.skeleton = getattr(model, 'dataset_meta', {}).get('skeleton')
+        # A tracking model (CenterTrack): frames are tracked in order, and
+        # each track is drawn with its id and the trail of its centres.
+        self.tracking = hasattr(model, 'reset_tracking')
+        self.trails: Dict[int, List[Tuple[float, float]]] = {}
+
+    def start_sequence(self) -> None:
+        """Before a video or a folder: a tracking model starts again."""
+        if self.tracking:
+            self.model.reset_tracking()
+            self.trails = {}
 
     def detect_and_draw(self, images: List[np.ndarray]
                         ) -> List[Tuple[DetDataSample, np.ndarray]]:
@@ -130,7 +156,17 @@ class DemoRunner:
     def draw(self, image: np.ndarray, sample: DetDataSample) -> np.ndarray:
         """Boxes (and skeletons where there are keypoints); for 3-D
         detections, the projected 3-D boxes and a bird's-eye view (camera:
-        the sample's ``calib``, else the head's ``default_cam2img``)."""
+        the sample's ``calib``, else the head's ``default_cam2img``); for
+        tracks, each active track with its id and trail (the tracker's
+        thresholds chose them, ``score_thr`` does not apply)."""
+        if 'pred_track_instances' in sample:
+            tracks = active_tracks(sample)
+            bboxes = tracks.bboxes.cpu().numpy()
+            track_ids = tracks.track_ids.cpu().numpy()
+            update_trails(self.trails, bboxes, track_ids)
+            return draw_tracks(image, bboxes, track_ids, self.trails,
+                               tracks.labels.cpu().tolist(),
+                               self.class_names or ())
         if 'locations' in sample.pred_instances:
             cam2img = sample.metainfo.get(
                 'calib', getattr(self.model.bbox_head, 'default_cam2img',
@@ -144,6 +180,7 @@ class DemoRunner:
     def run_images(self, paths: List[str]) -> List[Dict[str, Any]]:
         """Draw each image into ``out_dir`` under its own name."""
         records = []
+        self.start_sequence()   # a folder of frames is one video
         progress = ProgressBar(len(paths)) if len(paths) > 1 else None
         # Several batches' worth at a time, so that inference_detector can
         # fill its batches with images of one input shape.
@@ -180,6 +217,7 @@ class DemoRunner:
         out_path = osp.join(self.out_dir, stem + out_ext)
         writer = None
         records: List[Dict[str, Any]] = []
+        self.start_sequence()
         progress = ProgressBar(num_frames)
         try:
             for frames in _video_frames(capture, self.batch_size):

@@ -38,6 +38,14 @@ ZERO_INIT_RESIDUAL = [(r'^backbone\.layer\d\.\d+\.bn2\.weight$', None,
 # bias starts at 1, distances of ltrb_scale pixels, not the original's 0.
 LTRB_BIAS = [(r'^bbox_head\.branches\.ltrb\.\d+\.2\.bias$', None,
               original_init.ONE)]
+# The tracking configs' named deviation: CenterTrack's heatmap prior, its
+# --prior_bias −4.6 (src/lib/opts.py; BaseModel fills every 'hm' head's final
+# bias with it), not CenterNet's −2.19. CenterTrack's other branches start as
+# pose_dla_dcn's (fill_fc_weights: biases 0, weights PyTorch's default), and
+# its DLA-34 as pose_dla_dcn's, its two extra stems (pre_img_layer,
+# pre_hm_layer: conv, BN) at PyTorch's default.
+CENTERTRACK_PRIOR = [(original_init.HEATMAP + r'2\.bias$', None,
+                      original_init.Rule('constant', -4.6))]
 # config → (the original network whose init it follows, its deviations)
 CONFIG_INIT = {
     'centernet_resnet18.py': ('msra_resnet', []),
@@ -64,6 +72,11 @@ CONFIG_INIT = {
                                           LTRB_BIAS + ZERO_INIT_RESIDUAL),
     'centernet_fast_resnet18_w32_shapes.py': ('resnet_dcn',
                                               LTRB_BIAS + ZERO_INIT_RESIDUAL),
+    'centertrack_dla34_mot17.py': ('pose_dla_dcn', CENTERTRACK_PRIOR),
+    'centertrack_dla34_crowdhuman.py': ('pose_dla_dcn', CENTERTRACK_PRIOR),
+    # as its detection base centernet_resnet18_shapes.py
+    'centertrack_resnet18_shapes.py': ('resnet_dcn',
+                                       CENTERTRACK_PRIOR + ZERO_INIT_RESIDUAL),
 }
 
 

@@ -28,6 +28,7 @@ from .keypoints import (
 from .loading import LoadAnnotations, LoadImageFromFile, LoadImageFromNDArray
 from .mono3d import LoadMono3DAnnotations, Mono3DAffine, PackMono3DInputs
 from .photometric import ColorJitter, PCALighting, jitter_coefficients
+from .public_detections import LoadPublicDetections
 from .tracking import (LoadPreviousFrame, LoadTrackAnnotations,
                        PackTrackInputs, PreviousFrame, PreviousFrameAffine,
                        SamplePreviousFrame, TrackRandomFlip, previous_view,
@@ -46,5 +47,6 @@ __all__ = [
     'affine_transform_keypoints', 'flip_keypoints', 'hide_outside_joints',
     'SamplePreviousFrame', 'LoadTrackAnnotations', 'LoadPreviousFrame',
     'PreviousFrameAffine', 'TrackRandomFlip', 'PreviousFrame',
-    'PackTrackInputs', 'previous_view', 'write_previous'
+    'PackTrackInputs', 'previous_view', 'write_previous',
+    'LoadPublicDetections'
 ]

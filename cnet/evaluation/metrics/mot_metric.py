@@ -117,6 +117,9 @@ class MOTMetric(BaseMetric):
         outfile_prefix: if given, write each video's tracks as
             ``<outfile_prefix>/<name>.txt`` in the MOTChallenge format (the
             benchmark's submission files).
+        format_only: only write those files (``tools/test.py --out DIR
+            --format-only``, e.g. MOT17's test split, which has no ground
+            truth); needs ``outfile_prefix``.
         collect_device, prefix: as mmengine's ``BaseMetric`` (``mot/MOTA``).
     """
     default_prefix: Optional[str] = 'mot'
@@ -126,6 +129,7 @@ class MOTMetric(BaseMetric):
                  gt_file: str = 'gt/gt.txt', benchmark: str = 'MOT17',
                  iou_threshold: float = 0.5,
                  outfile_prefix: Optional[str] = None,
+                 format_only: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -142,6 +146,10 @@ class MOTMetric(BaseMetric):
         self.benchmark = benchmark
         self.iou_threshold = float(iou_threshold)
         self.outfile_prefix = outfile_prefix
+        if format_only and outfile_prefix is None:
+            raise ValueError('MOTMetric: format_only needs outfile_prefix, '
+                             'the folder the tracks are written to')
+        self.format_only = bool(format_only)
         self.index = load_video_index(ann_file)
         self.sequence_results: Dict[str, Dict[str, float]] = {}
 
@@ -226,6 +234,17 @@ class MOTMetric(BaseMetric):
                 np.full(len(result['bboxes']), step), result['track_ids'],
                 result['bboxes'], confidences=result['scores']))
         predictions = {v: np.concatenate(predictions[v]) for v in video_ids}
+        if len({videos[v] for v in video_ids}) != len(video_ids):
+            raise ValueError(f'MOTMetric: two videos of {self.ann_file} '
+                             f'share a file_name')
+        if self.outfile_prefix is not None:
+            for v in video_ids:
+                write_mot_file(osp.join(self.outfile_prefix,
+                                        f'{videos[v]}.txt'), predictions[v])
+        if self.format_only:
+            print_log(f'MOTMetric: the tracks of {len(video_ids)} videos are '
+                      f'in {self.outfile_prefix}', logger='current')
+            return {}
         gt = (self._coco_gt(set(video_ids), timesteps)
               if self.gt_format == 'coco' else self._mot_gt(video_ids))
         lengths = {}
@@ -234,13 +253,6 @@ class MOTMetric(BaseMetric):
             if len(gt[v]):
                 last = max(last, int(gt[v][:, 0].max()))
             lengths[videos[v]] = last
-        if len(set(lengths)) != len(video_ids):
-            raise ValueError(f'MOTMetric: two videos of {self.ann_file} '
-                             f'share a file_name')
-        if self.outfile_prefix is not None:
-            for v in video_ids:
-                write_mot_file(osp.join(self.outfile_prefix,
-                                        f'{videos[v]}.txt'), predictions[v])
         self.sequence_results = evaluate_mot(
             {videos[v]: gt[v] for v in video_ids},
             {videos[v]: predictions[v] for v in video_ids}, lengths,

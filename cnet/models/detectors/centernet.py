@@ -94,18 +94,23 @@ class CenterNet(BaseModel):
 
     def loss(self, inputs: Tensor,
              data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
-        # Which images this loss is of, for the optimizer wrapper's report
-        # of a non-finite loss (cnet.engine.GuardedOptimWrapper). Host-side
-        # bookkeeping that dynamo cannot trace (a lock): not recorded when
-        # the whole loss is compiled (--compile compiles the network only).
-        if not torch.compiler.is_compiling():
-            MessageHub.get_current_instance().update_info(
-                TRAIN_BATCH_INFO, dict(
-                    img_ids=[sample.metainfo.get('img_id')
-                             for sample in data_samples],
-                    img_paths=[sample.metainfo.get('img_path')
-                               for sample in data_samples]))
+        self.record_train_batch(data_samples)
         return self.bbox_head.loss(self.extract_feat(inputs), data_samples)
+
+    @staticmethod
+    def record_train_batch(data_samples: List[DetDataSample]) -> None:
+        """Record which images the loss is of, for the optimizer wrapper's
+        report of a non-finite loss (cnet.engine.GuardedOptimWrapper).
+
+        Host-side bookkeeping that dynamo cannot trace (a lock): not recorded
+        when the whole loss is compiled (--compile compiles the network
+        only)."""
+        if torch.compiler.is_compiling():
+            return
+        MessageHub.get_current_instance().update_info(TRAIN_BATCH_INFO, dict(
+            img_ids=[sample.metainfo.get('img_id') for sample in data_samples],
+            img_paths=[sample.metainfo.get('img_path')
+                       for sample in data_samples]))
 
     def predict(self, inputs: Tensor, data_samples: List[DetDataSample],
                 rescale: bool = True,

@@ -19,8 +19,10 @@ the object centres (pose, 3-D, tracking) adds branches through ``branches``
 and overrides only these hooks:
 
 - ``INSTANCE_KEYS`` (or the ``instance_keys`` property), ``TRAIN_CFG``,
-  ``TEST_CFG``, ``POINT_FIELDS``, ``SUPPORTS_FLIP``: what it reads and
-  accepts (class attributes);
+  ``TEST_CFG``, ``POINT_FIELDS``, ``VECTOR_FIELDS``, ``SUPPORTS_FLIP``: what
+  it reads and accepts, and which decoded fields are points (mapped back
+  with the boxes) or displacements (mapped back by the inverse affine's
+  linear part: tracking's ``tracking``) (class attributes);
 - :meth:`encode_centers`: where an object's heatmap peak is;
 - :meth:`heatmap_radii`: the radius each object's Gaussian gets;
 - :meth:`extra_targets`: its targets, from the packed instances and the
@@ -52,7 +54,8 @@ from cnet.models.losses import iou_family_loss
 from cnet.models.utils import (cell_locations, dense_box_targets,
                                draw_gaussians, elliptical_radii,
                                heatmap_radius, inverse_affine_bboxes,
-                               inverse_affine_points, merge_flipped,
+                               inverse_affine_points,
+                               inverse_affine_vectors, merge_flipped,
                                stack_affine_matrices,
                                transpose_and_gather_feat)
 from cnet.models.utils.static_shapes import static_shapes
@@ -310,6 +313,9 @@ class CenterHead(BaseModule):
     # Decoded fields that are points in network-input pixels, (B, K, ..., 2):
     # mapped back to the original image with the boxes.
     POINT_FIELDS: Tuple[str, ...] = ()
+    # Decoded fields that are displacements in network-input pixels,
+    # (B, K, ..., 2): mapped back by the linear part of the inverse affine.
+    VECTOR_FIELDS: Tuple[str, ...] = ()
     # Whether decode(flip=True), the original's flip test, applies.
     SUPPORTS_FLIP = True
 
@@ -1052,7 +1058,7 @@ class CenterHead(BaseModule):
     def to_original_pixels(self, detections: Dict[str, Tensor],
                            batch_img_metas: List[dict]) -> Dict[str, Tensor]:
         """Map the decoded boxes and ``POINT_FIELDS`` through each image's
-        inverse affine."""
+        inverse affine, ``VECTOR_FIELDS`` through its linear part."""
         matrices = []
         for i, meta in enumerate(batch_img_metas):
             if 'affine_matrix' not in meta:
@@ -1070,4 +1076,9 @@ class CenterHead(BaseModule):
             flat = points.reshape(len(points), -1, 2)
             mapped[name] = inverse_affine_points(flat, affine).view_as(
                 points)
+        for name in self.VECTOR_FIELDS:
+            vectors = detections[name]                    # (B, K, ..., 2)
+            flat = vectors.reshape(len(vectors), -1, 2)
+            mapped[name] = inverse_affine_vectors(flat, affine).view_as(
+                vectors)
         return mapped

@@ -5,7 +5,8 @@ CenterTrack's previous-frame heatmap and tracking targets."""
 from cnet.structures.bbox3d import (alpha_to_rotation_y, project_points,
                                     rotation_y_to_alpha, unproject_points,
                                     wrap_angle)
-from .affine import (inverse_affine_bboxes, inverse_affine_points,
+from .affine import (affine_points, inverse_affine_bboxes,
+                     inverse_affine_points, inverse_affine_vectors,
                      stack_affine_matrices)
 from .box3d import decode_orientation, encode_orientation
 from .box_targets import cell_locations, dense_box_targets
@@ -27,8 +28,9 @@ __all__ = [
     'gaussian_radius', 'heatmap_radius', 'elliptical_radii', 'draw_gaussians',
     'draw_dense_offsets', 'dense_box_targets', 'cell_locations',
     'window_max', 'extract_peaks', 'topk', 'topk_peaks', 'row_bound_applies',
-    'transpose_and_gather_feat', 'inverse_affine_points',
-    'inverse_affine_bboxes', 'stack_affine_matrices', 'merge_flipped',
+    'transpose_and_gather_feat', 'affine_points', 'inverse_affine_points',
+    'inverse_affine_vectors', 'inverse_affine_bboxes',
+    'stack_affine_matrices', 'merge_flipped',
     'box_iou', 'nms', 'batched_nms', 'soft_nms', 'batched_soft_nms',
     'wrap_angle', 'project_points', 'unproject_points', 'alpha_to_rotation_y',
     'rotation_y_to_alpha', 'encode_orientation', 'decode_orientation',

@@ -79,3 +79,40 @@ def inverse_affine_bboxes(bboxes: Tensor, affine_matrices: Tensor) -> Tensor:
                         torch.where(flip_y, y2, y1),
                         torch.where(flip_x, x1, x2),
                         torch.where(flip_y, y1, y2)], dim=-1)
+
+
+def affine_points(points: Tensor, affine_matrices: Tensor) -> Tensor:
+    """Map points through each image's affine matrix (original → input).
+
+    Args:
+        points: (B, N, 2) points (x, y) in original pixels.
+        affine_matrices: (B, 3, 3) matrices original → input pixels.
+
+    Returns:
+        (B, N, 2) points in network-input pixels, in the dtype of
+        ``points``.
+    """
+    matrices = affine_matrices.to(points.device, torch.float64)
+    mapped = points.double() @ matrices[:, :2, :2].transpose(1, 2) + \
+        matrices[:, None, :2, 2]
+    return mapped.to(points.dtype)
+
+
+def inverse_affine_vectors(vectors: Tensor,
+                           affine_matrices: Tensor) -> Tensor:
+    """Map displacements back through the inverse affine: its linear part
+    alone, as a difference of two mapped points is (CenterTrack's
+    ``tracking``: ``transform(ct + tracking) − transform(ct)``).
+
+    Args:
+        vectors: (B, N, 2) displacements (dx, dy) in network-input pixels.
+        affine_matrices: (B, 3, 3) matrices original → input pixels.
+
+    Returns:
+        (B, N, 2) displacements in original pixels, in the dtype of
+        ``vectors``.
+    """
+    inverse = torch.linalg.inv(affine_matrices.to(vectors.device,
+                                                  torch.float64))
+    mapped = vectors.double() @ inverse[:, :2, :2].transpose(1, 2)
+    return mapped.to(vectors.dtype)

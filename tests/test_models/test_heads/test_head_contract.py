@@ -11,7 +11,8 @@ from shapes_setup import ROOT, SHAPES_CONFIG
 
 from cnet.engine.runner_setup import build_runner, setup_train_config
 from cnet.models.coders import CenterNetBBoxCoder
-from cnet.models.heads import CenterHead, CenterPoseHead, Mono3DCenterHead
+from cnet.models.heads import (CenterHead, CenterPoseHead, CenterTrackHead,
+                               Mono3DCenterHead)
 from cnet.models.utils import topk, topk_peaks
 from cnet.registry import MODELS
 from cnet.utils import register_all_modules
@@ -21,8 +22,9 @@ OWNED = ('loss', 'get_targets', 'loss_by_feat', 'predict', 'predict_by_feat',
          'decode', 'to_original_pixels', 'forward')
 
 
-@pytest.mark.parametrize('head_class', [CenterPoseHead, Mono3DCenterHead])
-def test_pose_and_3d_heads_override_only_hooks(head_class):
+@pytest.mark.parametrize('head_class', [CenterPoseHead, Mono3DCenterHead,
+                                        CenterTrackHead])
+def test_pose_3d_and_tracking_heads_override_only_hooks(head_class):
     overridden = {name for name, value in vars(head_class).items()
                   if callable(value) or isinstance(value, property)}
     assert not overridden & set(OWNED), overridden & set(OWNED)

@@ -4,8 +4,10 @@ import pytest
 import torch
 
 from cnet.models.utils import (
+    affine_points,
     inverse_affine_bboxes,
     inverse_affine_points,
+    inverse_affine_vectors,
     stack_affine_matrices,
 )
 
@@ -76,3 +78,20 @@ def test_stack_accepts_2x3_and_tensors_and_names_a_bad_shape():
     assert stacked.shape == (2, 3, 3) and stacked.dtype == torch.float64
     with pytest.raises(ValueError, match=r'image 1 .*\(4, 4\)'):
         stack_affine_matrices([np.eye(3), np.eye(4)])
+
+
+def test_affine_points_undo_the_inverse_and_vectors_drop_the_translation():
+    matrix = torch.tensor([[[0.5, 0.1, 3.0], [-0.2, 0.4, -2.0],
+                            [0.0, 0.0, 1.0]]], dtype=torch.float64)
+    points = torch.tensor([[[10.0, 20.0], [-4.0, 7.5]]])
+    forward = affine_points(points, matrix)
+    assert torch.allclose(forward[0, 0], torch.tensor([10.0, 4.0]))
+    assert torch.allclose(inverse_affine_points(forward, matrix), points,
+                          atol=1e-5)
+    # A displacement maps as the difference of two mapped points
+    # (CenterTrack's transform(ct + tracking) - transform(ct)).
+    start, moved = points[:, :1], points[:, 1:]
+    expected = inverse_affine_points(moved, matrix) - \
+        inverse_affine_points(start, matrix)
+    assert torch.allclose(inverse_affine_vectors(moved - start, matrix),
+                          expected, atol=1e-5)
