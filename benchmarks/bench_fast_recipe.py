@@ -19,7 +19,6 @@ import time
 from typing import Callable, Dict
 
 import torch
-from bench_head import measure, random_instances, random_outputs
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
@@ -28,6 +27,8 @@ from cnet.models.heads import CenterHead
 from cnet.registry import MODELS
 from cnet.structures import DetDataSample
 from cnet.utils import register_all_modules
+
+from bench_head import measure, random_instances, random_outputs
 
 NUM_CLASSES = 80
 RECIPES = {

@@ -12,10 +12,15 @@ timed in the same run and printed as ratios:
 """
 import argparse
 import platform
-import time
 from typing import Dict
 
 import torch
+
+from cnet.engine.precision import cpu_description
+from cnet.registry import MODELS
+from cnet.utils import register_all_modules
+from cnet.utils.benchmark import emulated_dtype
+
 from bench_head import (
     DECODE_HEATMAPS,
     measure,
@@ -23,11 +28,6 @@ from bench_head import (
     time_target_building,
     time_targets_and_loss,
 )
-
-from cnet.engine.precision import cpu_description
-from cnet.registry import MODELS
-from cnet.utils import register_all_modules
-from cnet.utils.benchmark import emulated_dtype
 
 
 def print_references(figures: Dict[str, Dict], digits: int) -> None:

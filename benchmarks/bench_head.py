@@ -1,10 +1,10 @@
 """CenterHead's hot paths on CPU, side by side with what users run today.
 
-(a) target building + loss for 16 images × 50 objects, 80 classes, 128×128
-    maps (512×512 inputs); (b) decoding an 80×128×128 heatmap to the top 100
-    (batch 1): normal noise, 20 objects on a noisy background, and a
-    plateau (``decode_heatmap``). Median and spread (25th–75th percentile, min, max) over many
-    iterations after warm-up.
+(a) target building + loss for 16 images × 50 objects, 80 classes, 128×128 maps
+    (512×512 inputs); (b) decoding an 80×128×128 heatmap to the top 100 (batch
+    1): normal noise, 20 objects on a noisy background, and a plateau
+    (``decode_heatmap``). Median and spread (25th–75th percentile, min, max)
+    over many iterations after warm-up.
 
 With the reference checkouts given, the same work is timed in the same run:
 
@@ -84,7 +84,9 @@ def measure(fn: Callable[[], object], warmup: int, iters: int) -> Dict:
     return time_call(fn, warmup, iters, sync=lambda: None)
 
 
-def random_instances(batch: int, num_objects: int, size: int,
+def random_instances(batch: int,
+                     num_objects: int,
+                     size: int,
                      seed: int = 0) -> List[InstanceData]:
     """Boxes of 8–208 px anywhere in a ``size``² input, random classes."""
     generator = torch.Generator().manual_seed(seed)
@@ -93,18 +95,22 @@ def random_instances(batch: int, num_objects: int, size: int,
         xy = torch.rand(num_objects, 2, generator=generator) * (size - 40)
         wh = 8 + torch.rand(num_objects, 2, generator=generator) * 200
         bboxes = torch.cat([xy, (xy + wh).clamp(max=size - 1)], dim=1)
-        labels = torch.randint(0, NUM_CLASSES, (num_objects, ),
-                               generator=generator)
+        labels = torch.randint(
+            0, NUM_CLASSES, (num_objects, ), generator=generator)
         batch_instances.append(InstanceData(bboxes=bboxes, labels=labels))
     return batch_instances
 
 
-def random_outputs(batch: int, out: int, requires_grad: bool,
+def random_outputs(batch: int,
+                   out: int,
+                   requires_grad: bool,
                    seed: int = 1) -> Dict[str, List[torch.Tensor]]:
     generator = torch.Generator().manual_seed(seed)
     return {
-        name: [torch.randn(batch, channels, out, out, generator=generator)
-               .requires_grad_(requires_grad)]
+        name: [
+            torch.randn(batch, channels, out, out,
+                        generator=generator).requires_grad_(requires_grad)
+        ]
         for name, channels in (('hm', NUM_CLASSES), ('wh', 2), ('reg', 2))
     }
 
@@ -148,8 +154,10 @@ def load_centernet(root: str) -> types.SimpleNamespace:
     losses = importlib.import_module('centernet_original_models.losses')
     image = load_file('centernet_original_image', lib / 'utils' / 'image.py')
     return types.SimpleNamespace(
-        ctdet_decode=decode.ctdet_decode, FocalLoss=losses.FocalLoss,
-        RegL1Loss=losses.RegL1Loss, gaussian_radius=image.gaussian_radius,
+        ctdet_decode=decode.ctdet_decode,
+        FocalLoss=losses.FocalLoss,
+        RegL1Loss=losses.RegL1Loss,
+        gaussian_radius=image.gaussian_radius,
         draw_umich_gaussian=image.draw_umich_gaussian,
         draw_dense_reg=image.draw_dense_reg)
 
@@ -169,13 +177,15 @@ def load_mmdet(root: str) -> types.SimpleNamespace:
         return module
 
     def multi_apply(func, *args, **kwargs):
-        return tuple(map(list, zip(*map(
-            lambda *a: func(*a, **kwargs), *args))))
+        return tuple(
+            map(list, zip(*map(lambda *a: func(*a, **kwargs), *args))))
 
     registry = Registry('mmdet stand-in model')
-    stubs = {name: package(name) for name in (
-        'mmdet', 'mmdet.models', 'mmdet.models.dense_heads',
-        'mmdet.models.losses')}
+    stubs = {
+        name: package(name)
+        for name in ('mmdet', 'mmdet.models', 'mmdet.models.dense_heads',
+                     'mmdet.models.losses')
+    }
     stubs['mmdet.registry'] = types.ModuleType('mmdet.registry')
     stubs['mmdet.registry'].MODELS = registry
     stubs['mmdet.utils'] = types.ModuleType('mmdet.utils')
@@ -190,18 +200,20 @@ def load_mmdet(root: str) -> types.SimpleNamespace:
     except ImportError:
         stubs['mmcv.ops'] = types.ModuleType('mmcv.ops')
         stubs['mmcv.ops'].batched_nms = None
-    loaded = ['mmdet.models.utils.gaussian_target',
-              'mmdet.models.losses.utils',
-              'mmdet.models.losses.gaussian_focal_loss',
-              'mmdet.models.losses.smooth_l1_loss',
-              'mmdet.models.dense_heads.centernet_head']
+    loaded = [
+        'mmdet.models.utils.gaussian_target', 'mmdet.models.losses.utils',
+        'mmdet.models.losses.gaussian_focal_loss',
+        'mmdet.models.losses.smooth_l1_loss',
+        'mmdet.models.dense_heads.centernet_head'
+    ]
     with temporary_modules(stubs):
         try:
-            gaussian = load_file(loaded[0], models_dir / 'utils' /
-                                 'gaussian_target.py')
+            gaussian = load_file(loaded[0],
+                                 models_dir / 'utils' / 'gaussian_target.py')
             for name in loaded[1:4]:
-                load_file(name, models_dir / 'losses' /
-                          (name.rsplit('.', 1)[1] + '.py'))
+                load_file(
+                    name,
+                    models_dir / 'losses' / (name.rsplit('.', 1)[1] + '.py'))
             utils = types.ModuleType('mmdet.models.utils')
             for name in ('gaussian_radius', 'gen_gaussian_target',
                          'get_local_maximum', 'get_topk_from_heatmap',
@@ -218,8 +230,10 @@ def load_mmdet(root: str) -> types.SimpleNamespace:
 
 # ------------------------------------------------ (a) targets and the loss
 def original_targets(original: types.SimpleNamespace,
-                     boxes: List[np.ndarray], labels: List[np.ndarray],
-                     out: int, max_objs: int = 128) -> Dict[str, torch.Tensor]:
+                     boxes: List[np.ndarray],
+                     labels: List[np.ndarray],
+                     out: int,
+                     max_objs: int = 128) -> Dict[str, torch.Tensor]:
     """``CTDetDataset.__getitem__``'s target loop per image, then collate."""
     images = []
     for image_boxes, image_labels in zip(boxes, labels):
@@ -237,7 +251,8 @@ def original_targets(original: types.SimpleNamespace,
                 radius = original.gaussian_radius((math.ceil(h), math.ceil(w)))
                 radius = max(0, int(radius))
                 ct = np.array([(bbox[0] + bbox[2]) / 2,
-                               (bbox[1] + bbox[3]) / 2], dtype=np.float32)
+                               (bbox[1] + bbox[3]) / 2],
+                              dtype=np.float32)
                 ct_int = ct.astype(np.int32)
                 original.draw_umich_gaussian(hm[image_labels[k]], ct_int,
                                              radius)
@@ -245,10 +260,11 @@ def original_targets(original: types.SimpleNamespace,
                 ind[k] = ct_int[1] * out + ct_int[0]
                 reg[k] = ct - ct_int
                 reg_mask[k] = 1
-        images.append(dict(hm=hm, wh=wh, reg=reg, ind=ind,
-                           reg_mask=reg_mask))
-    return {key: torch.from_numpy(np.stack([image[key] for image in images]))
-            for key in images[0]}
+        images.append(dict(hm=hm, wh=wh, reg=reg, ind=ind, reg_mask=reg_mask))
+    return {
+        key: torch.from_numpy(np.stack([image[key] for image in images]))
+        for key in images[0]
+    }
 
 
 def original_loss(original: types.SimpleNamespace,
@@ -275,8 +291,10 @@ def _setup(batch: int, num_objects: int, size: int):
 
 def time_targets_and_loss(centernet_root: Optional[str] = None,
                           mmdet_root: Optional[str] = None,
-                          batch: int = 16, num_objects: int = 50,
-                          size: int = 512, iters: int = 20,
+                          batch: int = 16,
+                          num_objects: int = 50,
+                          size: int = 512,
+                          iters: int = 20,
                           ref_iters: int = 8) -> Dict[str, Dict]:
     """Targets + loss forward + backward (to the head outputs), one batch.
 
@@ -308,9 +326,9 @@ def time_targets_and_loss(centernet_root: Optional[str] = None,
         metas = [dict(batch_input_shape=(size, size))] * batch
 
         def mmdet():
-            losses = mmdet_head.loss_by_feat(
-                [outputs['hm'][0].sigmoid()], outputs['wh'], outputs['reg'],
-                batch_instances, metas)
+            losses = mmdet_head.loss_by_feat([outputs['hm'][0].sigmoid()],
+                                             outputs['wh'], outputs['reg'],
+                                             batch_instances, metas)
             sum(losses.values()).backward()
 
         figures['mmdet'] = measure(mmdet, 1, ref_iters)
@@ -319,16 +337,19 @@ def time_targets_and_loss(centernet_root: Optional[str] = None,
 
 def time_target_building(centernet_root: Optional[str] = None,
                          mmdet_root: Optional[str] = None,
-                         batch: int = 16, num_objects: int = 50,
-                         size: int = 512, iters: int = 20,
+                         batch: int = 16,
+                         num_objects: int = 50,
+                         size: int = 512,
+                         iters: int = 20,
                          ref_iters: int = 8) -> Dict[str, Dict]:
     """Targets alone: ours, the original's loop + collate, mmdet's
     ``get_targets``. Returns ``measure``'s dict in ms per implementation."""
     out, head, batch_instances, _ = _setup(batch, num_objects, size)
     feat_shape = (batch, NUM_CLASSES, out, out)
-    figures = dict(cnet=measure(
-        lambda: head.get_targets(batch_instances, None, feat_shape), 3,
-        iters))
+    figures = dict(
+        cnet=measure(
+            lambda: head.get_targets(batch_instances, None, feat_shape), 3,
+            iters))
     if centernet_root:
         original = load_centernet(centernet_root)
         boxes, labels = _feature_boxes(batch_instances)
@@ -379,8 +400,7 @@ def decode_heatmap(kind: str, size: int = 512, seed: int = 2) -> torch.Tensor:
                          f'{DECODE_HEATMAPS}, got {kind!r}')
     head = CenterHead(num_classes=NUM_CLASSES, in_channels=64)
     instances = random_instances(1, 20, size, seed=seed)
-    target = head.get_targets(instances, None,
-                              (1, NUM_CLASSES, out, out))
+    target = head.get_targets(instances, None, (1, NUM_CLASSES, out, out))
     noise = torch.randn(1, NUM_CLASSES, out, out, generator=generator)
     background = torch.logit(torch.tensor(0.01)) + noise
     return torch.maximum(background,
@@ -388,8 +408,10 @@ def decode_heatmap(kind: str, size: int = 512, seed: int = 2) -> torch.Tensor:
 
 
 def time_decode(centernet_root: Optional[str] = None,
-                mmdet_root: Optional[str] = None, size: int = 512,
-                iters: int = 200, kind: str = 'noise') -> Dict[str, Dict]:
+                mmdet_root: Optional[str] = None,
+                size: int = 512,
+                iters: int = 200,
+                kind: str = 'noise') -> Dict[str, Dict]:
     """Sigmoid + peaks + top-100 boxes of one 80×128×128 heatmap of the
     given ``kind`` (see ``decode_heatmap``).
 
@@ -408,15 +430,15 @@ def time_decode(centernet_root: Optional[str] = None,
         if centernet_root:
             original = load_centernet(centernet_root)
             figures['original'] = measure(
-                lambda: original.ctdet_decode(heatmap.sigmoid(), wh, reg,
-                                              K=100), 10, iters)
+                lambda: original.ctdet_decode(
+                    heatmap.sigmoid(), wh, reg, K=100), 10, iters)
         if mmdet_root:
             mmdet_head = load_mmdet(mmdet_root).CenterNetHead(
                 in_channels=64, feat_channels=64, num_classes=NUM_CLASSES)
             figures['mmdet'] = measure(
                 lambda: mmdet_head._decode_heatmap(
-                    heatmap.sigmoid(), wh, reg, (size, size), k=100,
-                    kernel=3), 10, iters)
+                    heatmap.sigmoid(), wh, reg, (size, size), k=100, kernel=3),
+                10, iters)
     return figures
 
 
@@ -432,12 +454,19 @@ def baseline_figures(root: str, measurement: str, threads: int,
             'kwargs = json.loads(sys.argv[5]);'
             'figures = getattr(bench_head, "time_" + sys.argv[4])(**kwargs);'
             'print(json.dumps(figures["cnet"]))')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [root, str(Path(__file__).parent)]))
-    proc = subprocess.run(
-        [sys.executable, '-c', code, root, str(Path(__file__).parent),
-         str(threads), measurement, json.dumps(kwargs)],
-        env=env, capture_output=True, text=True, check=False)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([root, str(Path(__file__).parent)]))
+    proc = subprocess.run([
+        sys.executable, '-c', code, root,
+        str(Path(__file__).parent),
+        str(threads), measurement,
+        json.dumps(kwargs)
+    ],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          check=False)
     if proc.returncode != 0:
         raise RuntimeError(f'baseline {root}: {proc.stderr[-2000:]}')
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -455,20 +484,24 @@ def describe(name: str, figure: Dict, ours: Optional[Dict] = None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--threads', type=int, default=2,
-                        help='torch threads (default 2)')
-    parser.add_argument('--iters', type=int, default=20,
-                        help='iterations of ours for (a)')
-    parser.add_argument('--ref-iters', type=int, default=8,
-                        help='iterations of the references for (a)')
+    parser.add_argument(
+        '--threads', type=int, default=2, help='torch threads (default 2)')
+    parser.add_argument(
+        '--iters', type=int, default=20, help='iterations of ours for (a)')
+    parser.add_argument(
+        '--ref-iters',
+        type=int,
+        default=8,
+        help='iterations of the references for (a)')
     parser.add_argument('--decode-iters', type=int, default=200)
-    parser.add_argument('--centernet-root',
-                        help='checkout of xingyizhou/CenterNet')
-    parser.add_argument('--mmdet-root',
-                        help='checkout of open-mmlab/mmdetection')
-    parser.add_argument('--baseline-root',
-                        help='checkout of cnet at another commit, timed in '
-                        'the same run (the before of a change)')
+    parser.add_argument(
+        '--centernet-root', help='checkout of xingyizhou/CenterNet')
+    parser.add_argument(
+        '--mmdet-root', help='checkout of open-mmlab/mmdetection')
+    parser.add_argument(
+        '--baseline-root',
+        help='checkout of cnet at another commit, timed in '
+        'the same run (the before of a change)')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # The original's RegL1Loss uses F.l1_loss(size_average=False).
@@ -478,40 +511,57 @@ def main() -> None:
 
     print('(a) 16 images x 50 objects, 80 classes, 128x128 maps')
     print(' targets + loss forward + backward')
-    figures = time_targets_and_loss(args.centernet_root, args.mmdet_root,
-                                    iters=args.iters,
-                                    ref_iters=args.ref_iters)
+    figures = time_targets_and_loss(
+        args.centernet_root,
+        args.mmdet_root,
+        iters=args.iters,
+        ref_iters=args.ref_iters)
     if args.baseline_root:
         figures['baseline'] = baseline_figures(
-            args.baseline_root, 'targets_and_loss', args.threads,
+            args.baseline_root,
+            'targets_and_loss',
+            args.threads,
             iters=args.iters)
     for name, figure in figures.items():
-        print(describe(name, figure, None if name == 'cnet' else
-                       figures['cnet']))
+        print(
+            describe(name, figure,
+                     None if name == 'cnet' else figures['cnet']))
     print(' targets alone')
-    figures = time_target_building(args.centernet_root, args.mmdet_root,
-                                   iters=args.iters,
-                                   ref_iters=args.ref_iters)
+    figures = time_target_building(
+        args.centernet_root,
+        args.mmdet_root,
+        iters=args.iters,
+        ref_iters=args.ref_iters)
     if args.baseline_root:
         figures['baseline'] = baseline_figures(
-            args.baseline_root, 'target_building', args.threads,
+            args.baseline_root,
+            'target_building',
+            args.threads,
             iters=args.iters)
     for name, figure in figures.items():
-        print(describe(name, figure, None if name == 'cnet' else
-                       figures['cnet']))
+        print(
+            describe(name, figure,
+                     None if name == 'cnet' else figures['cnet']))
 
     print('(b) decode 80x128x128 -> top-100, batch 1 (sigmoid included)')
     for kind in DECODE_HEATMAPS:
-        decode = time_decode(args.centernet_root, args.mmdet_root,
-                             iters=args.decode_iters, kind=kind)
+        decode = time_decode(
+            args.centernet_root,
+            args.mmdet_root,
+            iters=args.decode_iters,
+            kind=kind)
         if args.baseline_root:
             decode['baseline'] = baseline_figures(
-                args.baseline_root, 'decode', args.threads,
-                iters=args.decode_iters, kind=kind)
+                args.baseline_root,
+                'decode',
+                args.threads,
+                iters=args.decode_iters,
+                kind=kind)
         print(f' {kind} heatmap')
         for name, figure in decode.items():
-            print(describe(name, figure, None if name == 'cnet' else
-                           decode['cnet']))
+            print(
+                describe(name, figure,
+                         None if name == 'cnet' else decode['cnet']))
 
 
 if __name__ == '__main__':

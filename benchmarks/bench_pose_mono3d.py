@@ -87,11 +87,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from bench_head import STRIDE, describe, load_centernet, measure
 from mmengine.structures import InstanceData
 
 from cnet.models.heads.mono3d_head import Mono3DCenterHead
 from cnet.models.heads.pose_head import CenterPoseHead
+
+from bench_head import STRIDE, describe, load_centernet, measure
 
 NUM_JOINTS = 17
 POSE_MAX_OBJS = 32          # coco_hp.py
@@ -623,7 +624,7 @@ def main() -> None:
     for name, figure in figures.items():
         print(describe(name, figure, None if name == 'cnet' else
                        figures['cnet']))
-    print('(a\') the same with dense_hp (hps trained over each centre '
+    print("(a') the same with dense_hp (hps trained over each centre "
           'Gaussian)')
     figures = time_pose_targets(args.centernet_root, iters=args.iters,
                                 ref_iters=args.ref_iters, dense_hp=True)

@@ -81,7 +81,6 @@ from typing import Callable, Dict, Optional, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
-from bench_head import original_targets
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
@@ -94,6 +93,8 @@ from cnet.engine.runner_setup import compile_network
 from cnet.models.layers.dcn import DCNv2, modulated_deform_conv2d
 from cnet.registry import MODELS
 from cnet.utils import register_all_modules
+
+from bench_head import original_targets
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 NETWORKS = {
@@ -592,7 +593,7 @@ def main() -> None:
                         help='also time cnet compiled (inductor)')
     parser.add_argument('--fused-adam', action='store_true',
                         help='also time cnet with Adam(fused=True), not '
-                        'the configs\' optimizer')
+                        "the configs' optimizer")
     parser.add_argument('--profile', action='store_true',
                         help='print torch.profiler tables of one step')
     parser.add_argument('--json', help='write the figures here')

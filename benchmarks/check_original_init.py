@@ -243,9 +243,10 @@ def check_case(networks: Dict, config_dir: str, name: str) -> List[str]:
                f'std cnet / original {trunk_spread(ours, theirs):.3f}')
     if network != 'large_hourglass':
         # After an ImageNet-like load the neck and head still fit.
-        trunk = (lambda key: not re.match(
-            r'^(deconv_layers|dla_up|ida_up)\.', key)
-            and key.split('.')[0] not in heads)
+        def trunk(key: str) -> bool:
+            return not re.match(r'^(deconv_layers|dla_up|ida_up)\.', key) \
+                and key.split('.')[0] not in heads
+
         torch.manual_seed(0)
         loaded = build_original(networks, network, depth, heads, head_conv,
                                 imagenet_like(trunk))

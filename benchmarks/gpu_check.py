@@ -52,7 +52,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
-from bench_head import decode_heatmap
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
@@ -65,6 +64,8 @@ from cnet.models.layers import DCNv2, available_dcn_backends
 from cnet.registry import MODELS
 from cnet.utils import register_all_modules
 from cnet.utils.benchmark import benchmark_inference, summarise
+
+from bench_head import decode_heatmap
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 COCO_CONFIGS = ('centernet_resnet18.py', 'centernet_resnet18_dcn.py',

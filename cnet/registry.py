@@ -28,7 +28,9 @@ from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
-from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
+from mmengine.registry import (
+    WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS,
+)
 from mmengine.registry import Registry
 
 
@@ -76,38 +78,57 @@ def _child(name: str, parent: Registry, location: str) -> Registry:
 
 MODELS = _child('model', MMENGINE_MODELS, 'cnet.models')
 DATASETS = _child('dataset', MMENGINE_DATASETS, 'cnet.datasets')
-TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, 'cnet.datasets.transforms')
+TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS,
+                    'cnet.datasets.transforms')
 METRICS = _child('metric', MMENGINE_METRICS, 'cnet.evaluation')
 TASK_UTILS = _child('task util', MMENGINE_TASK_UTILS, 'cnet.models')
 HOOKS = _child('hook', MMENGINE_HOOKS, 'cnet.engine')
 VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS, 'cnet.visualization')
 VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS, 'cnet.visualization')
 DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, 'cnet.datasets')
-WEIGHT_INITIALIZERS = _child(
-    'weight initializer', MMENGINE_WEIGHT_INITIALIZERS, 'cnet.models')
+WEIGHT_INITIALIZERS = _child('weight initializer',
+                             MMENGINE_WEIGHT_INITIALIZERS, 'cnet.models')
 
 # Registries cnet adds nothing to yet; children so that scope 'cnet' resolves.
-LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='cnet',
-                 locations=['cnet.engine'])
-EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope='cnet',
-                     locations=['cnet.evaluation'])
-OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope='cnet',
-                      locations=['cnet.engine'])
-OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS,
-                          scope='cnet', locations=['cnet.engine'])
-PARAM_SCHEDULERS = Registry('parameter scheduler',
-                            parent=MMENGINE_PARAM_SCHEDULERS, scope='cnet',
-                            locations=['cnet.engine'])
-MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS,
-                          scope='cnet', locations=['cnet.engine'])
+LOOPS = Registry(
+    'loop', parent=MMENGINE_LOOPS, scope='cnet', locations=['cnet.engine'])
+EVALUATOR = Registry(
+    'evaluator',
+    parent=MMENGINE_EVALUATOR,
+    scope='cnet',
+    locations=['cnet.evaluation'])
+OPTIMIZERS = Registry(
+    'optimizer',
+    parent=MMENGINE_OPTIMIZERS,
+    scope='cnet',
+    locations=['cnet.engine'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper',
+    parent=MMENGINE_OPTIM_WRAPPERS,
+    scope='cnet',
+    locations=['cnet.engine'])
+PARAM_SCHEDULERS = Registry(
+    'parameter scheduler',
+    parent=MMENGINE_PARAM_SCHEDULERS,
+    scope='cnet',
+    locations=['cnet.engine'])
+MODEL_WRAPPERS = Registry(
+    'model_wrapper',
+    parent=MMENGINE_MODEL_WRAPPERS,
+    scope='cnet',
+    locations=['cnet.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
-    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope='cnet',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='cnet',
     locations=['cnet.engine'])
-LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS,
-                          scope='cnet', locations=['cnet.engine'])
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='cnet',
-                   locations=['cnet.engine'])
+LOG_PROCESSORS = Registry(
+    'log_processor',
+    parent=MMENGINE_LOG_PROCESSORS,
+    scope='cnet',
+    locations=['cnet.engine'])
+RUNNERS = Registry(
+    'runner', parent=MMENGINE_RUNNERS, scope='cnet', locations=['cnet.engine'])
 
 __all__ = [
     'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'TASK_UTILS', 'HOOKS',

@@ -1,24 +1,30 @@
-# The fast recipe on the embedded shapes set: centernet_resnet18_shapes.py (the same network,
-# input and data) with the box regression of TTFNet and CenterNet-Update and a quarter of its
-# epochs. docs/fast_recipe.md measures it, and each option, against the original recipe.
+# The fast recipe on the embedded shapes set: centernet_resnet18_shapes.py (the
+# same network, input and data) with the box regression of TTFNet and
+# CenterNet-Update and a quarter of its epochs. docs/fast_recipe.md measures
+# it, and each option, against the original recipe.
 _base_ = './centernet_resnet18_shapes.py'
 
-# model: the wh and reg branches give way to ltrb, four distances to the box sides regressed
-# with GIoU at the centre's 3x3 cells inside the box (CenterNet-Update), which also become
-# heatmap positives where their box is already good; the centre heatmap is drawn with TTFNet's
-# elliptical Gaussians.
+# model: the wh and reg branches give way to ltrb, four distances to the box
+# sides regressed with GIoU at the centre's 3x3 cells inside the box
+# (CenterNet-Update), which also become heatmap positives where their box is
+# already good; the centre heatmap is drawn with TTFNet's elliptical Gaussians.
 model = dict(
     bbox_head=dict(
         branches=dict(hm=4, ltrb=4),
         bbox_coder=dict(type='LTRBBBoxCoder', stride=4),
         loss_bbox=dict(type='IoUFamilyLoss', mode='giou', loss_weight=2.0)),
-    train_cfg=dict(heatmap_radius='elliptical', alpha=0.54, box_cells='center3x3',
-                   box_weight='uniform', extra_positives=9))
+    train_cfg=dict(
+        heatmap_radius='elliptical',
+        alpha=0.54,
+        box_cells='center3x3',
+        box_weight='uniform',
+        extra_positives=9))
 
-# schedule: 7 epochs (the base's 28 / 4): Adam at the base's rate, x0.1 for the last epoch;
-# gradients clipped at norm 35 (TTFNet's).
+# schedule: 7 epochs (the base's 28 / 4): Adam at the base's rate, x0.1 for the
+# last epoch; gradients clipped at norm 35 (TTFNet's).
 max_epochs = 7
-optim_wrapper = dict(optimizer=dict(lr=2e-3), clip_grad=dict(max_norm=35, norm_type=2))
+optim_wrapper = dict(
+    optimizer=dict(lr=2e-3), clip_grad=dict(max_norm=35, norm_type=2))
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),

@@ -1,12 +1,14 @@
-# The embedded default (README command 1): the fast recipe of centernet_fast_resnet18_shapes.py
-# on a ResNet-18 of half the width (32 base channels, about a quarter of the multiply-adds) for
-# the original recipe's 28 epochs, so that training and testing fit in 10 minutes on two CPU
-# cores without native bf16 (AVX2 only). docs/fast_recipe.md has the measurements.
+# The embedded default (README command 1): the fast recipe of
+# centernet_fast_resnet18_shapes.py on a ResNet-18 of half the width (32 base
+# channels, about a quarter of the multiply-adds) for the original recipe's 28
+# epochs, so that training and testing fit in 10 minutes on two CPU cores
+# without native bf16 (AVX2 only). docs/fast_recipe.md has the measurements.
 _base_ = './centernet_fast_resnet18_shapes.py'
 
 model = dict(
     backbone=dict(base_channels=32),
-    neck=dict(in_channels=128, out_channels=(64, 32), lateral_channels=(64, 32)),
+    neck=dict(
+        in_channels=128, out_channels=(64, 32), lateral_channels=(64, 32)),
     bbox_head=dict(in_channels=32, feat_channels=32))
 
 # schedule: the original recipe's 28 epochs, x0.1 for the last two.

@@ -1,6 +1,7 @@
-# CenterNet ResNet-18 with the resnet_dcn neck on Pascal VOC 07+12, the original recipe
-# (experiments/ctdet_pascal_resdcn18_384.sh, src/lib/opts.py): --arch resdcn_18, 384x384 input,
-# batch 32, Adam 1.25e-4 (opts defaults), 70 epochs, x0.1 at 45 and 60, --flip_test.
+# CenterNet ResNet-18 with the resnet_dcn neck on Pascal VOC 07+12, the
+# original recipe (experiments/ctdet_pascal_resdcn18_384.sh, src/lib/opts.py):
+# --arch resdcn_18, 384x384 input, batch 32, Adam 1.25e-4 (opts defaults), 70
+# epochs, x0.1 at 45 and 60, --flip_test.
 _base_ = [
     './_base_/models/centernet_resnet18.py',
     './_base_/datasets/pascal_voc0712.py',
@@ -9,11 +10,12 @@ _base_ = [
 ]
 
 model = dict(
-    # The original normalises BGR images with ImageNet's RGB-ordered statistics as they are
-    # (src/lib/datasets/dataset/pascal.py); kept on purpose.
+    # The original normalises BGR images with ImageNet's RGB-ordered statistics
+    # as they are (src/lib/datasets/dataset/pascal.py); kept on purpose.
     data_preprocessor=dict(mean=[0.485 * 255, 0.456 * 255, 0.406 * 255],
                            std=[0.229 * 255, 0.224 * 255, 0.225 * 255]),
-    # As configs/centernet_resnet18_dcn.py (src/lib/models/networks/resnet_dcn.py).
+    # As configs/centernet_resnet18_dcn.py
+    # (src/lib/models/networks/resnet_dcn.py).
     neck=dict(out_channels=(256, 128, 64), with_conv=True, bilinear_init=True,
               conv_cfg=dict(type='DCNv2')),
     bbox_head=dict(num_classes=20, in_channels=64, branch_init='resnet_dcn'),

@@ -1,6 +1,6 @@
-# The embedded default: CenterNet ResNet-18 trained from scratch on the synthetic
-# shapes set (cnet/datasets/shapes.py, generated under data/shapes on first use),
-# sized to train and test on 2 CPU cores in under 10 minutes.
+# The embedded default: CenterNet ResNet-18 trained from scratch on the
+# synthetic shapes set (cnet/datasets/shapes.py, generated under data/shapes on
+# first use), sized to train and test on 2 CPU cores in under 10 minutes.
 _base_ = './centernet_resnet18.py'
 
 classes = ('ellipse', 'rectangle', 'triangle', 'star')

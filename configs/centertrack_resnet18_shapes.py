@@ -1,35 +1,48 @@
-# CenterTrack on the synthetic moving-shapes videos (cnet/datasets/moving_shapes.py, generated
-# under data/moving_shapes on first use): the shapes detector with the previous frame and its
-# heatmap as extra inputs, the tracking head and CenterTrack's tracker, sized to train and test
-# on 2 CPU cores in under 10 minutes (docs/tracking.md gives the measured MOTA / IDF1 / HOTA).
+# CenterTrack on the synthetic moving-shapes videos
+# (cnet/datasets/moving_shapes.py, generated under data/moving_shapes on first
+# use): the shapes detector with the previous frame and its heatmap as extra
+# inputs, the tracking head and CenterTrack's tracker, sized to train and test
+# on 2 CPU cores in under 10 minutes (docs/tracking.md gives the measured MOTA
+# / IDF1 / HOTA).
 _base_ = './centernet_resnet18_shapes.py'
 
-# The frames are 160 x 120; the network sees them at 0.8 (128 x 96, 32 x 24 output cells).
+# The frames are 160 x 120; the network sees them at 0.8 (128 x 96, 32 x 24
+# output cells).
 input_size = (128, 96)
 
-# model: the base's detector; the backbone's two extra stems, the tracking head and the tracker.
+# model: the base's detector; the backbone's two extra stems, the tracking head
+# and the tracker.
 model = dict(
     type='CenterTrack',
     data_preprocessor=dict(type='TrackDataPreprocessor'),
     backbone=dict(with_pre_img=True, with_pre_hm=True),
     # hm (4 classes), reg, wh, tracking (CenterTrack's COCO-tracking heads).
     bbox_head=dict(type='CenterTrackHead'),
-    # CenterTrack's thresholds (MOT17: 0.4 / 0.4 / 0.5); a lost track is kept for 4 frames
-    # (max_age 5): a shape hidden behind another comes back with its id.
-    tracker=dict(type='CenterTracker', score_thresh=0.4, new_thresh=0.4, max_age=5),
+    # CenterTrack's thresholds (MOT17: 0.4 / 0.4 / 0.5); a lost track is kept
+    # for 4 frames (max_age 5): a shape hidden behind another comes back with
+    # its id.
+    tracker=dict(
+        type='CenterTracker', score_thresh=0.4, new_thresh=0.4, max_age=5),
     pre_thresh=0.5,
-    # CenterTrack's disturbance of the previous heatmap (its experiments' values).
-    hm_disturb=0.05, lost_disturb=0.4, fp_disturb=0.1)
+    # CenterTrack's disturbance of the previous heatmap (its experiments'
+    # values).
+    hm_disturb=0.05,
+    lost_disturb=0.4,
+    fp_disturb=0.1)
 
-# data: frames with a previous frame drawn within 2 frames (max_frame_dist 3), the same crop
-# for both (CenterTrack's --same_aug_pre), one flip for both; the test sees every frame in order.
+# data: frames with a previous frame drawn within 2 frames (max_frame_dist 3),
+# the same crop for both (CenterTrack's --same_aug_pre), one flip for both; the
+# test sees every frame in order.
 train_pipeline = [
     dict(type='SamplePreviousFrame'),
     dict(type='LoadImageFromFile'),
     dict(type='LoadTrackAnnotations'),
     dict(type='LoadPreviousFrame'),
-    dict(type='RandomCenterAffine', input_size=input_size,
-         scales=(0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3), border=32),
+    dict(
+        type='RandomCenterAffine',
+        input_size=input_size,
+        scales=(0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3),
+        border=32),
     dict(type='PreviousFrameAffine', shift=0.05, scale=0.05, same_aug=True),
     dict(type='TrackRandomFlip', prob=0.5),
     dict(type='PackTrackInputs'),
@@ -42,23 +55,39 @@ test_pipeline = [
 ]
 data_root = 'data/moving_shapes/'
 train_dataloader = dict(
-    dataset=dict(_delete_=True, type='MovingShapesDataset', data_root=data_root,
-                 split='train', max_frame_dist=3, pipeline=train_pipeline))
+    dataset=dict(
+        _delete_=True,
+        type='MovingShapesDataset',
+        data_root=data_root,
+        split='train',
+        max_frame_dist=3,
+        pipeline=train_pipeline))
 val_dataloader = dict(
     # Tracking runs frame after frame: one frame a batch, in order.
     batch_size=1,
-    dataset=dict(_delete_=True, type='MovingShapesDataset', data_root=data_root,
-                 split='val', test_mode=True, pipeline=test_pipeline))
+    dataset=dict(
+        _delete_=True,
+        type='MovingShapesDataset',
+        data_root=data_root,
+        split='val',
+        test_mode=True,
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-# metric: MOTA, IDF1, HOTA ... per video and overall (TrackEval), crowd shapes as distractors.
-val_evaluator = dict(_delete_=True, type='MOTMetric', ann_file=data_root + 'val/annotations.json')
+# metric: MOTA, IDF1, HOTA ... per video and overall (TrackEval), crowd shapes
+# as distractors.
+val_evaluator = dict(
+    _delete_=True,
+    type='MOTMetric',
+    ann_file=data_root + 'val/annotations.json')
 test_evaluator = val_evaluator
 
-# No multi-scale test for tracking (tools/test.py --tta is refused with this note).
+# No multi-scale test for tracking (tools/test.py --tta is refused with this
+# note).
 tta_model = None
 tta_pipeline = None
-tta_note = 'tracking: the flip test is model.test_cfg.flip=True; scales would need one tracker each'
+tta_note = ('tracking: the flip test is model.test_cfg.flip=True; scales '
+            'would need one tracker each')
 
 max_epochs = 6
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
@@ -67,4 +96,5 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, milestones=[5], gamma=0.1)
 ]
 # The best checkpoint by HOTA (mmengine cannot infer that higher is better).
-default_hooks = dict(checkpoint=dict(interval=max_epochs, save_best='mot/HOTA', rule='greater'))
+default_hooks = dict(
+    checkpoint=dict(interval=max_epochs, save_best='mot/HOTA', rule='greater'))

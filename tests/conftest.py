@@ -19,9 +19,9 @@ def tiny_shapes_root(tmp_path_factory) -> str:
 @pytest.fixture(scope='session')
 def tiny_shapes_checkpoint(tiny_shapes_root, tmp_path_factory) -> str:
     """A checkpoint of the shapes config trained 2 epochs on the tiny set."""
-    from shapes_setup import SHAPES_CONFIG, tiny_options
-
     from cnet.engine.runner_setup import build_runner, setup_train_config
+
+    from shapes_setup import SHAPES_CONFIG, tiny_options
     work_dir = str(tmp_path_factory.mktemp('tiny_shapes_work'))
     cfg = setup_train_config(SHAPES_CONFIG, work_dir=work_dir,
                              cfg_options=tiny_options(tiny_shapes_root))

@@ -16,6 +16,7 @@ from collections import defaultdict
 from typing import Dict, List, Set, Tuple
 
 import pytest
+
 from shapes_setup import ROOT
 
 # From the bottom; the packages of one layer are siblings and import only
@@ -29,8 +30,11 @@ LAYERS = (
     ('cnet.apis', ),
     ('cnet.utils', ),
 )
-LAYER_OF = {package: depth for depth, layer in enumerate(LAYERS)
-            for package in layer}
+LAYER_OF = {
+    package: depth
+    for depth, layer in enumerate(LAYERS)
+    for package in layer
+}
 PACKAGE_ROOT = osp.join(ROOT, 'cnet')
 
 
@@ -49,7 +53,7 @@ def node_of(module: str) -> str:
 
 def may_import(importer: str, imported: str) -> bool:
     source, target = package_of(importer), package_of(imported)
-    if source == 'cnet':      # the root checks for mmcv, gives the version
+    if source == 'cnet':  # the root checks for mmcv, gives the version
         return imported == 'cnet.version'
     if imported == 'cnet':
         return True
@@ -65,8 +69,8 @@ def cnet_modules() -> Dict[str, str]:
                 continue
             path = osp.join(folder, name)
             rel = osp.relpath(path, ROOT)[:-3].replace(os.sep, '.')
-            modules[rel[:-len('.__init__')] if rel.endswith('.__init__')
-                    else rel] = path
+            modules[rel[:-len('.__init__')] if rel.endswith('.__init__'
+                                                            ) else rel] = path
     return modules
 
 
@@ -83,8 +87,9 @@ def imports_of(module: str, path: str) -> List[Tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 prefix = base[:len(base) - node.level + 1]
-                names = ['.'.join(prefix + ([node.module]
-                                            if node.module else []))]
+                names = [
+                    '.'.join(prefix + ([node.module] if node.module else []))
+                ]
             else:
                 names = [node.module or '']
         else:
@@ -114,8 +119,8 @@ def test_no_import_cycle_between_sub_packages():
     for module, path in cnet_modules().items():
         for _, imported in imports_of(module, path):
             source, target = node_of(module), node_of(imported)
-            if source != target and not (
-                    target == 'cnet' or source.startswith(target + '.')):
+            if source != target and not (target == 'cnet'
+                                         or source.startswith(target + '.')):
                 graph[source].add(target)
     cycles = strongly_connected(graph)
     assert not cycles, cycles
@@ -159,14 +164,21 @@ def strongly_connected(graph: Dict[str, Set[str]]) -> List[List[str]]:
 def loaded_after_import(packages: List[str]) -> Dict[str, List[str]]:
     """The cnet modules each package loads, each in a fresh interpreter
     (started together: they run side by side)."""
-    code = ('import importlib, json, sys; importlib.import_module(sys.argv[1]);'
-            ' print(json.dumps(sorted(m for m in sys.modules'
-            ' if m == "cnet" or m.startswith("cnet."))))')
+    code = (
+        'import importlib, json, sys; importlib.import_module(sys.argv[1]);'
+        ' print(json.dumps(sorted(m for m in sys.modules'
+        ' if m == "cnet" or m.startswith("cnet."))))')
     env = dict(os.environ, PYTHONPATH=ROOT)
-    procs = {package: subprocess.Popen(
-        [sys.executable, '-c', code, package], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for package in packages}
+    procs = {
+        package:
+        subprocess.Popen([sys.executable, '-c', code, package],
+                         cwd=ROOT,
+                         env=env,
+                         stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE,
+                         text=True)
+        for package in packages
+    }
     loaded = {}
     for package, proc in procs.items():
         out, err = proc.communicate(timeout=240)
@@ -176,21 +188,22 @@ def loaded_after_import(packages: List[str]) -> Dict[str, List[str]]:
 
 
 def test_importing_a_package_loads_nothing_above_it():
-    packages = [package for layer in LAYERS for package in layer
-                if package != 'cnet']
+    packages = [
+        package for layer in LAYERS for package in layer if package != 'cnet'
+    ]
     loaded = loaded_after_import(packages)
     wrong = {}
     for package, modules in loaded.items():
         # The root and its version come with every import of cnet.
-        above = [module for module in modules
-                 if module not in ('cnet', 'cnet.version')
-                 and not may_import(package, module)]
+        above = [
+            module for module in modules if module not in (
+                'cnet', 'cnet.version') and not may_import(package, module)
+        ]
         if above:
             wrong[package] = above
     assert not wrong, wrong
     # The registry layer alone: cnet, its version and the registries.
-    assert loaded['cnet.registry'] == ['cnet', 'cnet.registry',
-                                       'cnet.version']
+    assert loaded['cnet.registry'] == ['cnet', 'cnet.registry', 'cnet.version']
 
 
 @pytest.mark.parametrize('importer, imported, allowed', [

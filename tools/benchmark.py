@@ -44,7 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--iters', type=int, default=50)
     parser.add_argument('--threads', type=int,
-                        help='torch CPU threads (default: torch\'s)')
+                        help="torch CPU threads (default: torch's)")
     parser.add_argument('--out', help='write the figures as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys')

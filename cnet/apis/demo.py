@@ -13,10 +13,15 @@ import numpy as np
 from mmengine.utils import ProgressBar
 from torch import nn
 
-from cnet.structures import DetDataSample
 from cnet.fileio import atomic_write
-from cnet.visualization import (draw_det_sample, draw_mono3d_sample,
-                                draw_tracks, tile_images, update_trails)
+from cnet.structures import DetDataSample
+from cnet.visualization import (
+    draw_det_sample,
+    draw_mono3d_sample,
+    draw_tracks,
+    tile_images,
+    update_trails,
+)
 
 from .inference import inference_detector, list_images
 

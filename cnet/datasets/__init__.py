@@ -16,9 +16,19 @@ from .kitti_synthetic import SyntheticKittiDataset, generate_synthetic_kitti
 from .mot17_to_coco import convert_mot17, write_mot17
 from .moving_shapes import MovingShapesDataset, generate_moving_shapes
 from .samplers import ResumableSampler, SeededIndex, seeded_sample
-from .shapes import SHAPE_CLASSES, ShapesDataset, generate_shapes_dataset, render_image
+from .shapes import (
+                                       SHAPE_CLASSES,
+                                       ShapesDataset,
+                                       generate_shapes_dataset,
+                                       render_image,
+)
 from .stick_figures import StickFiguresDataset, generate_stick_figures
-from .voc_to_coco import VOC_CLASSES, build_coco_dict, convert_voc, parse_voc_xml
+from .voc_to_coco import (
+                                       VOC_CLASSES,
+                                       build_coco_dict,
+                                       convert_voc,
+                                       parse_voc_xml,
+)
 
 __all__ = [
     'AnnotationError', 'CocoDataset', 'CocoVideoDataset',

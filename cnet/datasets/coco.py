@@ -68,10 +68,11 @@ def load_coco_json(path: str) -> dict:
         raise AnnotationError(path, 'file', None, None, None,
                               f'is not valid JSON: {e}') from e
     if not isinstance(data, dict):
-        raise AnnotationError(path, 'file', None, None, None,
-                              f'must hold a JSON object with images, '
-                              f'annotations and categories, got '
-                              f'{type(data).__name__}')
+        raise AnnotationError(
+            path, 'file', None, None, None,
+            f'must hold a JSON object with images, '
+            f'annotations and categories, got '
+            f'{type(data).__name__}')
     for key in ('images', 'annotations', 'categories'):
         if key not in data:
             if key == 'annotations':  # image lists (COCO test-dev) have none
@@ -79,9 +80,9 @@ def load_coco_json(path: str) -> dict:
                 continue
             raise AnnotationError(path, 'file', None, None, key, 'is missing')
         if not isinstance(data[key], list):
-            raise AnnotationError(path, 'file', None, None, key,
-                                  f'must be a list, got '
-                                  f'{type(data[key]).__name__}')
+            raise AnnotationError(
+                path, 'file', None, None, key, f'must be a list, got '
+                f'{type(data[key]).__name__}')
     return data
 
 
@@ -100,9 +101,10 @@ def _check_fields(path: str, kind: str, index: int, entry: Any,
             raise AnnotationError(path, kind, index, _entry_id(entry), field,
                                   'is missing')
         if not is_valid(entry[field]):
-            raise AnnotationError(path, kind, index, _entry_id(entry), field,
-                                  f'must be {expected}, got '
-                                  f'{entry[field]!r}')
+            raise AnnotationError(
+                path, kind, index, _entry_id(entry), field,
+                f'must be {expected}, got '
+                f'{entry[field]!r}')
 
 
 _CATEGORY_FIELDS = {
@@ -111,22 +113,21 @@ _CATEGORY_FIELDS = {
 }
 _IMAGE_FIELDS = {
     'id': (_is_int, 'an integer'),
-    'file_name': (lambda v: isinstance(v, str) and v != '',
-                  'a non-empty string'),
+    'file_name':
+    (lambda v: isinstance(v, str) and v != '', 'a non-empty string'),
     'height': (lambda v: _is_int(v) and v > 0, 'a positive integer'),
     'width': (lambda v: _is_int(v) and v > 0, 'a positive integer'),
 }
 _ANNOTATION_FIELDS = {
     'image_id': (_is_int, 'an integer'),
     'category_id': (_is_int, 'an integer'),
-    'bbox': (lambda v: isinstance(v, (list, tuple)) and len(v) == 4
-             and all(_is_number(x) for x in v), '4 finite numbers'),
+    'bbox': (lambda v: isinstance(v, (list, tuple)) and len(v) == 4 and all(
+        _is_number(x) for x in v), '4 finite numbers'),
 }
 # Optional annotation fields, checked when present.
 _OPTIONAL_ANNOTATION_FIELDS = {
     'id': (_is_int, 'an integer'),
-    'iscrowd': (lambda v: v in (0, 1) and not isinstance(v, float),
-                '0 or 1'),
+    'iscrowd': (lambda v: v in (0, 1) and not isinstance(v, float), '0 or 1'),
 }
 # What a dataset treats as a bad sample when skip_bad_samples is on: a
 # missing or undecodable image (FileNotFoundError, OSError) or a sample a
@@ -224,13 +225,21 @@ class CocoDataset(BaseDataset):
         self.num_clipped_boxes = 0
         # Built from cnet's registry, so a dataset made outside a Runner
         # (default scope unset) finds cnet's transforms.
-        pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t
-                    for t in pipeline]
+        pipeline = [
+            TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline
+        ]
         super().__init__(
-            ann_file=ann_file, metainfo=metainfo, data_root=data_root,
-            data_prefix=data_prefix, filter_cfg=filter_cfg, indices=indices,
-            serialize_data=serialize_data, pipeline=pipeline,
-            test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
+            ann_file=ann_file,
+            metainfo=metainfo,
+            data_root=data_root,
+            data_prefix=data_prefix,
+            filter_cfg=filter_cfg,
+            indices=indices,
+            serialize_data=serialize_data,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            lazy_init=lazy_init,
+            max_refetch=max_refetch)
 
     def _select_categories(self, categories: List[dict]) -> List[dict]:
         """The categories of the classes, in label order."""
@@ -249,8 +258,9 @@ class CocoDataset(BaseDataset):
                 raise ValueError(f"{path}: 'categories' is empty and the "
                                  f'config gives no metainfo classes')
             return sorted(categories, key=lambda c: c['id'])
-        if isinstance(classes, str) or not all(
-                isinstance(name, str) for name in classes):
+        if isinstance(
+                classes,
+                str) or not all(isinstance(name, str) for name in classes):
             raise ValueError(f'metainfo classes must be a sequence of names, '
                              f'got {classes!r}')
         by_name: Dict[str, dict] = {}
@@ -273,7 +283,10 @@ class CocoDataset(BaseDataset):
         self.cat_ids = [c['id'] for c in categories]
         self._metainfo['classes'] = tuple(c['name'] for c in categories)
         self._metainfo['cat_ids'] = tuple(self.cat_ids)
-        cat2label = {cat_id: label for label, cat_id in enumerate(self.cat_ids)}
+        cat2label = {
+            cat_id: label
+            for label, cat_id in enumerate(self.cat_ids)
+        }
 
         images = {}
         for index, image in enumerate(data['images']):
@@ -302,8 +315,8 @@ class CocoDataset(BaseDataset):
                     f"{ann['category_id']} is not the id of a category")
             if 'id' in ann:
                 if ann['id'] in ann_ids:
-                    raise AnnotationError(path, 'annotation', index,
-                                          ann['id'], 'id',
+                    raise AnnotationError(path, 'annotation', index, ann['id'],
+                                          'id',
                                           'is used by an earlier annotation')
                 ann_ids.add(ann['id'])
         for index, ann in enumerate(data['annotations']):
@@ -332,8 +345,8 @@ class CocoDataset(BaseDataset):
                     continue
                 x, y, w, h = (float(v) for v in ann['bbox'])
                 x1, y1 = min(max(x, 0.), width), min(max(y, 0.), height)
-                x2, y2 = min(max(x + w, 0.), width), min(max(y + h, 0.),
-                                                          height)
+                x2, y2 = min(max(x + w, 0.),
+                             width), min(max(y + h, 0.), height)
                 if w <= 0 or h <= 0 or x2 <= x1 or y2 <= y1 \
                         or not math.isfinite(x + w + y + h):
                     num_dropped += 1
@@ -345,27 +358,36 @@ class CocoDataset(BaseDataset):
                 crowd = int(bool(ann.get('iscrowd', 0)))
                 num_crowd += crowd
                 num_boxes += 1
-                instances.append(dict(
-                    bbox=[x1, y1, x2, y2], bbox_label=label,
-                    ignore_flag=crowd, **self.parse_instance_fields(ann)))
-            data_list.append(dict(
-                img_path=osp.join(self.data_prefix['img'], image['file_name']),
-                img_id=image['id'], height=height, width=width,
-                instances=instances))
+                instances.append(
+                    dict(
+                        bbox=[x1, y1, x2, y2],
+                        bbox_label=label,
+                        ignore_flag=crowd,
+                        **self.parse_instance_fields(ann)))
+            data_list.append(
+                dict(
+                    img_path=osp.join(self.data_prefix['img'],
+                                      image['file_name']),
+                    img_id=image['id'],
+                    height=height,
+                    width=width,
+                    instances=instances))
         self.num_dropped_boxes = num_dropped
         self.num_clipped_boxes = num_clipped
         print_log(
             f'{path}: {len(data_list)} images, {num_boxes} boxes '
             f'({num_crowd} crowd → ignore regions); skipped {num_skipped} '
             f'annotations of categories outside the {len(self.cat_ids)} '
-            f'classes', logger='current')
+            f'classes',
+            logger='current')
         if repaired:
             print_log(
                 f'{path}: clipped {num_clipped} boxes reaching outside their '
                 f'image and dropped {num_dropped} boxes of zero or negative '
                 f'width/height or outside their image; annotation ids '
                 f'{repaired[:10]}{" ..." if len(repaired) > 10 else ""}',
-                logger='current', level=logging.WARNING)
+                logger='current',
+                level=logging.WARNING)
         return data_list
 
     def load_annotation_file(self, path: str) -> dict:
@@ -394,11 +416,15 @@ class CocoDataset(BaseDataset):
             data = super().prepare_data(idx)
         except BAD_SAMPLE_ERRORS as error:
             info = self.get_data_info(idx)
-            self._pending_bad_samples.append(dict(
-                img_path=info.get('img_path'), img_id=info.get('img_id'),
-                error=f'{type(error).__name__}: {error}'))
-            print_log(f'skipping bad sample {info.get("img_path")}: {error}',
-                      logger='current', level=logging.DEBUG)
+            self._pending_bad_samples.append(
+                dict(
+                    img_path=info.get('img_path'),
+                    img_id=info.get('img_id'),
+                    error=f'{type(error).__name__}: {error}'))
+            print_log(
+                f'skipping bad sample {info.get("img_path")}: {error}',
+                logger='current',
+                level=logging.DEBUG)
             return None
         samples = data.get('data_samples') if isinstance(data, dict) else None
         if self._pending_bad_samples and hasattr(samples, 'set_metainfo'):
@@ -416,13 +442,14 @@ class CocoDataset(BaseDataset):
         kept = [
             info for info in self.data_list
             if min(info['width'], info['height']) >= min_size and (
-                not filter_empty or any(
-                    not inst['ignore_flag'] for inst in info['instances']))
+                not filter_empty or any(not inst['ignore_flag']
+                                        for inst in info['instances']))
         ]
         if len(kept) != len(self.data_list):
-            print_log(f'{self.ann_file}: filter_cfg {self.filter_cfg} kept '
-                      f'{len(kept)} of {len(self.data_list)} images',
-                      logger='current')
+            print_log(
+                f'{self.ann_file}: filter_cfg {self.filter_cfg} kept '
+                f'{len(kept)} of {len(self.data_list)} images',
+                logger='current')
         return kept
 
     def __getitem__(self, idx: int) -> dict:
@@ -433,5 +460,6 @@ class CocoDataset(BaseDataset):
 
     def get_cat_ids(self, idx: int) -> List[int]:
         """The labels of image ``idx`` (for ``ClassBalancedDataset``)."""
-        return [inst['bbox_label']
-                for inst in self.get_data_info(idx)['instances']]
+        return [
+            inst['bbox_label'] for inst in self.get_data_info(idx)['instances']
+        ]

@@ -1,4 +1,5 @@
-"""COCO person keypoints (``person_keypoints_*.json``) and sets in its format."""
+"""COCO person keypoints (``person_keypoints_*.json``) and sets in its
+format."""
 from typing import List
 
 from cnet.registry import DATASETS
@@ -29,10 +30,11 @@ class CocoKeypointsDataset(CocoDataset):
         see :class:`CocoDataset`.
     """
 
-    METAINFO: dict = dict(classes=('person', ),
-                          keypoint_names=COCO_KEYPOINT_NAMES,
-                          flip_pairs=COCO_FLIP_PAIRS,
-                          skeleton=COCO_SKELETON)
+    METAINFO: dict = dict(
+        classes=('person', ),
+        keypoint_names=COCO_KEYPOINT_NAMES,
+        flip_pairs=COCO_FLIP_PAIRS,
+        skeleton=COCO_SKELETON)
 
     @property
     def num_joints(self) -> int:
@@ -48,10 +50,11 @@ class CocoKeypointsDataset(CocoDataset):
                 f"annotation {ann.get('id')} of {self.ann_file}: 'keypoints' "
                 f'must hold 3 × {num_joints} numbers (x, y, v per joint of '
                 f"metainfo['keypoint_names']), got {len(values)}")
-        return dict(keypoints=[[float(values[3 * j]),
-                                float(values[3 * j + 1]),
-                                float(values[3 * j + 2])]
-                               for j in range(num_joints)])
+        return dict(keypoints=[[
+            float(values[3 * j]),
+            float(values[3 * j + 1]),
+            float(values[3 * j + 2])
+        ] for j in range(num_joints)])
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)

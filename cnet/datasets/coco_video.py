@@ -23,6 +23,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from cnet.registry import DATASETS
+
 from .coco import AnnotationError, CocoDataset, _check_fields, _is_int
 
 _VIDEO_FIELDS = {'id': (_is_int, 'an integer')}

@@ -50,30 +50,35 @@ ROAD_ALIGNED_SHARE = 0.7
 # Camera z of the objects' centres (m).
 DEPTH_RANGE = (5.0, 40.0)
 # Mean and spread of (h, w, l) per class, about KITTI's.
-CLASS_SIZES = {'Car': ((1.53, 1.63, 3.88), (0.10, 0.08, 0.30)),
-               'Pedestrian': ((1.76, 0.66, 0.84), (0.10, 0.06, 0.10)),
-               'Cyclist': ((1.74, 0.60, 1.76), (0.08, 0.05, 0.12))}
+CLASS_SIZES = {
+    'Car': ((1.53, 1.63, 3.88), (0.10, 0.08, 0.30)),
+    'Pedestrian': ((1.76, 0.66, 0.84), (0.10, 0.06, 0.10)),
+    'Cyclist': ((1.74, 0.60, 1.76), (0.08, 0.05, 0.12))
+}
 CLASS_WEIGHTS = {'Car': 0.6, 'Pedestrian': 0.2, 'Cyclist': 0.2}
 # How many objects a scene tries to place (inclusive; BEV overlaps are
 # skipped, so a crowded scene may hold fewer).
 OBJECTS_PER_IMAGE = (1, 7)
 GENERATOR_FILE = 'generator.json'
+
+
 def _background(rng: np.random.Generator, width: int, height: int,
                 horizon: float) -> np.ndarray:
     """Sky above the horizon, a noisy road below, in float32 BGR."""
     ys = np.arange(height, dtype=np.float32)[:, None, None]
-    sky_top = np.array([rng.uniform(150, 220), rng.uniform(110, 170),
-                        rng.uniform(60, 120)], np.float32)
+    sky_top = np.array(
+        [rng.uniform(150, 220),
+         rng.uniform(110, 170),
+         rng.uniform(60, 120)], np.float32)
     sky = sky_top + (ys / max(horizon, 1)) * (235 - sky_top)
     grey = rng.uniform(70, 130)
     road = np.array([grey, grey, grey], np.float32) + \
         rng.normal(0, 6, 3).astype(np.float32)
     road = road * (0.85 + 0.15 * (ys - horizon) / max(height - horizon, 1))
-    img = np.where(ys < horizon, sky, road) * np.ones((1, width, 1),
-                                                      np.float32)
+    img = np.where(ys < horizon, sky, road) * np.ones(
+        (1, width, 1), np.float32)
     blotches = rng.normal(0, 10, (6, 12, 3)).astype(np.float32)
-    img += cv2.resize(blotches, (width, height),
-                      interpolation=cv2.INTER_CUBIC)
+    img += cv2.resize(blotches, (width, height), interpolation=cv2.INTER_CUBIC)
     return img
 
 
@@ -88,11 +93,13 @@ def _heading(rng: np.random.Generator, name: str) -> float:
     return float(rng.uniform(-np.pi, np.pi))
 
 
-def _place_objects(rng: np.random.Generator, cam2img: np.ndarray,
-                   width: int, depth_range: Tuple[float, float],
-                   objects_per_image: Tuple[int, int] = OBJECTS_PER_IMAGE,
-                   class_weights: Optional[Dict[str, float]] = None
-                   ) -> List[Dict]:
+def _place_objects(
+        rng: np.random.Generator,
+        cam2img: np.ndarray,
+        width: int,
+        depth_range: Tuple[float, float],
+        objects_per_image: Tuple[int, int] = OBJECTS_PER_IMAGE,
+        class_weights: Optional[Dict[str, float]] = None) -> List[Dict]:
     """Random boxes on the road that do not overlap in the bird's-eye view."""
     class_weights = class_weights or CLASS_WEIGHTS
     names = list(CLASS_SIZES)
@@ -101,7 +108,8 @@ def _place_objects(rng: np.random.Generator, cam2img: np.ndarray,
     low, high = objects_per_image
     for _ in range(int(rng.integers(low, high + 1))):
         for _attempt in range(20):
-            name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+            name = names[int(
+                rng.choice(len(names), p=weights / weights.sum()))]
             mean, spread = CLASS_SIZES[name]
             dimensions = np.asarray(mean) + rng.normal(0, 1, 3) * spread
             z = rng.uniform(*depth_range)
@@ -109,22 +117,29 @@ def _place_objects(rng: np.random.Generator, cam2img: np.ndarray,
             x = (u * z - cam2img[0, 2] * z - cam2img[0, 3]) / cam2img[0, 0]
             location = np.array([x, CAMERA_HEIGHT, z])
             radius = np.hypot(dimensions[1], dimensions[2]) / 2
-            if all(np.hypot(*(location[[0, 2]] - o['location'][[0, 2]])) >
-                   radius + o['radius'] + 0.3 for o in objects):
-                objects.append(dict(name=name, dimensions=dimensions,
-                                    location=location, radius=radius,
-                                    rotation_y=_heading(rng, name)))
+            if all(
+                    np.hypot(*(location[[0, 2]] -
+                               o['location'][[0, 2]])) > radius + o['radius'] +
+                    0.3 for o in objects):
+                objects.append(
+                    dict(
+                        name=name,
+                        dimensions=dimensions,
+                        location=location,
+                        radius=radius,
+                        rotation_y=_heading(rng, name)))
                 break
     return objects
 
 
-def render_scene(rng: np.random.Generator,
-                 cam2img: np.ndarray = SYNTHETIC_P2,
-                 image_size: Tuple[int, int] = IMAGE_SIZE,
-                 depth_range: Tuple[float, float] = DEPTH_RANGE,
-                 objects_per_image: Tuple[int, int] = OBJECTS_PER_IMAGE,
-                 class_weights: Optional[Dict[str, float]] = None
-                 ) -> Tuple[np.ndarray, List[str]]:
+def render_scene(
+    rng: np.random.Generator,
+    cam2img: np.ndarray = SYNTHETIC_P2,
+    image_size: Tuple[int, int] = IMAGE_SIZE,
+    depth_range: Tuple[float, float] = DEPTH_RANGE,
+    objects_per_image: Tuple[int, int] = OBJECTS_PER_IMAGE,
+    class_weights: Optional[Dict[str, float]] = None
+) -> Tuple[np.ndarray, List[str]]:
     """Draw one scene; return the uint8 BGR image and its label lines."""
     width, height = image_size
     img = _background(rng, width, height, horizon=float(cam2img[1, 2]))
@@ -138,12 +153,14 @@ def render_scene(rng: np.random.Generator,
     light /= np.linalg.norm(light)
     for index, obj in enumerate(objects):
         corners = box3d_corners(obj['dimensions'], obj['location'],
-                              obj['rotation_y'])
+                                obj['rotation_y'])
         pixels = project_to_image(corners, cam2img)
-        body = cv2.cvtColor(np.uint8([[[rng.integers(0, 180),
-                                        rng.integers(90, 255),
-                                        rng.integers(70, 230)]]]),
-                            cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
+        body = cv2.cvtColor(
+            np.uint8([[[
+                rng.integers(0, 180),
+                rng.integers(90, 255),
+                rng.integers(70, 230)
+            ]]]), cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
         alone = np.zeros((height, width), np.uint8)
         centre = corners.mean(axis=0)
         for face, ids in BOX3D_FACES.items():
@@ -175,7 +192,7 @@ def render_scene(rng: np.random.Generator,
     lines = []
     for index, obj in enumerate(objects):
         corners = box3d_corners(obj['dimensions'], obj['location'],
-                              obj['rotation_y'])
+                                obj['rotation_y'])
         pixels = project_to_image(corners, cam2img)
         x1, y1 = pixels.min(axis=0)
         x2, y2 = pixels.max(axis=0)
@@ -188,28 +205,29 @@ def render_scene(rng: np.random.Generator,
         bbox = (cx1, cy1, cx2, cy2)
         if hidden > 0.85 or cy2 - cy1 < 6 or cx2 - cx1 < 2 or truncated > 0.8:
             if cx2 - cx1 >= 1 and cy2 - cy1 >= 1 and visible > 0:
-                lines.append('DontCare -1 -1 -10 ' + ' '.join(
-                    f'{v:.2f}' for v in bbox) +
-                    ' -1 -1 -1 -1000 -1000 -1000 -10')
+                lines.append('DontCare -1 -1 -10 ' + ' '.join(f'{v:.2f}'
+                                                              for v in bbox) +
+                             ' -1 -1 -1 -1000 -1000 -1000 -10')
             continue
         occluded = 0 if hidden < 0.15 else (1 if hidden < 0.5 else 2)
         x, _, z = obj['location']
         alpha = obj['rotation_y'] - np.arctan2(x, z)
         alpha = (alpha + np.pi) % (2 * np.pi) - np.pi
         h, w, l = obj['dimensions']
-        lines.append(
-            f"{obj['name']} {truncated:.2f} {occluded} {alpha:.4f} "
-            + ' '.join(f'{v:.2f}' for v in bbox)
-            + f' {h:.4f} {w:.4f} {l:.4f} '
-            + ' '.join(f'{v:.4f}' for v in obj['location'])
-            + f" {obj['rotation_y']:.4f}")
+        lines.append(f"{obj['name']} {truncated:.2f} {occluded} {alpha:.4f} " +
+                     ' '.join(f'{v:.2f}'
+                              for v in bbox) + f' {h:.4f} {w:.4f} {l:.4f} ' +
+                     ' '.join(f'{v:.4f}' for v in obj['location']) +
+                     f" {obj['rotation_y']:.4f}")
     return img, lines
 
 
 def _calib_text(cam2img: np.ndarray) -> str:
+
     def row(name, matrix):
-        return name + ': ' + ' '.join(f'{v:.12e}' for v in
-                                      np.asarray(matrix).reshape(-1)) + '\n'
+        return name + ': ' + ' '.join(
+            f'{v:.12e}' for v in np.asarray(matrix).reshape(-1)) + '\n'
+
     p0 = cam2img.copy()
     p0[:, 3] = 0
     identity_34 = np.eye(4)[:3]
@@ -219,11 +237,13 @@ def _calib_text(cam2img: np.ndarray) -> str:
             row('Tr_imu_to_velo', identity_34))
 
 
-def generation_params(num_train: int, num_val: int, seed: int,
-                      depth_range: Sequence[float] = DEPTH_RANGE,
-                      objects_per_image: Sequence[int] = OBJECTS_PER_IMAGE,
-                      class_weights: Optional[Mapping[str, float]] = None
-                      ) -> Dict:
+def generation_params(
+        num_train: int,
+        num_val: int,
+        seed: int,
+        depth_range: Sequence[float] = DEPTH_RANGE,
+        objects_per_image: Sequence[int] = OBJECTS_PER_IMAGE,
+        class_weights: Optional[Mapping[str, float]] = None) -> Dict:
     """Check the generation parameters; return them as a JSON-able dict."""
     if num_train < 0 or num_val < 0:
         raise ValueError(f'synthetic KITTI: num_train and num_val must be '
@@ -231,45 +251,55 @@ def generation_params(num_train: int, num_val: int, seed: int,
     if len(depth_range) != 2 or not 2.0 <= depth_range[0] <= depth_range[1]:
         raise ValueError(f'synthetic KITTI: depth_range must be (near, far) '
                          f'metres with 2 <= near <= far, got {depth_range}')
-    if (len(objects_per_image) != 2 or
-            not 0 <= objects_per_image[0] <= objects_per_image[1] <= 50):
+    if (len(objects_per_image) != 2
+            or not 0 <= objects_per_image[0] <= objects_per_image[1] <= 50):
         raise ValueError(f'synthetic KITTI: objects_per_image must be (min, '
-                         f'max) with 0 <= min <= max <= 50 (KITTI\'s '
+                         f"max) with 0 <= min <= max <= 50 (KITTI's "
                          f'max_objs), got {objects_per_image}')
-    class_weights = dict(CLASS_WEIGHTS if class_weights is None
-                         else class_weights)
+    class_weights = dict(CLASS_WEIGHTS if class_weights is
+                         None else class_weights)
     unknown = sorted(set(class_weights) - set(CLASS_SIZES))
-    if (unknown or any(w < 0 for w in class_weights.values()) or
-            sum(class_weights.values()) <= 0):
+    if (unknown or any(w < 0 for w in class_weights.values())
+            or sum(class_weights.values()) <= 0):
         raise ValueError(f'synthetic KITTI: class_weights must weigh '
                          f'{sorted(CLASS_SIZES)} with non-negative weights '
                          f'of positive sum, got {class_weights}')
-    return dict(num_train=int(num_train), num_val=int(num_val),
-                seed=int(seed), image_size=list(IMAGE_SIZE),
-                depth_range=[float(v) for v in depth_range],
-                objects_per_image=[int(v) for v in objects_per_image],
-                class_weights={name: float(class_weights.get(name, 0.))
-                               for name in CLASS_SIZES},
-                drawing=DRAWING_VERSION)
+    return dict(
+        num_train=int(num_train),
+        num_val=int(num_val),
+        seed=int(seed),
+        image_size=list(IMAGE_SIZE),
+        depth_range=[float(v) for v in depth_range],
+        objects_per_image=[int(v) for v in objects_per_image],
+        class_weights={
+            name: float(class_weights.get(name, 0.))
+            for name in CLASS_SIZES
+        },
+        drawing=DRAWING_VERSION)
 
 
-def generate_synthetic_kitti(root: str, num_train: int = 600,
-                             num_val: int = 150, seed: int = 0,
-                             depth_range: Sequence[float] = DEPTH_RANGE,
-                             objects_per_image: Sequence[int] = (
-                                 OBJECTS_PER_IMAGE),
-                             class_weights: Optional[
-                                 Mapping[str, float]] = None) -> str:
+def generate_synthetic_kitti(
+        root: str,
+        num_train: int = 600,
+        num_val: int = 150,
+        seed: int = 0,
+        depth_range: Sequence[float] = DEPTH_RANGE,
+        objects_per_image: Sequence[int] = (OBJECTS_PER_IMAGE),
+        class_weights: Optional[Mapping[str, float]] = None) -> str:
     """Write the set under ``root`` unless it is there; return ``root``."""
     params = generation_params(num_train, num_val, seed, depth_range,
                                objects_per_image, class_weights)
     if osp.isfile(osp.join(root, GENERATOR_FILE)):
         return root
-    print_log(f'generating the synthetic KITTI set ({num_train} train, '
-              f'{num_val} val images) into {root}', logger='current')
+    print_log(
+        f'generating the synthetic KITTI set ({num_train} train, '
+        f'{num_val} val images) into {root}',
+        logger='current')
     with written_into_place(root, osp.join(root, GENERATOR_FILE)) as temporary:
-        folders = {name: osp.join(temporary, 'training', name)
-                   for name in ('image_2', 'label_2', 'calib')}
+        folders = {
+            name: osp.join(temporary, 'training', name)
+            for name in ('image_2', 'label_2', 'calib')
+        }
         for folder in folders.values():
             os.makedirs(folder)
         os.makedirs(osp.join(temporary, 'ImageSets'))
@@ -280,13 +310,13 @@ def generate_synthetic_kitti(root: str, num_train: int = 600,
                 depth_range=params['depth_range'],
                 objects_per_image=params['objects_per_image'],
                 class_weights=params['class_weights'])
-            cv2.imwrite(osp.join(folders['image_2'], f'{image_id}.png'), img,
-                        [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            cv2.imwrite(
+                osp.join(folders['image_2'], f'{image_id}.png'), img,
+                [cv2.IMWRITE_PNG_COMPRESSION, 1])
             with open(osp.join(folders['label_2'], f'{image_id}.txt'),
                       'w') as f:
                 f.write('\n'.join(lines) + ('\n' if lines else ''))
-            with open(osp.join(folders['calib'], f'{image_id}.txt'),
-                      'w') as f:
+            with open(osp.join(folders['calib'], f'{image_id}.txt'), 'w') as f:
                 f.write(_calib_text(SYNTHETIC_P2))
         for name, subset in (('train', ids[:num_train]),
                              ('val', ids[num_train:]), ('trainval', ids)):
@@ -335,22 +365,33 @@ class SyntheticKittiDataset(KittiMonoDataset):
         self.generation = generation_params(num_train, num_val, seed,
                                             depth_range, objects_per_image,
                                             class_weights)
-        super().__init__(data_root=data_root, split_file=split_file,
-                         classes=classes, filter_empty_gt=filter_empty_gt,
-                         pipeline=pipeline, test_mode=test_mode,
-                         indices=indices, serialize_data=serialize_data,
-                         lazy_init=lazy_init)
+        super().__init__(
+            data_root=data_root,
+            split_file=split_file,
+            classes=classes,
+            filter_empty_gt=filter_empty_gt,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            indices=indices,
+            serialize_data=serialize_data,
+            lazy_init=lazy_init)
 
     def load_data_list(self) -> List[dict]:
         marker = osp.join(self.data_root, GENERATOR_FILE)
-        ensure_generated(marker, lambda: generate_synthetic_kitti(
-            self.data_root, **{k: v for k, v in self.generation.items()
-                               if k not in ('image_size', 'drawing')}))
+        ensure_generated(
+            marker, lambda: generate_synthetic_kitti(
+                self.data_root, **{
+                    k: v
+                    for k, v in self.generation.items()
+                    if k not in ('image_size', 'drawing')
+                }))
         with open(marker) as f:
             written = json.load(f)
         check_generation(marker, written, self.generation, self.data_root)
         return super().load_data_list()
 
 
-__all__ = ['SyntheticKittiDataset', 'generate_synthetic_kitti',
-           'render_scene', 'SYNTHETIC_P2', 'IMAGE_SIZE']
+__all__ = [
+    'SyntheticKittiDataset', 'generate_synthetic_kitti', 'render_scene',
+    'SYNTHETIC_P2', 'IMAGE_SIZE'
+]

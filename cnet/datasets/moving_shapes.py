@@ -32,10 +32,17 @@ import numpy as np
 from mmengine.logging import print_log
 
 from cnet.registry import DATASETS
+
 from .coco_video import CocoVideoDataset
 from .generated import check_generation, ensure_generated, written_into_place
-from .shapes import (SHAPE_CLASSES, distinct_colour, place_outline,
-                     random_texture, rasterize_polygon, shape_outline)
+from .shapes import (
+    SHAPE_CLASSES,
+    distinct_colour,
+    place_outline,
+    random_texture,
+    rasterize_polygon,
+    shape_outline,
+)
 
 ANNOTATION_FILE = 'annotations.json'
 IMAGE_DIR = 'images'

@@ -36,8 +36,10 @@ SHAPE_CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')
 ANNOTATION_FILE = 'annotations.json'
 IMAGE_DIR = 'images'
 # Splits a config may name without giving num_images and seed.
-DEFAULT_SPLITS = {'train': dict(num_images=1500, seed=0),
-                  'val': dict(num_images=150, seed=1)}
+DEFAULT_SPLITS = {
+    'train': dict(num_images=1500, seed=0),
+    'val': dict(num_images=150, seed=1)
+}
 
 
 def shape_outline(kind: str, aspect: float) -> np.ndarray:
@@ -77,7 +79,8 @@ def place_outline(outline: np.ndarray, angle: float, size: float,
     return (rotated - middle) * (size / extent) + np.asarray(center)
 
 
-def rasterize_polygon(points: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
+def rasterize_polygon(
+        points: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
     """Each pixel's covered share of a polygon, 4x supersampled.
 
     Box convention: pixel (i, j) spans [j, j + 1) × [i, i + 1), so a polygon
@@ -99,10 +102,13 @@ def rasterize_polygon(points: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
     # down, which the half-covered threshold of a box never sees. 4 bits of
     # sub-pixel precision (shift=4).
     fine_points = ((points - [x0, y0]) * 4 - 0.5) * 16
-    cv2.fillPoly(fine, [np.round(fine_points).astype(np.int32)], 255,
-                 cv2.LINE_8, shift=4)
-    coverage = cv2.resize(fine, (x1 - x0, y1 - y0),
-                          interpolation=cv2.INTER_AREA)
+    cv2.fillPoly(
+        fine, [np.round(fine_points).astype(np.int32)],
+        255,
+        cv2.LINE_8,
+        shift=4)
+    coverage = cv2.resize(
+        fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
     return coverage, (int(x0), int(y0))
 
 
@@ -113,8 +119,12 @@ def random_texture(rng: np.random.Generator, height: int,
     Returns:
         (height, width, 3) float32 BGR in about 0..255.
     """
-    hsv = np.stack([rng.integers(0, 180, 2), rng.integers(0, 90, 2),
-                    rng.integers(60, 200, 2)], axis=1).astype(np.uint8)
+    hsv = np.stack([
+        rng.integers(0, 180, 2),
+        rng.integers(0, 90, 2),
+        rng.integers(60, 200, 2)
+    ],
+                   axis=1).astype(np.uint8)
     colours = cv2.cvtColor(hsv[None], cv2.COLOR_HSV2BGR)[0].astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -124,24 +134,31 @@ def random_texture(rng: np.random.Generator, height: int,
     blotches = rng.normal(0, 22, (4, 4, 3)).astype(np.float32)
     img += cv2.resize(blotches, (width, height), interpolation=cv2.INTER_CUBIC)
     grain = rng.normal(0, 12, (max(height // 6, 2), max(width // 6, 2), 3))
-    img += cv2.resize(grain.astype(np.float32), (width, height),
-                      interpolation=cv2.INTER_LINEAR)
+    img += cv2.resize(
+        grain.astype(np.float32), (width, height),
+        interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.5:
         period = rng.uniform(6, 24)
         theta = rng.uniform(0, np.pi)
-        phase = (xs * np.cos(theta) + ys * np.sin(theta)) * (2 * np.pi / period)
+        phase = (xs * np.cos(theta) + ys * np.sin(theta)) * (2 * np.pi /
+                                                             period)
         img += (rng.uniform(5, 14) * np.sin(phase))[..., None]
     return img
 
 
-def distinct_colour(rng: np.random.Generator, avoid: np.ndarray,
+def distinct_colour(rng: np.random.Generator,
+                    avoid: np.ndarray,
                     min_distance: float = 80.0) -> np.ndarray:
     """A saturated BGR colour at least ``min_distance`` from every row of
     ``avoid`` (M, 3) when one of 20 draws manages it, else the farthest."""
     best, best_distance = None, -1.0
     for _ in range(20):
-        hsv = np.array([[[rng.integers(0, 180), rng.integers(110, 256),
-                          rng.integers(110, 256)]]], dtype=np.uint8)
+        hsv = np.array([[[
+            rng.integers(0, 180),
+            rng.integers(110, 256),
+            rng.integers(110, 256)
+        ]]],
+                       dtype=np.uint8)
         colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
         distance = float(np.linalg.norm(avoid - colour, axis=1).min())
         if distance >= min_distance:
@@ -151,10 +168,8 @@ def distinct_colour(rng: np.random.Generator, avoid: np.ndarray,
     return best
 
 
-def render_image(rng: np.random.Generator,
-                 image_size_range: Tuple[int, int],
-                 max_objects: int,
-                 object_size_range: Tuple[float, float],
+def render_image(rng: np.random.Generator, image_size_range: Tuple[int, int],
+                 max_objects: int, object_size_range: Tuple[float, float],
                  empty_ratio: float,
                  max_occlusion: float) -> Tuple[np.ndarray, List[dict]]:
     """Draw one image and return it with its objects.
@@ -165,8 +180,9 @@ def render_image(rng: np.random.Generator,
         [x, y, w, h] of the visible pixels, ``area`` (visible pixels) and
         ``iscrowd`` (1 when too hidden or too small to learn from).
     """
-    height, width = (int(v) for v in rng.integers(
-        image_size_range[0], image_size_range[1] + 1, size=2))
+    height, width = (
+        int(v) for v in rng.integers(
+            image_size_range[0], image_size_range[1] + 1, size=2))
     img = random_texture(rng, height, width)
     owner = np.full((height, width), -1, dtype=np.int16)  # top shape per pixel
     # 1..max_objects, skewed towards fewer (mean about max_objects / 4 + 1).
@@ -179,9 +195,12 @@ def render_image(rng: np.random.Generator,
     for index in range(num_objects):
         category = int(rng.integers(len(SHAPE_CLASSES)))
         size = float(rng.uniform(min_size, max_size))
-        center = (rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height)
-        outline = shape_outline(SHAPE_CLASSES[category], rng.uniform(0.55, 1.0))
-        points = place_outline(outline, rng.uniform(0, 2 * np.pi), size, center)
+        center = (rng.uniform(0.1, 0.9) * width,
+                  rng.uniform(0.1, 0.9) * height)
+        outline = shape_outline(SHAPE_CLASSES[category],
+                                rng.uniform(0.55, 1.0))
+        points = place_outline(outline, rng.uniform(0, 2 * np.pi), size,
+                               center)
 
         # Rasterise in a local window that holds the whole shape, so that
         # its full area counts what the border hides; paste the part inside.
@@ -205,19 +224,19 @@ def render_image(rng: np.random.Generator,
         # Unlike what it covers: the background under it and every shape it
         # overlaps, so that each visible part has a visible edge.
         covered = np.unique(owner[window][under])
-        avoid = [np.median(img[window][under], axis=0)] + [
-            colours[i] for i in covered if i >= 0]
+        avoid = [np.median(img[window][under], axis=0)
+                 ] + [colours[i] for i in covered if i >= 0]
         colour = distinct_colour(rng, np.stack(avoid))
         colours[index] = colour
         ys, xs = np.mgrid[cy0:cy1, cx0:cx1].astype(np.float32)
         direction = rng.uniform(0, 2 * np.pi)
-        shading = ((xs - center[0]) * np.cos(direction)
-                   + (ys - center[1]) * np.sin(direction)) / max(size, 1.0)
+        shading = ((xs - center[0]) * np.cos(direction) +
+                   (ys - center[1]) * np.sin(direction)) / max(size, 1.0)
         layer = colour + (rng.uniform(15, 40) * shading)[..., None]
         img[window] = img[window] * (1.0 - alpha) + layer * alpha
         owner[window][under] = index
-        objects.append(dict(index=index, category=category,
-                            full_area=full_area))
+        objects.append(
+            dict(index=index, category=category, full_area=full_area))
 
     img += rng.normal(0, rng.uniform(2, 7), img.shape).astype(np.float32)
     img = np.clip(img, 0, 255).astype(np.uint8)
@@ -231,13 +250,17 @@ def render_image(rng: np.random.Generator,
         w, h = int(xs.max()) + 1 - x, int(ys.max()) + 1 - y
         hidden = 1.0 - len(xs) / obj['full_area']
         too_hard = hidden > max_occlusion or max(w, h) < min_size
-        annotations.append(dict(
-            category=obj['category'], bbox=[x, y, w, h], area=int(len(xs)),
-            iscrowd=int(too_hard)))
+        annotations.append(
+            dict(
+                category=obj['category'],
+                bbox=[x, y, w, h],
+                area=int(len(xs)),
+                iscrowd=int(too_hard)))
     return img, annotations
 
 
-def generation_params(num_images: int, seed: int,
+def generation_params(num_images: int,
+                      seed: int,
                       image_size_range: Sequence[int] = (192, 320),
                       max_objects: int = 12,
                       object_size_range: Sequence[float] = (8, 160),
@@ -256,57 +279,78 @@ def generation_params(num_images: int, seed: int,
         raise ValueError(f'shapes: object_size_range must be (min, max) with '
                          f'2 <= min <= max, got {object_size_range}')
     if max_objects < 0:
-        raise ValueError(f'shapes: max_objects must be >= 0, got {max_objects}')
+        raise ValueError(
+            f'shapes: max_objects must be >= 0, got {max_objects}')
     if not 0.0 <= empty_ratio <= 1.0 or not 0.0 <= max_occlusion <= 1.0:
         raise ValueError(f'shapes: empty_ratio and max_occlusion must be in '
                          f'[0, 1], got {empty_ratio} and {max_occlusion}')
     if image_format not in ('jpg', 'png'):
         raise ValueError(f"shapes: image_format must be 'jpg' or 'png', got "
                          f'{image_format!r}')
-    return dict(num_images=int(num_images), seed=int(seed),
-                image_size_range=[int(v) for v in image_size_range],
-                max_objects=int(max_objects),
-                object_size_range=[float(v) for v in object_size_range],
-                empty_ratio=float(empty_ratio),
-                max_occlusion=float(max_occlusion), image_format=image_format)
+    return dict(
+        num_images=int(num_images),
+        seed=int(seed),
+        image_size_range=[int(v) for v in image_size_range],
+        max_objects=int(max_objects),
+        object_size_range=[float(v) for v in object_size_range],
+        empty_ratio=float(empty_ratio),
+        max_occlusion=float(max_occlusion),
+        image_format=image_format)
 
 
 def _write_split(folder: str, split: str, params: Dict,
                  progress: bool) -> None:
     """Render every image of a split into ``folder`` and write its json."""
     os.makedirs(osp.join(folder, IMAGE_DIR))
-    encode = [cv2.IMWRITE_JPEG_QUALITY, 95] \
-        if params['image_format'] == 'jpg' else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    if params['image_format'] == 'jpg':
+        encode = [cv2.IMWRITE_JPEG_QUALITY, 95]
+    else:
+        encode = [cv2.IMWRITE_PNG_COMPRESSION, 1]
     images, annotations = [], []
     bar = ProgressBar(params['num_images']) if progress else None
     for index in range(params['num_images']):
         rng = np.random.default_rng([params['seed'], index])
-        img, objects = render_image(
-            rng, params['image_size_range'], params['max_objects'],
-            params['object_size_range'], params['empty_ratio'],
-            params['max_occlusion'])
+        img, objects = render_image(rng, params['image_size_range'],
+                                    params['max_objects'],
+                                    params['object_size_range'],
+                                    params['empty_ratio'],
+                                    params['max_occlusion'])
         file_name = f"{index:06d}.{params['image_format']}"
-        if not cv2.imwrite(osp.join(folder, IMAGE_DIR, file_name), img,
-                           encode):
+        if not cv2.imwrite(
+                osp.join(folder, IMAGE_DIR, file_name), img, encode):
             raise OSError(f'could not write {osp.join(folder, file_name)}')
-        images.append(dict(id=index + 1, file_name=file_name,
-                           height=img.shape[0], width=img.shape[1]))
+        images.append(
+            dict(
+                id=index + 1,
+                file_name=file_name,
+                height=img.shape[0],
+                width=img.shape[1]))
         for obj in objects:
-            annotations.append(dict(
-                id=len(annotations) + 1, image_id=index + 1,
-                category_id=obj['category'] + 1, bbox=obj['bbox'],
-                area=obj['area'], iscrowd=obj['iscrowd']))
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=index + 1,
+                    category_id=obj['category'] + 1,
+                    bbox=obj['bbox'],
+                    area=obj['area'],
+                    iscrowd=obj['iscrowd']))
         if bar is not None:
             bar.update()
     if bar is not None:
         bar.file.write('\n')
-    categories = [dict(id=i + 1, name=name, supercategory='shape')
-                  for i, name in enumerate(SHAPE_CLASSES)]
+    categories = [
+        dict(id=i + 1, name=name, supercategory='shape')
+        for i, name in enumerate(SHAPE_CLASSES)
+    ]
     with open(osp.join(folder, ANNOTATION_FILE), 'w') as f:
-        json.dump(dict(info=dict(description=f'cnet synthetic shapes, {split}',
-                                 generator=params),
-                       images=images, annotations=annotations,
-                       categories=categories), f)
+        json.dump(
+            dict(
+                info=dict(
+                    description=f'cnet synthetic shapes, {split}',
+                    generator=params),
+                images=images,
+                annotations=annotations,
+                categories=categories), f)
 
 
 def generate_shapes_dataset(out_dir: str,
@@ -342,15 +386,17 @@ def generate_shapes_dataset(out_dir: str,
     Returns:
         The path of the split's annotation file.
     """
-    params = generation_params(num_images, seed, image_size_range,
-                               max_objects, object_size_range, empty_ratio,
-                               max_occlusion, image_format)
+    params = generation_params(num_images, seed, image_size_range, max_objects,
+                               object_size_range, empty_ratio, max_occlusion,
+                               image_format)
     final = osp.join(out_dir, split)
     ann_file = osp.join(final, ANNOTATION_FILE)
     if osp.isfile(ann_file):
         return ann_file
-    print_log(f'generating the shapes {split} split ({num_images} images) '
-              f'into {final}', logger='current')
+    print_log(
+        f'generating the shapes {split} split ({num_images} images) '
+        f'into {final}',
+        logger='current')
     with written_into_place(final, ann_file) as temporary:
         _write_split(temporary, split, params, progress)
     return ann_file
@@ -410,20 +456,27 @@ class ShapesDataset(CocoDataset):
                 else num_images
             seed = defaults['seed'] if seed is None else seed
         self.split = split
-        self.generation = generation_params(
-            num_images, seed, image_size_range, max_objects,
-            object_size_range, empty_ratio, max_occlusion, image_format)
+        self.generation = generation_params(num_images, seed, image_size_range,
+                                            max_objects, object_size_range,
+                                            empty_ratio, max_occlusion,
+                                            image_format)
         super().__init__(
-            ann_file=f'{split}/{ANNOTATION_FILE}', data_root=data_root,
+            ann_file=f'{split}/{ANNOTATION_FILE}',
+            data_root=data_root,
             data_prefix=dict(img=f'{split}/{IMAGE_DIR}/'),
-            filter_cfg=filter_cfg, indices=indices,
-            serialize_data=serialize_data, pipeline=pipeline,
-            test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch,
+            filter_cfg=filter_cfg,
+            indices=indices,
+            serialize_data=serialize_data,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            lazy_init=lazy_init,
+            max_refetch=max_refetch,
             skip_bad_samples=skip_bad_samples)
 
     def load_data_list(self) -> List[dict]:
-        ensure_generated(self.ann_file, lambda: generate_shapes_dataset(
-            self.data_root, self.split, **self.generation))
+        ensure_generated(
+            self.ann_file, lambda: generate_shapes_dataset(
+                self.data_root, self.split, **self.generation))
         with open(self.ann_file) as f:
             written = json.load(f).get('info', {}).get('generator') or {}
         check_generation(self.ann_file, written, self.generation,

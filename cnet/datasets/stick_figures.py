@@ -43,13 +43,15 @@ IMAGE_DIR = 'images'
 # 2: limbs 0.07 of the figure's height thick (was 0.05); arms raised up to
 #    2.0 rad (was 2.6), elbows bent up to 1.6 rad (2.2), knees 1.0 (1.3).
 DRAWING_VERSION = 2
-DEFAULT_SPLITS = {'train': dict(num_images=1000, seed=0),
-                  'val': dict(num_images=100, seed=1)}
+DEFAULT_SPLITS = {
+    'train': dict(num_images=1000, seed=0),
+    'val': dict(num_images=100, seed=1)
+}
 
 # Joint indices (COCO order).
-(NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR, LEFT_SHOULDER,
- RIGHT_SHOULDER, LEFT_ELBOW, RIGHT_ELBOW, LEFT_WRIST, RIGHT_WRIST, LEFT_HIP,
- RIGHT_HIP, LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE) = range(17)
+(NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR, LEFT_SHOULDER, RIGHT_SHOULDER,
+ LEFT_ELBOW, RIGHT_ELBOW, LEFT_WRIST, RIGHT_WRIST, LEFT_HIP, RIGHT_HIP,
+ LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE) = range(17)
 # Limbs drawn as thick lines: (joint, joint, side) with side +1 left, -1
 # right.
 LIMBS = ((LEFT_SHOULDER, LEFT_ELBOW, 1), (LEFT_ELBOW, LEFT_WRIST, 1),
@@ -60,8 +62,8 @@ LIMBS = ((LEFT_SHOULDER, LEFT_ELBOW, 1), (LEFT_ELBOW, LEFT_WRIST, 1),
 
 def _rotate(vector: np.ndarray, angle: float) -> np.ndarray:
     cos, sin = np.cos(angle), np.sin(angle)
-    return np.array([cos * vector[0] - sin * vector[1],
-                     sin * vector[0] + cos * vector[1]])
+    return np.array(
+        [cos * vector[0] - sin * vector[1], sin * vector[0] + cos * vector[1]])
 
 
 def random_pose(rng: np.random.Generator, height: float,
@@ -75,10 +77,10 @@ def random_pose(rng: np.random.Generator, height: float,
         (17, 2) joint positions and the drawing sizes (``head``, ``limb``).
     """
     facing = 1.0 if rng.random() < 0.75 else -1.0
-    turn = rng.uniform(0.35, 1.0)          # 1: square to the camera
-    tilt = rng.normal(0, np.deg2rad(12))   # whole-body lean
+    turn = rng.uniform(0.35, 1.0)  # 1: square to the camera
+    tilt = rng.normal(0, np.deg2rad(12))  # whole-body lean
     up = _rotate(np.array([0.0, -1.0]), tilt)
-    side = _rotate(np.array([1.0, 0.0]), tilt) * facing   # towards its left
+    side = _rotate(np.array([1.0, 0.0]), tilt) * facing  # towards its left
     joints = np.zeros((17, 2))
     hip = np.asarray(center, dtype=np.float64)
     neck = hip + up * 0.30 * height
@@ -93,15 +95,17 @@ def random_pose(rng: np.random.Generator, height: float,
     look = rng.uniform(-0.35, 0.35) * head_radius
     joints[NOSE] = head + side * look * facing + up * -0.15 * head_radius
     for eye, sign in ((LEFT_EYE, 1), (RIGHT_EYE, -1)):
-        joints[eye] = (head + side * (sign * 0.42 * head_radius * turn +
-                                      look * facing) + up * 0.25 * head_radius)
+        joints[eye] = (
+            head + side * (sign * 0.42 * head_radius * turn + look * facing) +
+            up * 0.25 * head_radius)
     for ear, sign in ((LEFT_EAR, 1), (RIGHT_EAR, -1)):
         joints[ear] = head + side * sign * 0.95 * head_radius * turn
 
     down = -up
-    for shoulder, elbow, wrist, sign in (
-            (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, 1),
-            (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, -1)):
+    for shoulder, elbow, wrist, sign in ((LEFT_SHOULDER, LEFT_ELBOW,
+                                          LEFT_WRIST, 1),
+                                         (RIGHT_SHOULDER, RIGHT_ELBOW,
+                                          RIGHT_WRIST, -1)):
         # Abduction from hanging down, outwards; the elbow bends either way.
         raise_angle = rng.uniform(-0.2, 2.0) * sign * facing
         upper = _rotate(down, -raise_angle) * 0.17 * height
@@ -115,9 +119,13 @@ def random_pose(rng: np.random.Generator, height: float,
         thigh = _rotate(down, -spread) * 0.23 * height
         joints[knee] = joints[hip_joint] + thigh
         knee_bend = rng.uniform(-1.0, 1.0)
-        joints[ankle] = joints[knee] + _rotate(thigh, knee_bend) * (0.22 / 0.23)
-    sizes = dict(head=head_radius, head_center=head, facing=facing,
-                 limb=max(2.0, 0.07 * height))
+        joints[ankle] = joints[knee] + _rotate(thigh,
+                                               knee_bend) * (0.22 / 0.23)
+    sizes = dict(
+        head=head_radius,
+        head_center=head,
+        facing=facing,
+        limb=max(2.0, 0.07 * height))
     return joints, sizes
 
 
@@ -128,7 +136,7 @@ def _shade(colour: np.ndarray, factor: float) -> Tuple[float, float, float]:
 def draw_figure(layer: np.ndarray, mask: np.ndarray, joints: np.ndarray,
                 sizes: dict, colour: np.ndarray) -> None:
     """Draw one figure into ``layer`` (BGR float) and ``mask`` (uint8)."""
-    shift = 4   # sub-pixel precision of OpenCV's drawing
+    shift = 4  # sub-pixel precision of OpenCV's drawing
     scale = 1 << shift
 
     def pt(p):
@@ -139,8 +147,10 @@ def draw_figure(layer: np.ndarray, mask: np.ndarray, joints: np.ndarray,
     # The back is seen darker than the front.
     body = colour * (1.0 if sizes['facing'] > 0 else 0.8)
     for canvas, value in ((layer, None), (mask, 255)):
+
         def paint(c):
             return value if value is not None else c
+
         cv2.fillConvexPoly(canvas, np.array([pt(p) for p in torso], np.int32),
                            paint(_shade(body, 1.0)), cv2.LINE_8, shift)
         # Right limbs first: the left ones are the lighter, nearer side.
@@ -169,17 +179,16 @@ def draw_figure(layer: np.ndarray, mask: np.ndarray, joints: np.ndarray,
                    -1, cv2.LINE_8, shift)
 
 
-def render_image(rng: np.random.Generator,
-                 image_size_range: Tuple[int, int],
-                 max_figures: int,
-                 figure_size_range: Tuple[float, float],
+def render_image(rng: np.random.Generator, image_size_range: Tuple[int, int],
+                 max_figures: int, figure_size_range: Tuple[float, float],
                  occluder_prob: float,
                  max_occlusion: float) -> Tuple[np.ndarray, List[dict]]:
     """Draw one image; return it with one dict per figure: ``bbox`` COCO
     [x, y, w, h] of the visible pixels, ``area``, ``keypoints`` (17, 3)
     and ``iscrowd``."""
-    height, width = (int(v) for v in rng.integers(
-        image_size_range[0], image_size_range[1] + 1, size=2))
+    height, width = (
+        int(v) for v in rng.integers(
+            image_size_range[0], image_size_range[1] + 1, size=2))
     img = random_texture(rng, height, width)
     owner = np.full((height, width), -1, dtype=np.int16)
     num_figures = 1 + int(rng.uniform() ** 1.5 * max_figures) \
@@ -187,13 +196,20 @@ def render_image(rng: np.random.Generator,
     num_figures = min(num_figures, max_figures)
     figures = []
     for index in range(num_figures):
-        size = float(np.exp(rng.uniform(np.log(figure_size_range[0]),
-                                        np.log(figure_size_range[1]))))
+        size = float(
+            np.exp(
+                rng.uniform(
+                    np.log(figure_size_range[0]),
+                    np.log(figure_size_range[1]))))
         center = (rng.uniform(0.15, 0.85) * width,
                   rng.uniform(0.3, 0.7) * height)
         joints, sizes = random_pose(rng, size, center)
-        hsv = np.array([[[rng.integers(0, 180), rng.integers(120, 256),
-                          rng.integers(110, 220)]]], dtype=np.uint8)
+        hsv = np.array([[[
+            rng.integers(0, 180),
+            rng.integers(120, 256),
+            rng.integers(110, 220)
+        ]]],
+                       dtype=np.uint8)
         colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
         layer = np.zeros((height, width, 3), np.float32)
         mask = np.zeros((height, width), np.uint8)
@@ -204,8 +220,12 @@ def render_image(rng: np.random.Generator,
             continue
         img[drawn] = layer[drawn]
         owner[drawn] = index
-        figures.append(dict(index=index, joints=joints, full_area=full_area,
-                            facing=sizes['facing']))
+        figures.append(
+            dict(
+                index=index,
+                joints=joints,
+                full_area=full_area,
+                facing=sizes['facing']))
     if rng.random() < occluder_prob:
         for _ in range(int(rng.integers(1, 3))):
             w = int(rng.uniform(0.15, 0.4) * width)
@@ -229,23 +249,27 @@ def render_image(rng: np.random.Generator,
         keypoints = np.zeros((17, 3))
         for j, (jx, jy) in enumerate(figure['joints']):
             if not (0 <= jx < width and 0 <= jy < height):
-                continue                      # outside: not labelled
+                continue  # outside: not labelled
             seen = owner[int(jy), int(jx)] == figure['index']
             if figure['facing'] < 0 and j in (NOSE, LEFT_EYE, RIGHT_EYE):
-                seen = False                  # behind the head
-            keypoints[j] = (round(float(jx), 2), round(float(jy), 2),
-                            2 if seen else 1)
+                seen = False  # behind the head
+            keypoints[j] = (round(float(jx), 2), round(float(jy),
+                                                       2), 2 if seen else 1)
         too_hard = hidden > max_occlusion or max(w, h) < 16
         if too_hard:
             keypoints[:] = 0
-        annotations.append(dict(
-            bbox=[x, y, w, h], area=int(len(xs)), iscrowd=int(too_hard),
-            keypoints=keypoints.reshape(-1).tolist(),
-            num_keypoints=int((keypoints[:, 2] > 0).sum())))
+        annotations.append(
+            dict(
+                bbox=[x, y, w, h],
+                area=int(len(xs)),
+                iscrowd=int(too_hard),
+                keypoints=keypoints.reshape(-1).tolist(),
+                num_keypoints=int((keypoints[:, 2] > 0).sum())))
     return img, annotations
 
 
-def generation_params(num_images: int, seed: int,
+def generation_params(num_images: int,
+                      seed: int,
                       image_size_range: Sequence[int] = (128, 192),
                       max_figures: int = 4,
                       figure_size_range: Sequence[float] = (48, 160),
@@ -268,13 +292,15 @@ def generation_params(num_images: int, seed: int,
         raise ValueError(f'stick figures: need max_figures >= 0 and '
                          f'occluder_prob, max_occlusion in [0, 1], got '
                          f'{max_figures}, {occluder_prob}, {max_occlusion}')
-    return dict(num_images=int(num_images), seed=int(seed),
-                image_size_range=[int(v) for v in image_size_range],
-                max_figures=int(max_figures),
-                figure_size_range=[float(v) for v in figure_size_range],
-                occluder_prob=float(occluder_prob),
-                max_occlusion=float(max_occlusion),
-                drawing=DRAWING_VERSION)
+    return dict(
+        num_images=int(num_images),
+        seed=int(seed),
+        image_size_range=[int(v) for v in image_size_range],
+        max_figures=int(max_figures),
+        figure_size_range=[float(v) for v in figure_size_range],
+        occluder_prob=float(occluder_prob),
+        max_occlusion=float(max_occlusion),
+        drawing=DRAWING_VERSION)
 
 
 def generate_stick_figures(out_dir: str, split: str, num_images: int,
@@ -295,34 +321,52 @@ def generate_stick_figures(out_dir: str, split: str, num_images: int,
     ann_file = osp.join(final, ANNOTATION_FILE)
     if osp.isfile(ann_file):
         return ann_file
-    print_log(f'generating the stick-figure {split} split ({num_images} '
-              f'images) into {final}', logger='current')
+    print_log(
+        f'generating the stick-figure {split} split ({num_images} '
+        f'images) into {final}',
+        logger='current')
     with written_into_place(final, ann_file) as temporary:
         os.makedirs(osp.join(temporary, IMAGE_DIR))
         images, annotations = [], []
         for index in range(num_images):
             rng = np.random.default_rng([params['seed'], index])
-            img, figures = render_image(
-                rng, params['image_size_range'], params['max_figures'],
-                params['figure_size_range'], params['occluder_prob'],
-                params['max_occlusion'])
+            img, figures = render_image(rng, params['image_size_range'],
+                                        params['max_figures'],
+                                        params['figure_size_range'],
+                                        params['occluder_prob'],
+                                        params['max_occlusion'])
             file_name = f'{index:06d}.png'
-            cv2.imwrite(osp.join(temporary, IMAGE_DIR, file_name), img,
-                        [cv2.IMWRITE_PNG_COMPRESSION, 1])
-            images.append(dict(id=index + 1, file_name=file_name,
-                               height=img.shape[0], width=img.shape[1]))
+            cv2.imwrite(
+                osp.join(temporary, IMAGE_DIR, file_name), img,
+                [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            images.append(
+                dict(
+                    id=index + 1,
+                    file_name=file_name,
+                    height=img.shape[0],
+                    width=img.shape[1]))
             for figure in figures:
-                annotations.append(dict(id=len(annotations) + 1,
-                                        image_id=index + 1, category_id=1,
-                                        **figure))
-        category = dict(id=1, name='person', supercategory='person',
-                        keypoints=list(COCO_KEYPOINT_NAMES),
-                        skeleton=[[a + 1, b + 1] for a, b in COCO_SKELETON])
+                annotations.append(
+                    dict(
+                        id=len(annotations) + 1,
+                        image_id=index + 1,
+                        category_id=1,
+                        **figure))
+        category = dict(
+            id=1,
+            name='person',
+            supercategory='person',
+            keypoints=list(COCO_KEYPOINT_NAMES),
+            skeleton=[[a + 1, b + 1] for a, b in COCO_SKELETON])
         with open(osp.join(temporary, ANNOTATION_FILE), 'w') as f:
-            json.dump(dict(info=dict(description='cnet stick figures, ' +
-                                     split, generator=params),
-                           images=images, annotations=annotations,
-                           categories=[category]), f)
+            json.dump(
+                dict(
+                    info=dict(
+                        description='cnet stick figures, ' + split,
+                        generator=params),
+                    images=images,
+                    annotations=annotations,
+                    categories=[category]), f)
     return ann_file
 
 
@@ -368,16 +412,23 @@ class StickFiguresDataset(CocoKeypointsDataset):
             defaults['seed'] if seed is None else seed, image_size_range,
             max_figures, figure_size_range, occluder_prob, max_occlusion)
         super().__init__(
-            ann_file=f'{split}/{ANNOTATION_FILE}', data_root=data_root,
+            ann_file=f'{split}/{ANNOTATION_FILE}',
+            data_root=data_root,
             data_prefix=dict(img=f'{split}/{IMAGE_DIR}/'),
-            filter_cfg=filter_cfg, indices=indices,
-            serialize_data=serialize_data, pipeline=pipeline,
-            test_mode=test_mode, lazy_init=lazy_init)
+            filter_cfg=filter_cfg,
+            indices=indices,
+            serialize_data=serialize_data,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            lazy_init=lazy_init)
 
     def load_data_list(self) -> List[dict]:
-        ensure_generated(self.ann_file, lambda: generate_stick_figures(
-            self.data_root, self.split,
-            **{k: v for k, v in self.generation.items() if k != 'drawing'}))
+        ensure_generated(
+            self.ann_file, lambda: generate_stick_figures(
+                self.data_root, self.split, **{
+                    k: v
+                    for k, v in self.generation.items() if k != 'drawing'
+                }))
         with open(self.ann_file) as f:
             written = json.load(f).get('info', {}).get('generator') or {}
         check_generation(self.ann_file, written, self.generation,

@@ -4,7 +4,12 @@ onnx / onnxruntime (and onnxscript for the dynamo exporter) are optional:
 this package imports without them and names the missing one when a
 function needs it.
 """
-from .onnx import CenterNetExportable, decode_full_map, export_metadata, export_onnx
+from .onnx import (
+                   CenterNetExportable,
+                   decode_full_map,
+                   export_metadata,
+                   export_onnx,
+)
 from .runtime import OnnxDetector
 from .verify import (
                    compare_detections,

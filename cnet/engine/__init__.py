@@ -20,7 +20,11 @@ from .checkpoint_convert import (
 from .cpu_ddp import CPUDistributedDataParallel
 from .hooks import *  # noqa: F401,F403
 from .loops import ResumableEpochBasedTrainLoop
-from .optim_wrapper import AutocastOptimWrapper, GuardedOptimWrapper, NonFiniteLossError
+from .optim_wrapper import (
+                                 AutocastOptimWrapper,
+                                 GuardedOptimWrapper,
+                                 NonFiniteLossError,
+)
 from .runner import CenterNetRunner, ResumableRunner
 
 __all__ = [

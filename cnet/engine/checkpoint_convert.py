@@ -444,7 +444,10 @@ def load_checkpoint(model: nn.Module, filename: str,
     """mmengine's ``load_checkpoint`` that also takes the original
     CenterNet's and MMDetection's checkpoints (converted, then loaded
     strictly); any other checkpoint loads exactly as with mmengine's."""
-    from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+    from mmengine.runner.checkpoint import (
+        _load_checkpoint,
+        _load_checkpoint_to_model,
+    )
     checkpoint = _load_checkpoint(filename, map_location)
     if not isinstance(checkpoint, dict):
         raise RuntimeError(

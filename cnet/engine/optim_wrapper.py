@@ -105,7 +105,7 @@ class GuardedOptimWrapper(OptimWrapper):
                  f'(on this or another rank) at {describe_batch()}')
         if self.nonfinite_loss == 'raise':
             raise NonFiniteLossError(
-                f'{where}; optim_wrapper.nonfinite_loss=\'raise\'')
+                f"{where}; optim_wrapper.nonfinite_loss='raise'")
         if self._consecutive_nonfinite > self.max_consecutive_nonfinite:
             raise NonFiniteLossError(
                 f'{where}: {self._consecutive_nonfinite} steps in a row, more '

@@ -29,7 +29,10 @@ from mmengine.dist import master_only
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+from mmengine.runner.checkpoint import (
+    _load_checkpoint,
+    _load_checkpoint_to_model,
+)
 from torch.utils.data import DataLoader
 
 from cnet.fileio import TEMP_SUFFIX, replace_durably
@@ -140,7 +143,7 @@ class ResumableRunner(CenterNetRunner):
                        map_location=map_location)
         if self._loaded_rng_states is None:
             self.logger.warning(
-                f'{filename} holds no RNG states (not saved by cnet\'s '
+                f"{filename} holds no RNG states (not saved by cnet's "
                 f'ResumableRunner): training goes on from the seed, not '
                 f'from the random streams of the interrupted run')
             return

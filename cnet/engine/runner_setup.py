@@ -19,14 +19,15 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from cnet.datasets.transforms import ORIGINAL_TEST_SCALES
-from cnet.models.detectors import CenterNetTTAModel
 from cnet.engine.runner import CenterNetRunner
+from cnet.models.detectors import CenterNetTTAModel
 
 from .config_checks import check_cfg_options
 from .setup_env import register_all_modules
 
 
-def load_config(config: str, cfg_options: Optional[Dict[str, Any]] = None,
+def load_config(config: str,
+                cfg_options: Optional[Dict[str, Any]] = None,
                 work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
     """Read ``config``, apply ``--cfg-options``, settle work dir and DDP."""
@@ -61,8 +62,9 @@ def _add_tensorboard(cfg: Config, config: str) -> None:
                           f'package (pip install tensorboard)')
     visualizer = cfg.setdefault('visualizer', ConfigDict(type='Visualizer'))
     backends = list(visualizer.get('vis_backends') or [])
-    if not any(backend.get('type') == 'TensorboardVisBackend'
-               for backend in backends):
+    if not any(
+            backend.get('type') == 'TensorboardVisBackend'
+            for backend in backends):
         backends.append(dict(type='TensorboardVisBackend'))
     visualizer.vis_backends = backends
 
@@ -81,12 +83,14 @@ def _settle_device(cfg: Config) -> None:
             find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
-def setup_train_config(config: str, work_dir: Optional[str] = None,
-                       resume: Optional[str] = None, amp: bool = False,
+def setup_train_config(config: str,
+                       work_dir: Optional[str] = None,
+                       resume: Optional[str] = None,
+                       amp: bool = False,
                        auto_scale_lr: bool = False,
                        cfg_options: Optional[Dict[str, Any]] = None,
-                       launcher: str = 'none', compile: bool = False
-                       ) -> Config:
+                       launcher: str = 'none',
+                       compile: bool = False) -> Config:
     """The config ``tools/train.py`` runs.
 
     Args:
@@ -132,20 +136,25 @@ def use_autocast(cfg: Config) -> None:
         wrapper.setdefault('dtype', 'auto')
         return
     if wrapper.get('type') not in (None, 'OptimWrapper', 'GuardedOptimWrapper',
-                                   'cnet.GuardedOptimWrapper', 'AmpOptimWrapper'):
+                                   'cnet.GuardedOptimWrapper',
+                                   'AmpOptimWrapper'):
         raise ValueError(f'--amp: optim_wrapper.type {wrapper.type!r} is '
                          f'not an OptimWrapper that cnet can autocast')
     wrapper.type = 'AutocastOptimWrapper'
     wrapper.dtype = 'auto'
 
 
-def setup_test_config(config: str, checkpoint: str,
+def setup_test_config(config: str,
+                      checkpoint: str,
                       work_dir: Optional[str] = None,
-                      out: Optional[str] = None, format_only: bool = False,
+                      out: Optional[str] = None,
+                      format_only: bool = False,
                       show_dir: Optional[str] = None,
                       cfg_options: Optional[Dict[str, Any]] = None,
-                      launcher: str = 'none', tta: bool = False,
-                      progress: bool = True, compile: bool = False) -> Config:
+                      launcher: str = 'none',
+                      tta: bool = False,
+                      progress: bool = True,
+                      compile: bool = False) -> Config:
     """The config ``tools/test.py`` runs.
 
     Args:
@@ -154,7 +163,8 @@ def setup_test_config(config: str, checkpoint: str,
             missing).
         format_only: only write ``out`` (test-dev), do not evaluate.
         show_dir: draw the detections of every image into this folder
-            (relative to the work dir's timestamped run folder, as MMDetection).
+            (relative to the work dir's timestamped run folder, as
+            MMDetection).
         tta: test with the config's ``tta_model`` and ``tta_pipeline`` (see
             :func:`apply_tta`).
         progress: add a :class:`ProgressBarHook` over the test images
@@ -178,8 +188,8 @@ def setup_test_config(config: str, checkpoint: str,
                 prefix = prefix[:-len(suffix)]
                 break
         evaluators = cfg.test_evaluator
-        for evaluator in (evaluators if isinstance(evaluators, list)
-                          else [evaluators]):
+        for evaluator in (evaluators
+                          if isinstance(evaluators, list) else [evaluators]):
             evaluator.outfile_prefix = prefix
             evaluator.format_only = format_only
     if show_dir is not None:
@@ -188,8 +198,8 @@ def setup_test_config(config: str, checkpoint: str,
     if tta:
         apply_tta(cfg)
     custom_hooks = list(cfg.get('custom_hooks') or [])
-    if progress and not any(hook.get('type') == 'ProgressBarHook'
-                            for hook in custom_hooks):
+    if progress and not any(
+            hook.get('type') == 'ProgressBarHook' for hook in custom_hooks):
         cfg.custom_hooks = custom_hooks + [dict(type='ProgressBarHook')]
     warn_on_padded_test_batches(cfg)
     return cfg
@@ -205,8 +215,9 @@ def warn_on_padded_test_batches(cfg: Config) -> None:
     if not loader or loader.get('batch_size', 1) <= 1:
         return
     pipeline = loader.get('dataset', {}).get('pipeline', [])
-    if any(t.get('type') == 'CenterAffine' and
-           t.get('mode', 'keep_res') == 'keep_res' for t in pipeline):
+    if any(
+            t.get('type') == 'CenterAffine'
+            and t.get('mode', 'keep_res') == 'keep_res' for t in pipeline):
         warnings.warn(
             f'test_dataloader.batch_size={loader.batch_size} with keep_res '
             f'inputs: images of different sizes are padded into one batch, '
@@ -246,12 +257,16 @@ def default_tta_pipeline(test_pipeline: List[dict],
     affine.pop('type')
     scale_factor = affine.pop('scale_factor', 1.0)
     if scale_factor != 1.0:
-        raise ValueError(f'--tta: the test pipeline\'s CenterAffine has '
+        raise ValueError(f"--tta: the test pipeline's CenterAffine has "
                          f'scale_factor={scale_factor}; the TTA views set it')
     return [copy.deepcopy(step) for step in test_pipeline[:index]] + [
-        dict(type='CenterAffineTTA', scales=tuple(scales), **affine,
-             transforms=[copy.deepcopy(step)
-                         for step in test_pipeline[index + 1:]])
+        dict(
+            type='CenterAffineTTA',
+            scales=tuple(scales),
+            **affine,
+            transforms=[
+                copy.deepcopy(step) for step in test_pipeline[index + 1:]
+            ])
     ]
 
 
@@ -274,25 +289,28 @@ def apply_tta(cfg: Config) -> None:
             f'augmentation ({cfg.get("tta_note", "see the config")})')
     if 'tta_model' not in cfg:
         cfg.tta_model = copy.deepcopy(DEFAULT_TTA_MODEL)
-        print_log(f'--tta: the config has no tta_model; using '
-                  f'{cfg.tta_model}', logger='current',
-                  level=logging.WARNING)
+        print_log(
+            f'--tta: the config has no tta_model; using '
+            f'{cfg.tta_model}',
+            logger='current',
+            level=logging.WARNING)
     dataset = cfg.test_dataloader.dataset
     while 'dataset' in dataset:  # wrappers (ConcatDataset, ...)
         dataset = dataset.dataset
     if 'tta_pipeline' not in cfg:
         cfg.tta_pipeline = default_tta_pipeline(dataset.pipeline)
-        print_log(f'--tta: the config has no tta_pipeline; derived from its '
-                  f'test pipeline with the original\'s scales '
-                  f'{ORIGINAL_TEST_SCALES}: {cfg.tta_pipeline}',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'--tta: the config has no tta_pipeline; derived from its '
+            f"test pipeline with the original's scales "
+            f'{ORIGINAL_TEST_SCALES}: {cfg.tta_pipeline}',
+            logger='current',
+            level=logging.WARNING)
     tta_model = dict(cfg.tta_model)
     if tta_model.get('type') in ('CenterNetTTAModel',
                                  'cnet.CenterNetTTAModel'):
         # The defaults written out, so that the config printed in the log
         # says what the test ran.
-        tta_model = {**copy.deepcopy(CenterNetTTAModel.DEFAULTS),
-                     **tta_model}
+        tta_model = {**copy.deepcopy(CenterNetTTAModel.DEFAULTS), **tta_model}
     cfg.model = ConfigDict(**tta_model, module=cfg.model)
     dataset.pipeline = cfg.tta_pipeline
 

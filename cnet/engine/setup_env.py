@@ -5,7 +5,10 @@ import warnings
 
 from mmengine import DefaultScope
 
-from cnet.fileio import register_checkpoint_loaders, register_checkpoint_safe_globals
+from cnet.fileio import (
+    register_checkpoint_loaders,
+    register_checkpoint_safe_globals,
+)
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:

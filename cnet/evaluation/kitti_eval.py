@@ -55,7 +55,8 @@ LABEL_FIELDS = ('truncated', 'occluded', 'alpha', 'bbox', 'dimensions',
 
 
 # --------------------------------------------------------------- overlaps
-def image_box_overlap(boxes: np.ndarray, query_boxes: np.ndarray,
+def image_box_overlap(boxes: np.ndarray,
+                      query_boxes: np.ndarray,
                       criterion: int = -1) -> np.ndarray:
     """The devkit's 2-D overlap (no ``+ 1``), (N, 4) × (M, 4) → (N, M).
 
@@ -64,10 +65,12 @@ def image_box_overlap(boxes: np.ndarray, query_boxes: np.ndarray,
     """
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     query_boxes = np.asarray(query_boxes, np.float64).reshape(-1, 4)
-    width = (np.minimum(boxes[:, None, 2], query_boxes[None, :, 2]) -
-             np.maximum(boxes[:, None, 0], query_boxes[None, :, 0]))
-    height = (np.minimum(boxes[:, None, 3], query_boxes[None, :, 3]) -
-              np.maximum(boxes[:, None, 1], query_boxes[None, :, 1]))
+    width = (
+        np.minimum(boxes[:, None, 2], query_boxes[None, :, 2]) -
+        np.maximum(boxes[:, None, 0], query_boxes[None, :, 0]))
+    height = (
+        np.minimum(boxes[:, None, 3], query_boxes[None, :, 3]) -
+        np.maximum(boxes[:, None, 1], query_boxes[None, :, 1]))
     inter = np.where((width > 0) & (height > 0), width * height, 0.0)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     query_area = ((query_boxes[:, 2] - query_boxes[:, 0]) *
@@ -106,8 +109,9 @@ def convex_intersection_area(subject: np.ndarray, clip: np.ndarray) -> float:
             if side_current >= 0:
                 if side_previous < 0:
                     t = side_previous / (side_previous - side_current)
-                    output.append((previous[0] + t * (current[0] - previous[0]),
-                                   previous[1] + t * (current[1] - previous[1])))
+                    output.append(
+                        (previous[0] + t * (current[0] - previous[0]),
+                         previous[1] + t * (current[1] - previous[1])))
                 output.append(current)
             elif side_previous >= 0:
                 t = side_previous / (side_previous - side_current)
@@ -121,8 +125,8 @@ def convex_intersection_area(subject: np.ndarray, clip: np.ndarray) -> float:
     return max(area / 2, 0.0)
 
 
-def _bev_intersections(boxes: np.ndarray, query_boxes: np.ndarray
-                       ) -> np.ndarray:
+def _bev_intersections(boxes: np.ndarray,
+                       query_boxes: np.ndarray) -> np.ndarray:
     """(N, M) footprint intersection areas of (N, 5) and (M, 5) boxes."""
     corners, query_corners = bev_corners(boxes), bev_corners(query_boxes)
     inter = np.zeros((len(corners), len(query_corners)))
@@ -157,7 +161,7 @@ def box3d_overlap(boxes: np.ndarray, query_boxes: np.ndarray) -> np.ndarray:
     boxes = np.asarray(boxes, np.float64).reshape(-1, 7)
     query_boxes = np.asarray(query_boxes, np.float64).reshape(-1, 7)
     inter_area = _bev_intersections(boxes[:, [0, 2, 5, 4, 6]],
-                                     query_boxes[:, [0, 2, 5, 4, 6]])
+                                    query_boxes[:, [0, 2, 5, 4, 6]])
     top = np.minimum(boxes[:, None, 1], query_boxes[None, :, 1])
     bottom = np.maximum(boxes[:, None, 1] - boxes[:, None, 3],
                         query_boxes[None, :, 1] - query_boxes[None, :, 3])
@@ -174,15 +178,20 @@ def _overlaps(metric: str, det: Dict[str, np.ndarray],
     if metric == 'bbox':
         return image_box_overlap(det['bbox'], gt['bbox'])
     if metric == 'bev':
+
         def to_bev(a):
-            return np.concatenate([a['location'][:, [0, 2]],
-                                   a['dimensions'][:, [2, 1]],
-                                   a['rotation_y'][:, None]], axis=1)
+            return np.concatenate([
+                a['location'][:, [0, 2]], a['dimensions'][:, [2, 1]],
+                a['rotation_y'][:, None]
+            ],
+                                  axis=1)
+
         return bev_box_overlap(to_bev(det), to_bev(gt))
 
     def to_3d(a):
-        return np.concatenate([a['location'], a['dimensions'],
-                               a['rotation_y'][:, None]], axis=1)
+        return np.concatenate(
+            [a['location'], a['dimensions'], a['rotation_y'][:, None]], axis=1)
+
     return box3d_overlap(to_3d(det), to_3d(gt))
 
 
@@ -220,10 +229,14 @@ def clean_data(gt: Dict[str, np.ndarray], det: Dict[str, np.ndarray],
     return ignored_gt, ignored_det, dontcare, int((ignored_gt == 0).sum())
 
 
-def compute_statistics(overlaps: np.ndarray, dontcare_overlaps: np.ndarray,
-                       ignored_gt: np.ndarray, ignored_det: np.ndarray,
-                       scores: np.ndarray, delta_alpha: Optional[np.ndarray],
-                       min_overlap: float, threshold: float = 0.0,
+def compute_statistics(overlaps: np.ndarray,
+                       dontcare_overlaps: np.ndarray,
+                       ignored_gt: np.ndarray,
+                       ignored_det: np.ndarray,
+                       scores: np.ndarray,
+                       delta_alpha: Optional[np.ndarray],
+                       min_overlap: float,
+                       threshold: float = 0.0,
                        compute_fp: bool = True) -> Dict[str, object]:
     """The devkit's ``computeStatistics`` for one image.
 
@@ -289,11 +302,16 @@ def compute_statistics(overlaps: np.ndarray, dontcare_overlaps: np.ndarray,
             fp -= int(in_dontcare.sum())
         if delta_alpha is not None and (tp > 0 or fp > 0):
             similarity = float(np.sum((1.0 + np.cos(deltas)) / 2.0))
-    return dict(tp=tp, fp=fp, fn=fn, similarity=similarity,
-                scores=np.asarray(tp_scores, np.float64))
+    return dict(
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        similarity=similarity,
+        scores=np.asarray(tp_scores, np.float64))
 
 
-def get_thresholds(scores: np.ndarray, num_gt: int,
+def get_thresholds(scores: np.ndarray,
+                   num_gt: int,
                    num_points: int = NUM_SAMPLE_POINTS) -> np.ndarray:
     """The devkit's ``getThresholds``: scores at recalls 0, 1/40, ..., 1."""
     scores = np.sort(np.asarray(scores, np.float64))[::-1]
@@ -309,8 +327,7 @@ def get_thresholds(scores: np.ndarray, num_gt: int,
     return np.asarray(thresholds)
 
 
-def average_precision(precision: np.ndarray, recall_points: int = 11
-                      ) -> float:
+def average_precision(precision: np.ndarray, recall_points: int = 11) -> float:
     """AP in percent from the 41 sampled precisions.
 
     11 points: recall 0, 0.1, ..., 1 (every 4th sample; the devkit's
@@ -324,12 +341,16 @@ def average_precision(precision: np.ndarray, recall_points: int = 11
                      f'got {recall_points}')
 
 
-def eval_class(gt_annos: Sequence[Dict[str, np.ndarray]],
-               dt_annos: Sequence[Dict[str, np.ndarray]],
-               class_name: str, difficulty: int, metric: str,
-               min_overlap: float, compute_aos: bool = False,
-               overlaps: Optional[Sequence[np.ndarray]] = None
-               ) -> Dict[str, np.ndarray]:
+def eval_class(
+        gt_annos: Sequence[Dict[str, np.ndarray]],
+        dt_annos: Sequence[Dict[str, np.ndarray]],
+        class_name: str,
+        difficulty: int,
+        metric: str,
+        min_overlap: float,
+        compute_aos: bool = False,
+        overlaps: Optional[Sequence[np.ndarray]] = None
+) -> Dict[str, np.ndarray]:
     """Precision (and AOS) curves of one class at one difficulty.
 
     Args:
@@ -358,21 +379,23 @@ def eval_class(gt_annos: Sequence[Dict[str, np.ndarray]],
         ignored_gt, ignored_det, dontcare, valid = clean_data(
             gt, det, class_name, difficulty)
         num_gt += valid
-        image_overlaps = (_overlaps(metric, det, gt) if overlaps is None
-                          else overlaps[index])
+        image_overlaps = (
+            _overlaps(metric, det, gt)
+            if overlaps is None else overlaps[index])
         if metric == 'bbox' and len(dontcare):
             dontcare_overlaps = image_box_overlap(
                 det['bbox'], gt['bbox'][dontcare], criterion=0)
         else:
             # DontCare regions have no 3-D box: they never overlap in 3-D.
             dontcare_overlaps = np.zeros((len(det['name']), 0))
-        delta = (gt['alpha'][None, :] - det['alpha'][:, None]
-                 if compute_aos else None)
+        delta = (
+            gt['alpha'][None, :] -
+            det['alpha'][:, None] if compute_aos else None)
         item = (image_overlaps, dontcare_overlaps, ignored_gt, ignored_det,
                 np.asarray(det['score'], np.float64), delta)
         prepared.append(item)
-        first = compute_statistics(*item, min_overlap=min_overlap,
-                                   compute_fp=False)
+        first = compute_statistics(
+            *item, min_overlap=min_overlap, compute_fp=False)
         all_scores.append(first['scores'])
     precision = np.zeros(NUM_SAMPLE_POINTS)
     aos = np.zeros(NUM_SAMPLE_POINTS)
@@ -404,12 +427,13 @@ def eval_class(gt_annos: Sequence[Dict[str, np.ndarray]],
     return dict(precision=precision, aos=aos, num_gt=num_gt)
 
 
-def kitti_eval(gt_annos: Sequence[Dict[str, np.ndarray]],
-               dt_annos: Sequence[Dict[str, np.ndarray]],
-               classes: Sequence[str] = ('Car', 'Pedestrian', 'Cyclist'),
-               overlap_sets: Optional[Dict[str, Dict[str, float]]] = None,
-               recall_points: Sequence[int] = (11, 40)
-               ) -> Dict[str, float]:
+def kitti_eval(
+    gt_annos: Sequence[Dict[str, np.ndarray]],
+    dt_annos: Sequence[Dict[str, np.ndarray]],
+    classes: Sequence[str] = ('Car', 'Pedestrian', 'Cyclist'),
+    overlap_sets: Optional[Dict[str, Dict[str, float]]] = None,
+    recall_points: Sequence[int] = (11, 40)
+) -> Dict[str, float]:
     """Every KITTI number: AP per class, metric, difficulty, overlap, recall.
 
     Keys read ``{class}_{metric}_{difficulty}_{overlap}_R{points}``, e.g.
@@ -428,20 +452,30 @@ def kitti_eval(gt_annos: Sequence[Dict[str, np.ndarray]],
     if overlap_sets is None:
         overlap_sets = dict(strict=STRICT_OVERLAPS, loose=LOOSE_OVERLAPS)
     results = {}
-    overlaps = {metric: [_overlaps(metric, det, gt)
-                         for gt, det in zip(gt_annos, dt_annos)]
-                for metric in METRIC_TYPES}
+    overlaps = {
+        metric:
+        [_overlaps(metric, det, gt) for gt, det in zip(gt_annos, dt_annos)]
+        for metric in METRIC_TYPES
+    }
     for class_name in classes:
-        thresholds = sorted({float(overlaps[class_name])
-                             for overlaps in overlap_sets.values()
-                             if class_name in overlaps}, reverse=True)
+        thresholds = sorted(
+            {
+                float(overlaps[class_name])
+                for overlaps in overlap_sets.values() if class_name in overlaps
+            },
+            reverse=True)
         for min_overlap in thresholds:
             for metric in METRIC_TYPES:
                 for difficulty, difficulty_name in enumerate(DIFFICULTIES):
-                    curves = eval_class(gt_annos, dt_annos, class_name,
-                                        difficulty, metric, min_overlap,
-                                        compute_aos=metric == 'bbox',
-                                        overlaps=overlaps[metric])
+                    curves = eval_class(
+                        gt_annos,
+                        dt_annos,
+                        class_name,
+                        difficulty,
+                        metric,
+                        min_overlap,
+                        compute_aos=metric == 'bbox',
+                        overlaps=overlaps[metric])
                     if curves['num_gt'] == 0:
                         continue
                     for points in recall_points:
@@ -460,6 +494,6 @@ __all__ = [
     'parse_kitti_label', 'read_kitti_label', 'format_kitti_result',
     'image_box_overlap', 'bev_corners', 'polygon_area',
     'convex_intersection_area', 'bev_box_overlap', 'box3d_overlap',
-    'clean_data', 'compute_statistics', 'get_thresholds',
-    'average_precision', 'eval_class', 'kitti_eval'
+    'clean_data', 'compute_statistics', 'get_thresholds', 'average_precision',
+    'eval_class', 'kitti_eval'
 ]

@@ -17,7 +17,10 @@ from .checkpoint import (
                      register_checkpoint_loaders,
                      safe_torch_load,
 )
-from .safe_globals import checkpoint_safe_globals, register_checkpoint_safe_globals
+from .safe_globals import (
+                     checkpoint_safe_globals,
+                     register_checkpoint_safe_globals,
+)
 
 __all__ = [
     'TEMP_SUFFIX', 'UnsafeCheckpointError', 'atomic_save', 'atomic_write',

@@ -22,7 +22,11 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 
-from cnet.engine.precision import DTYPE_ALIASES, native_dtype, resolve_precision
+from cnet.engine.precision import (
+    DTYPE_ALIASES,
+    native_dtype,
+    resolve_precision,
+)
 from cnet.registry import MODELS
 
 DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)

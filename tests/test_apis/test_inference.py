@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 from cnet.apis import (
     build_test_pipeline,
@@ -22,6 +21,8 @@ from cnet.apis import (
 )
 from cnet.structures import DetDataSample
 from cnet.visualization import heatmap_to_image
+
+from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')
 

@@ -7,9 +7,10 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
-from shapes_setup import GENERATION, ROOT, TRAIN, VAL
 
 from cnet.registry import DATASETS, METRICS, MODELS
+
+from shapes_setup import GENERATION, ROOT, TRAIN, VAL
 
 CONFIG_DIR = osp.join(ROOT, 'configs')
 

@@ -9,11 +9,12 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
-from shapes_setup import ROOT
 from test_coco_configs import shapes_dataset
 
 from cnet.deployment import OnnxDetector, export_onnx, pytorch_detections
 from cnet.registry import MODELS
+
+from shapes_setup import ROOT
 
 CONFIG_DIR = osp.join(ROOT, 'configs')
 FAST_COCO = ('centernet_fast_resnet18.py', 'centernet_fast_dla34.py')

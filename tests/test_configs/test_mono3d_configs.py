@@ -6,12 +6,13 @@ import cv2
 import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from shapes_setup import ROOT
 
 from cnet.apis import init_detector, run_demo
 from cnet.datasets import generate_synthetic_kitti
 from cnet.engine.runner_setup import build_runner, setup_train_config
 from cnet.registry import MODELS
+
+from shapes_setup import ROOT
 
 CONFIG_DIR = osp.join(ROOT, 'configs')
 KITTI_CONFIG = 'centernet_3d_dla34_kitti.py'

@@ -9,13 +9,21 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from shapes_setup import ROOT
 
 from cnet.datasets import generate_stick_figures
-from cnet.engine.runner_setup import build_runner, setup_test_config, setup_train_config
-from cnet.models.heads.pose_head import DEFAULT_POSE_TEST_CFG, DEFAULT_POSE_TRAIN_CFG
+from cnet.engine.runner_setup import (
+    build_runner,
+    setup_test_config,
+    setup_train_config,
+)
+from cnet.models.heads.pose_head import (
+    DEFAULT_POSE_TEST_CFG,
+    DEFAULT_POSE_TRAIN_CFG,
+)
 from cnet.registry import MODELS
 from cnet.visualization.keypoints import LEFT_COLOR, MIDDLE_COLOR, RIGHT_COLOR
+
+from shapes_setup import ROOT
 
 CONFIG_DIR = osp.join(ROOT, 'configs')
 # sum(p.numel() for p in model.parameters()) of the original's pose_dla_dcn

@@ -10,12 +10,16 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from shapes_setup import ROOT
 
 from cnet.engine.checkpoint_convert import convert_checkpoint
-from cnet.engine.runner_setup import (build_runner, setup_test_config,
-                                      setup_train_config)
+from cnet.engine.runner_setup import (
+    build_runner,
+    setup_test_config,
+    setup_train_config,
+)
 from cnet.registry import MODELS
+
+from shapes_setup import ROOT
 
 CONFIG_DIR = osp.join(ROOT, 'configs')
 KEYS = osp.join(ROOT, 'tests', 'data', 'checkpoint_keys')

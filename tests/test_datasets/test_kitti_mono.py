@@ -23,11 +23,12 @@ from cnet.structures import DetDataSample
 from cnet.visualization import draw_bev, draw_mono3d_sample, project_box3d
 
 LABEL = """\
-Car 0.00 0 -1.50 100.00 150.00 220.00 230.00 1.50 1.60 3.90 -4.00 1.70 15.00 -1.75
-Van 0.00 0 0.00 800.00 150.00 900.00 220.00 2.20 1.90 5.00 8.00 1.70 20.00 0.00
-Person_sitting 0.00 0 0.00 10.00 150.00 40.00 220.00 1.20 0.60 0.80 -8.00 1.70 20.00 0.00
-Tram 0.00 0 0.00 300.00 100.00 400.00 220.00 3.20 2.60 15.0 0.00 1.70 40.00 0.00
-DontCare -1 -1 -10 1000.00 150.00 1100.00 200.00 -1 -1 -1 -1000 -1000 -1000 -10
+Car 0.00 0 -1.50 100.00 150.00 220.00 230.00 1.50 1.60 3.90 -4.00 1.70 15.00
+-1.75 Van 0.00 0 0.00 800.00 150.00 900.00 220.00 2.20 1.90 5.00 8.00 1.70
+20.00 0.00 Person_sitting 0.00 0 0.00 10.00 150.00 40.00 220.00 1.20 0.60 0.80
+-8.00 1.70 20.00 0.00 Tram 0.00 0 0.00 300.00 100.00 400.00 220.00 3.20 2.60
+15.0 0.00 1.70 40.00 0.00 DontCare -1 -1 -10 1000.00 150.00 1100.00 200.00 -1
+-1 -1 -1000 -1000 -1000 -10
 """
 
 
@@ -56,27 +57,29 @@ def test_dataset_reads_the_3dop_split_files(tiny_kitti, tmp_path):
     split.write_text('000005\n000001\n')
     assert split_file_path('3dop', 'val') == 'ImageSets_3dop/val.txt'
     assert split_file_path('subcnn', 'train') == 'ImageSets_subcnn/train.txt'
-    dataset = KittiMonoDataset(data_root=tiny_kitti,
-                               split_file=str(split), test_mode=True)
+    dataset = KittiMonoDataset(
+        data_root=tiny_kitti, split_file=str(split), test_mode=True)
     assert [info['img_id'] for info in dataset] == [5, 1]
     info = dataset.get_data_info(0)
     assert info['img_path'].endswith('training/image_2/000005.png')
     np.testing.assert_allclose(info['calib'], SYNTHETIC_P2, rtol=1e-6)
     np.testing.assert_allclose(
-        read_calib_p2(f'{tiny_kitti}/training/calib/000005.txt'),
-        SYNTHETIC_P2)
+        read_calib_p2(f'{tiny_kitti}/training/calib/000005.txt'), SYNTHETIC_P2)
     with pytest.raises(FileNotFoundError, match='ImageSets_subcnn'):
-        KittiMonoDataset(data_root=tiny_kitti,
-                         split_file='ImageSets_subcnn/val.txt')
+        KittiMonoDataset(
+            data_root=tiny_kitti, split_file='ImageSets_subcnn/val.txt')
 
 
 def test_transforms_carry_boxes_centres_and_camera(tiny_kitti):
     dataset = SyntheticKittiDataset(
-        data_root=tiny_kitti, split_file='ImageSets/train.txt', num_train=4,
-        num_val=2, seed=5)
+        data_root=tiny_kitti,
+        split_file='ImageSets/train.txt',
+        num_train=4,
+        num_val=2,
+        seed=5)
     info = dataset.get_data_info(0)
-    results = LoadMono3DAnnotations()(dict(
-        info, img=np.zeros((188, 621, 3), np.uint8)))
+    results = LoadMono3DAnnotations()(
+        dict(info, img=np.zeros((188, 621, 3), np.uint8)))
     np.random.seed(0)
     results = Mono3DAffine(input_size=(320, 96), aug_prob=1.0)(results)
     assert results['scale_augmented'] is True
@@ -87,14 +90,17 @@ def test_transforms_carry_boxes_centres_and_camera(tiny_kitti):
     # Every projected centre is the projection through affine @ P2.
     camera = sample.metainfo['affine_matrix'].astype(np.float64) @ \
         sample.metainfo['calib']
-    centres = gt.locations.double().numpy() - np.stack(
-        [np.zeros(len(gt)), gt.dimensions[:, 0].double().numpy() / 2,
-         np.zeros(len(gt))], axis=1)
+    centres = gt.locations.double().numpy() - np.stack([
+        np.zeros(len(gt)), gt.dimensions[:, 0].double().numpy() / 2,
+        np.zeros(len(gt))
+    ],
+                                                       axis=1)
     projected = np.concatenate([centres, np.ones((len(gt), 1))], 1) @ \
         camera.T
-    np.testing.assert_allclose(gt.centers_2d.double().numpy(),
-                               projected[:, :2] / projected[:, 2:],
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        gt.centers_2d.double().numpy(),
+        projected[:, :2] / projected[:, 2:],
+        atol=1e-3)
     assert sample.metainfo['label_path'].endswith('000000.txt')
     for field in ('depths', 'alphas', 'rotation_y'):
         assert gt[field].shape == (len(gt), )
@@ -109,11 +115,12 @@ def test_synthetic_scenes_are_deterministic_and_consistent():
     objects = label['name'] != 'DontCare'
     assert objects.any()
     # alpha = rotation_y - atan2(x, z); every box stands on the road.
-    ray = np.arctan2(label['location'][objects, 0],
-                     label['location'][objects, 2])
+    ray = np.arctan2(label['location'][objects, 0], label['location'][objects,
+                                                                      2])
     np.testing.assert_allclose(
         np.cos(label['alpha'][objects] + ray - label['rotation_y'][objects]),
-        1.0, atol=1e-6)
+        1.0,
+        atol=1e-6)
     np.testing.assert_allclose(label['location'][objects, 1], 1.65)
 
 
@@ -123,18 +130,21 @@ def test_drawings_show_projected_boxes_and_the_birds_eye_view():
     sample.pred_instances = InstanceData(
         dimensions=torch.tensor([[1.5, 1.6, 3.9]]),
         locations=torch.tensor([[0.5, 1.65, 12.0]]),
-        rotation_y=torch.tensor([0.3]), labels=torch.tensor([1]),
+        rotation_y=torch.tensor([0.3]),
+        labels=torch.tensor([1]),
         scores=torch.tensor([0.9]))
     with DefaultScope.overwrite_default_scope('cnet'):
         canvas = draw_mono3d_sample(image, sample, SYNTHETIC_P2,
                                     ('Pedestrian', 'Car', 'Cyclist'))
     assert canvas.shape[0] == 188 and canvas.shape[1] > 621
-    corners = np.round(project_box3d([1.5, 1.6, 3.9], [0.5, 1.65, 12.0],
-                                     0.3, SYNTHETIC_P2)).astype(int)
+    corners = np.round(
+        project_box3d([1.5, 1.6, 3.9], [0.5, 1.65, 12.0], 0.3,
+                      SYNTHETIC_P2)).astype(int)
     for x, y in corners:
         assert canvas[y - 1:y + 2, x - 1:x + 2].any()
-    bev = draw_bev(np.array([[1.5, 1.6, 3.9]]), np.array([[0., 1.65, 20.]]),
-                   np.array([0.]), np.array([1]))
+    bev = draw_bev(
+        np.array([[1.5, 1.6, 3.9]]), np.array([[0., 1.65, 20.]]),
+        np.array([0.]), np.array([1]))
     # 8 px per metre: z = 20.5 m is row (50 - 20.5) * 8 (off the grid line
     # of 20 m), where the box's sides stand at x = ±1.95 m.
     row = bev[236]
@@ -149,8 +159,8 @@ def test_drawings_show_projected_boxes_and_the_birds_eye_view():
 def test_synthetic_scenes_keep_to_their_depth_range_and_headings():
     depths, car_headings = [], []
     for i in range(40):
-        _, lines = render_scene(np.random.default_rng([7, i]),
-                                depth_range=(8., 12.))
+        _, lines = render_scene(
+            np.random.default_rng([7, i]), depth_range=(8., 12.))
         for line in lines:
             fields = line.split()
             if fields[0] == 'DontCare':
@@ -167,9 +177,10 @@ def test_synthetic_scenes_keep_to_their_depth_range_and_headings():
 def test_synthetic_scenes_follow_their_object_count_and_class_mix():
     counts, names = [], set()
     for i in range(30):
-        _, lines = render_scene(np.random.default_rng([5, i]),
-                                objects_per_image=(6, 6),
-                                class_weights=dict(Car=1.))
+        _, lines = render_scene(
+            np.random.default_rng([5, i]),
+            objects_per_image=(6, 6),
+            class_weights=dict(Car=1.))
         objects = [line.split()[0] for line in lines]
         # Placed and labelled (DontCare included), BEV overlaps skipped.
         counts.append(len(objects))
@@ -177,28 +188,32 @@ def test_synthetic_scenes_follow_their_object_count_and_class_mix():
     assert max(counts) <= 6 and np.mean(counts) > 4
     assert names <= {'Car', 'DontCare'} and 'Car' in names
     # The defaults keep the scenes as before: 1-7 objects of all classes.
-    _, default = render_scene(np.random.default_rng([0, 3]),
-                              depth_range=(6., 25.))
-    _, explicit = render_scene(np.random.default_rng([0, 3]),
-                               depth_range=(6., 25.),
-                               objects_per_image=(1, 7),
-                               class_weights=dict(Car=0.6, Pedestrian=0.2,
-                                                  Cyclist=0.2))
+    _, default = render_scene(
+        np.random.default_rng([0, 3]), depth_range=(6., 25.))
+    _, explicit = render_scene(
+        np.random.default_rng([0, 3]),
+        depth_range=(6., 25.),
+        objects_per_image=(1, 7),
+        class_weights=dict(Car=0.6, Pedestrian=0.2, Cyclist=0.2))
     assert default == explicit
 
 
-@pytest.mark.parametrize('key, value', [
-    ('objects_per_image', (5, 2)), ('objects_per_image', (1, 80)),
-    ('class_weights', dict(Van=1.)), ('class_weights', dict(Car=-1.)),
-    ('class_weights', dict(Car=0.))])
+@pytest.mark.parametrize('key, value', [('objects_per_image', (5, 2)),
+                                        ('objects_per_image', (1, 80)),
+                                        ('class_weights', dict(Van=1.)),
+                                        ('class_weights', dict(Car=-1.)),
+                                        ('class_weights', dict(Car=0.))])
 def test_synthetic_generation_parameters_are_checked(tmp_path, key, value):
     with pytest.raises(ValueError, match=key):
-        generate_synthetic_kitti(str(tmp_path / 'k'), num_train=1, num_val=1,
-                                 **{key: value})
+        generate_synthetic_kitti(
+            str(tmp_path / 'k'), num_train=1, num_val=1, **{key: value})
     assert not (tmp_path / 'k').exists()
 
 
 def test_synthetic_depth_range_is_checked(tmp_path):
     with pytest.raises(ValueError, match='depth_range'):
-        generate_synthetic_kitti(str(tmp_path / 'k'), num_train=1, num_val=1,
-                                 depth_range=(30., 10.))
+        generate_synthetic_kitti(
+            str(tmp_path / 'k'),
+            num_train=1,
+            num_val=1,
+            depth_range=(30., 10.))

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import DefaultSampler, pseudo_collate
-from shapes_setup import GENERATION, TRAIN
 from torch.utils.data import DataLoader
 
 from cnet.datasets import ResumableSampler, SeededIndex, ShapesDataset
 from cnet.datasets.samplers import seeded_sample
+
+from shapes_setup import GENERATION, TRAIN
 
 
 def test_resumed_epoch_yields_the_rest_of_the_same_order_and_seeds():

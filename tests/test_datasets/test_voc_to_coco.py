@@ -36,14 +36,17 @@ XML_2012 = """<annotation>
 
 
 def write_devkit(root):
-    for year, name, xml, image_set in (('2007', '000005', XML_2007, 'trainval'),
-                                       ('2012', '2008_000002', XML_2012, 'trainval')):
+    for year, name, xml, image_set in (('2007', '000005', XML_2007,
+                                        'trainval'), ('2012', '2008_000002',
+                                                      XML_2012, 'trainval')):
         (root / f'VOC{year}' / 'Annotations').mkdir(parents=True)
         (root / f'VOC{year}' / 'ImageSets' / 'Main').mkdir(parents=True)
         (root / f'VOC{year}' / 'Annotations' / f'{name}.xml').write_text(xml)
-        (root / f'VOC{year}' / 'ImageSets' / 'Main' / f'{image_set}.txt').write_text(name + '\n')
+        (root / f'VOC{year}' / 'ImageSets' / 'Main' /
+         f'{image_set}.txt').write_text(name + '\n')
     # The 2007 test set reuses the first file under its own list.
-    (root / 'VOC2007' / 'ImageSets' / 'Main' / 'test.txt').write_text('000005\n')
+    (root / 'VOC2007' / 'ImageSets' / 'Main' /
+     'test.txt').write_text('000005\n')
     return str(root)
 
 
@@ -51,7 +54,8 @@ def test_parse_reads_size_boxes_classes_and_difficult(tmp_path):
     path = tmp_path / '000005.xml'
     path.write_text(XML_2007)
     record = parse_voc_xml(str(path))
-    assert (record['file_name'], record['width'], record['height']) == ('000005.jpg', 500, 375)
+    assert (record['file_name'], record['width'],
+            record['height']) == ('000005.jpg', 500, 375)
     assert [o['name'] for o in record['objects']] == ['chair', 'chair']
     assert record['objects'][0]['bbox'] == [263, 211, 324, 339]
     assert [o['difficult'] for o in record['objects']] == [False, True]
@@ -68,9 +72,12 @@ def test_build_coco_dict_converts_inclusive_one_based_boxes(tmp_path):
     path = tmp_path / '000005.xml'
     path.write_text(XML_2007)
     coco = build_coco_dict([(7, parse_voc_xml(str(path)))])
-    assert coco['categories'][0] == dict(id=1, name='aeroplane', supercategory='none')
+    assert coco['categories'][0] == dict(
+        id=1, name='aeroplane', supercategory='none')
     assert [c['name'] for c in coco['categories']] == list(VOC_CLASSES)
-    assert coco['images'] == [dict(id=7, file_name='000005.jpg', width=500, height=375)]
+    assert coco['images'] == [
+        dict(id=7, file_name='000005.jpg', width=500, height=375)
+    ]
     first, difficult = coco['annotations']
     assert first['bbox'] == [262, 210, 62, 129]
     assert first['area'] == 62 * 129
@@ -82,8 +89,11 @@ def test_build_coco_dict_converts_inclusive_one_based_boxes(tmp_path):
 
 
 def test_unknown_class_is_an_error_naming_the_file():
-    record = dict(file_name='x.jpg', width=4, height=4,
-                  objects=[dict(name='unicorn', bbox=[1, 1, 2, 2], difficult=False)])
+    record = dict(
+        file_name='x.jpg',
+        width=4,
+        height=4,
+        objects=[dict(name='unicorn', bbox=[1, 1, 2, 2], difficult=False)])
     with pytest.raises(ValueError, match="x.jpg: class 'unicorn'"):
         build_coco_dict([(1, record)])
 
@@ -96,22 +106,33 @@ def test_image_ids_of_both_years_do_not_collide():
 def test_tool_writes_the_two_files_and_cnet_reads_them(tmp_path):
     devkit = write_devkit(tmp_path / 'VOCdevkit')
     out_dir = tmp_path / 'annotations'
-    proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'dataset_converters',
-                                                    'pascal_voc.py'), devkit, '--out-dir',
-                           str(out_dir)], check=True, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'dataset_converters', 'pascal_voc.py'), devkit,
+        '--out-dir',
+        str(out_dir)
+    ],
+                          check=True,
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True)
     # One progress bar per image set, ending at its count of XML files.
     assert 'VOC2007 trainval: 1 annotation files' in proc.stdout
     assert '1/1, ' in proc.stdout
     trainval = json.loads((out_dir / 'pascal_trainval0712.json').read_text())
     test = json.loads((out_dir / 'pascal_test2007.json').read_text())
     assert [i['id'] for i in trainval['images']] == [2007000005, 2012000002]
-    assert [a['bbox'] for a in trainval['annotations']] == [
-        [262, 210, 62, 129], [4, 243, 63, 131], [33.0, 10.0, 415.0, 283.0]]
+    assert [a['bbox']
+            for a in trainval['annotations']] == [[262, 210, 62, 129],
+                                                  [4, 243, 63, 131],
+                                                  [33.0, 10.0, 415.0, 283.0]]
     assert [i['file_name'] for i in test['images']] == ['000005.jpg']
     assert convert_voc(devkit)['pascal_test2007.json'] == test
-    # Difficult objects stay ordinary training boxes (iscrowd 0), as in the original.
-    dataset = CocoDataset(ann_file=str(out_dir / 'pascal_trainval0712.json'),
-                          metainfo=dict(classes=VOC_CLASSES))
+    # Difficult objects stay ordinary training boxes (iscrowd 0), as in the
+    # original.
+    dataset = CocoDataset(
+        ann_file=str(out_dir / 'pascal_trainval0712.json'),
+        metainfo=dict(classes=VOC_CLASSES))
     instances = dataset.get_data_info(0)['instances']
     assert [i['ignore_flag'] for i in instances] == [0, 0]
     assert instances[0]['bbox'] == [262.0, 210.0, 324.0, 339.0]

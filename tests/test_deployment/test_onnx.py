@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from shapes_setup import GENERATION, ROOT, SHAPES_CONFIG, VAL
 
 from cnet.datasets.shapes import generate_shapes_dataset
 from cnet.deployment import (
@@ -36,6 +35,8 @@ from cnet.deployment.onnx import import_optional
 from cnet.models.coders import CenterNetBBoxCoder
 from cnet.models.utils import merge_flipped
 from cnet.registry import DATASETS, MODELS
+
+from shapes_setup import GENERATION, ROOT, SHAPES_CONFIG, VAL
 
 K = 20
 SIZE = 64

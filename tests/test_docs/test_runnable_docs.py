@@ -12,6 +12,7 @@ import subprocess
 from typing import List, Tuple
 
 import pytest
+
 from shapes_setup import ROOT
 
 RUNNABLE = re.compile(r'^```shell runnable[ \t]*\n(.*?)^```[ \t]*$',

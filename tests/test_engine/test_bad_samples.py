@@ -8,11 +8,16 @@ import shutil
 
 import numpy as np
 import pytest
-from shapes_setup import GENERATION, SHAPES_CONFIG, TRAIN, tiny_options
 
 from cnet.datasets import ShapesDataset
 from cnet.engine.runner_setup import build_runner, setup_train_config
-from cnet.utils.fault_injection import CORRUPTIONS, copy_and_corrupt, corrupt_file
+from cnet.utils.fault_injection import (
+    CORRUPTIONS,
+    copy_and_corrupt,
+    corrupt_file,
+)
+
+from shapes_setup import GENERATION, SHAPES_CONFIG, TRAIN, tiny_options
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
             dict(type='PackDetInputs')]

@@ -10,8 +10,10 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from cnet.engine.checkpoint_convert import (convert_checkpoint,
-                                            detect_checkpoint_format)
+from cnet.engine.checkpoint_convert import (
+    convert_checkpoint,
+    detect_checkpoint_format,
+)
 from cnet.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

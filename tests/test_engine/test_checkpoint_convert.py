@@ -23,7 +23,6 @@ from cnet.engine.checkpoint_convert import (
     default_config_name,
     detect_checkpoint_format,
 )
-from cnet.engine.runner import CenterNetRunner
 from cnet.models.layers import DCNv2
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -1,7 +1,6 @@
 """--compile of tools/train.py and tools/test.py: the runner's network is
 compiled in place, inside wrappers too, and nothing else changes."""
 import torch
-from shapes_setup import SHAPES_CONFIG, tiny_options
 
 from cnet.engine.runner_setup import (
     build_runner,
@@ -9,6 +8,8 @@ from cnet.engine.runner_setup import (
     setup_test_config,
     setup_train_config,
 )
+
+from shapes_setup import SHAPES_CONFIG, tiny_options
 
 
 def compiled(module: torch.nn.Module) -> bool:

@@ -3,11 +3,16 @@ import torch
 import torch.nn as nn
 from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
-from shapes_setup import SHAPES_CONFIG
 
 import cnet.engine.optim_wrapper as optim_wrapper_module
-from cnet.engine import AutocastOptimWrapper, GuardedOptimWrapper, NonFiniteLossError
+from cnet.engine import (
+    AutocastOptimWrapper,
+    GuardedOptimWrapper,
+    NonFiniteLossError,
+)
 from cnet.engine.optim_wrapper import TRAIN_BATCH_INFO
+
+from shapes_setup import SHAPES_CONFIG
 
 
 def test_forward_runs_in_bf16_and_the_step_updates_float32_weights():
@@ -137,5 +142,5 @@ def test_centernet_train_step_reports_the_batch_of_a_nonfinite_loss(
                 data_samples=samples)
     MessageHub.get_current_instance().update_info('iter', 42)
     with pytest.raises(NonFiniteLossError,
-                       match=r"iteration 42 .*\[5, 8\].*x/8.jpg"):
+                       match=r'iteration 42 .*\[5, 8\].*x/8.jpg'):
         model.train_step(data, wrapper)

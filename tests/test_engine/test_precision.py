@@ -6,13 +6,14 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.logging import MessageHub
-from shapes_setup import SHAPES_CONFIG, tiny_options
 
 import cnet.engine.optim_wrapper as optim_wrapper_module
 import cnet.engine.precision as precision_module
 from cnet.engine import AutocastOptimWrapper
 from cnet.engine.precision import resolve_precision
 from cnet.engine.runner_setup import build_runner, setup_train_config
+
+from shapes_setup import SHAPES_CONFIG, tiny_options
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ import os.path as osp
 from collections import OrderedDict
 
 import torch
-from shapes_setup import SHAPES_CONFIG, tiny_options
 
 from cnet.engine.checkpoint_convert import build_model_from_config
 from cnet.engine.runner import CenterNetRunner
 from cnet.engine.runner_setup import build_runner, setup_test_config
+
+from shapes_setup import SHAPES_CONFIG, tiny_options
 
 # The shapes set with the original's msra_resnet ResNet-18 network.
 MSRA_RESNET_ON_SHAPES = f"""

@@ -19,14 +19,14 @@ from cnet.evaluation.metrics import KittiMetric
 
 # type trunc occ alpha x1 y1 x2 y2 h w l x y z ry
 GT_TEXT = """\
-Car 0.00 0 -1.50 100.00 150.00 220.00 230.00 1.50 1.60 3.90 -4.00 1.70 15.00 -1.75
-Car 0.10 1 0.30 500.00 160.00 560.00 195.00 1.45 1.70 4.20 3.00 1.60 30.00 0.40
-Pedestrian 0.00 0 0.80 700.00 120.00 730.00 200.00 1.75 0.60 0.80 5.00 1.70 12.00 1.20
-Cyclist 0.00 0 2.00 300.00 140.00 340.00 210.00 1.70 0.60 1.80 -2.00 1.65 14.00 2.10
-Van 0.00 0 0.00 800.00 150.00 900.00 220.00 2.20 1.90 5.00 8.00 1.70 20.00 0.00
-DontCare -1 -1 -10 1000.00 150.00 1100.00 200.00 -1 -1 -1 -1000 -1000 -1000 -10
+Car 0.00 0 -1.50 100.00 150.00 220.00 230.00 1.50 1.60 3.90 -4.00 1.70 15.00
+-1.75 Car 0.10 1 0.30 500.00 160.00 560.00 195.00 1.45 1.70 4.20 3.00 1.60
+30.00 0.40 Pedestrian 0.00 0 0.80 700.00 120.00 730.00 200.00 1.75 0.60 0.80
+5.00 1.70 12.00 1.20 Cyclist 0.00 0 2.00 300.00 140.00 340.00 210.00 1.70 0.60
+1.80 -2.00 1.65 14.00 2.10 Van 0.00 0 0.00 800.00 150.00 900.00 220.00 2.20
+1.90 5.00 8.00 1.70 20.00 0.00 DontCare -1 -1 -10 1000.00 150.00 1100.00 200.00
+-1 -1 -1 -1000 -1000 -1000 -10
 """
-
 
 # The devkit samples precision at 41 recall steps taken from the matched
 # scores: with fewer counted objects than steps the curve ends early and even
@@ -89,8 +89,7 @@ def test_rotated_footprints_give_their_exact_iou():
     unit = np.array([[0., 0.], [1., 0.], [1., 1.], [0., 1.]])
     triangle = np.array([[0., 0.], [2., 0.], [0., 2.]])
     assert convex_intersection_area(triangle, unit) == pytest.approx(1.0)
-    assert convex_intersection_area(unit, triangle * 0.5) == pytest.approx(
-        0.5)
+    assert convex_intersection_area(unit, triangle * 0.5) == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize('offset, expected', [(math.pi, 0.0),
@@ -127,8 +126,8 @@ def test_difficulty_filtering_counts_the_right_objects():
     # ignores is no false positive there.
     only_second = {key: value[1:2].copy() for key, value in gt.items()}
     only_second['score'] = np.array([0.9])
-    results = kitti_eval(*repeated(gt, only_second), classes=('Car', ),
-                         recall_points=(40, ))
+    results = kitti_eval(
+        *repeated(gt, only_second), classes=('Car', ), recall_points=(40, ))
     assert results['Car_bbox_easy_0.7_R40'] == pytest.approx(0.0)
     # Recall 0.5 reached at precision 1: 20 of the 40 recall points.
     assert results['Car_bbox_moderate_0.7_R40'] == pytest.approx(50.0)
@@ -137,10 +136,12 @@ def test_difficulty_filtering_counts_the_right_objects():
     in_dontcare = {key: value[:1].copy() for key, value in det_full.items()}
     in_dontcare['bbox'] = np.array([[1010., 155., 1090., 199.]])
     in_dontcare['score'] = np.array([0.95])
-    merged = {key: np.concatenate([in_dontcare[key], det_full[key]])
-              for key in det_full}
-    results = kitti_eval(*repeated(gt_only, merged), classes=('Car', ),
-                         recall_points=(40, ))
+    merged = {
+        key: np.concatenate([in_dontcare[key], det_full[key]])
+        for key in det_full
+    }
+    results = kitti_eval(
+        *repeated(gt_only, merged), classes=('Car', ), recall_points=(40, ))
     assert results['Car_bbox_moderate_0.7_R40'] == pytest.approx(100.0)
 
 
@@ -161,8 +162,8 @@ def test_metric_reads_labels_and_writes_kitti_results(tmp_path):
             dimensions=torch.tensor(image_det['dimensions']),
             locations=torch.tensor(image_det['location']),
             rotation_y=torch.tensor(image_det['rotation_y']))
-        metric.process({}, [dict(img_id=i, label_path=str(label),
-                                 pred_instances=pred)])
+        metric.process(
+            {}, [dict(img_id=i, label_path=str(label), pred_instances=pred)])
     metrics = metric.evaluate(NUM_IMAGES)
     # First the ranking number, which save_best='auto' follows.
     assert next(iter(metrics)) == 'kitti/3d_mAP_moderate_strict_R40'
@@ -171,7 +172,6 @@ def test_metric_reads_labels_and_writes_kitti_results(tmp_path):
     assert metrics['kitti/aos_mAP_hard_strict_R40'] == pytest.approx(100.0)
     written = parse_kitti_label(
         (tmp_path / 'results' / 'data' / '000007.txt').read_text())
-    np.testing.assert_allclose(written['location'], det['location'],
-                               atol=1e-4)
+    np.testing.assert_allclose(written['location'], det['location'], atol=1e-4)
     assert list(written['name']) == list(det['name'])
     assert format_kitti_result(written).count('\n') == len(det['name'])

@@ -7,9 +7,16 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from cnet.evaluation.mot_challenge import (COMBINED, DISTRACTOR, PEDESTRIAN,
-                                           evaluate_mot, mot_rows, mot_table,
-                                           read_mot_file, write_mot_file)
+from cnet.evaluation.mot_challenge import (
+    COMBINED,
+    DISTRACTOR,
+    PEDESTRIAN,
+    evaluate_mot,
+    mot_rows,
+    mot_table,
+    read_mot_file,
+    write_mot_file,
+)
 
 # motmetrics 1.4.0 (tests/test_metrics.py, test_motchallenge_files): its
 # code no longer runs on numpy 2 (np.asfarray), but its package ships the

@@ -17,14 +17,30 @@ CLASSES = ('cat', 'dog', 'bird')
 @pytest.fixture
 def ann_file(tmp_path):
     annotations = [  # (image, category, xywh, difficult)
-        (1, 1, [0, 0, 10, 10], 0), (1, 1, [50, 50, 10, 10], 1), (2, 1, [20, 20, 10, 10], 0),
-        (2, 3, [0, 0, 20, 20], 0)]
+        (1, 1, [0, 0, 10, 10], 0), (1, 1, [50, 50, 10, 10], 1),
+        (2, 1, [20, 20, 10, 10], 0), (2, 3, [0, 0, 20, 20], 0)
+    ]
     coco = dict(
-        images=[dict(id=i, width=200, height=200, file_name=f'{i}.jpg') for i in (1, 2)],
-        annotations=[dict(id=k + 1, image_id=img, category_id=cat, bbox=bbox,
-                          area=bbox[2] * bbox[3], iscrowd=0, ignore=difficult)
-                     for k, (img, cat, bbox, difficult) in enumerate(annotations)],
-        categories=[dict(id=1, name='cat'), dict(id=2, name='dog'), dict(id=3, name='bird')])
+        images=[
+            dict(id=i, width=200, height=200, file_name=f'{i}.jpg')
+            for i in (1, 2)
+        ],
+        annotations=[
+            dict(
+                id=k + 1,
+                image_id=img,
+                category_id=cat,
+                bbox=bbox,
+                area=bbox[2] * bbox[3],
+                iscrowd=0,
+                ignore=difficult)
+            for k, (img, cat, bbox, difficult) in enumerate(annotations)
+        ],
+        categories=[
+            dict(id=1, name='cat'),
+            dict(id=2, name='dog'),
+            dict(id=3, name='bird')
+        ])
     path = tmp_path / 'voc.json'
     path.write_text(json.dumps(coco))
     return str(path)
@@ -33,25 +49,31 @@ def ann_file(tmp_path):
 def sample(img_id, boxes_scores_labels):
     data = np.array(boxes_scores_labels, np.float32).reshape(-1, 6)
     result = DetDataSample(metainfo=dict(img_id=img_id))
-    result.pred_instances = InstanceData(bboxes=torch.from_numpy(data[:, :4]),
-                                         scores=torch.from_numpy(data[:, 4]),
-                                         labels=torch.from_numpy(data[:, 5]).long())
+    result.pred_instances = InstanceData(
+        bboxes=torch.from_numpy(data[:, :4]),
+        scores=torch.from_numpy(data[:, 4]),
+        labels=torch.from_numpy(data[:, 5]).long())
     return result
 
 
 def evaluate(ann_file, eval_mode):
-    metric = METRICS.build(dict(type='VOCMetric', ann_file=ann_file, eval_mode=eval_mode))
+    metric = METRICS.build(
+        dict(type='VOCMetric', ann_file=ann_file, eval_mode=eval_mode))
     metric.dataset_meta = dict(classes=CLASSES)
-    # cat: TP (0.9), a difficult match (0.8, neither), FP (0.7), TP (0.6), duplicate FP (0.5);
-    # dog has no box, so its detection does not enter the mean; bird's box is missed.
-    metric.process({}, [sample(1, [[0, 0, 9, 9, 0.9, 0], [50, 50, 59, 59, 0.8, 0],
-                                   [0, 0, 9, 9, 0.5, 0], [5, 5, 30, 30, 0.95, 1]]),
-                        sample(2, [[100, 100, 109, 109, 0.7, 0], [20, 20, 29, 29, 0.6, 0]])])
+    # cat: TP (0.9), a difficult match (0.8, neither), FP (0.7), TP (0.6),
+    # duplicate FP (0.5); dog has no box, so its detection does not enter the
+    # mean; bird's box is missed.
+    metric.process({}, [
+        sample(1, [[0, 0, 9, 9, 0.9, 0], [50, 50, 59, 59, 0.8, 0],
+                   [0, 0, 9, 9, 0.5, 0], [5, 5, 30, 30, 0.95, 1]]),
+        sample(2, [[100, 100, 109, 109, 0.7, 0], [20, 20, 29, 29, 0.6, 0]])
+    ])
     return metric.evaluate(2)
 
 
 def test_eleven_point_ap_matches_the_hand_computed_value(ann_file):
-    # recall 0.5 0.5 0.5 1 1, precision 1 1 0.5 2/3 0.5: six points at 1, five at 2/3.
+    # recall 0.5 0.5 0.5 1 1, precision 1 1 0.5 2/3 0.5: six points at 1, five
+    # at 2/3.
     metrics = evaluate(ann_file, '11points')
     assert metrics['pascal_voc/AP50_cat'] == pytest.approx(28 / 33)
     assert metrics['pascal_voc/AP50_bird'] == 0.0
@@ -61,23 +83,29 @@ def test_eleven_point_ap_matches_the_hand_computed_value(ann_file):
 
 def test_area_ap_matches_the_hand_computed_value(ann_file):
     metrics = evaluate(ann_file, 'area')
-    assert metrics['pascal_voc/AP50_cat'] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    assert metrics['pascal_voc/AP50_cat'] == pytest.approx(0.5 * 1 +
+                                                           0.5 * 2 / 3)
 
 
 def test_match_needs_iou_strictly_above_the_threshold():
-    # Inclusive pixels: [0, 0, 9, 9] has 100, [0, 0, 9, 4] has 50 inside it: IoU exactly 0.5.
-    assert inclusive_iou(np.array([0., 0., 9., 4.]), np.array([[0., 0., 9., 9.]])) == [0.5]
+    # Inclusive pixels: [0, 0, 9, 9] has 100, [0, 0, 9, 4] has 50 inside it:
+    # IoU exactly 0.5.
+    assert inclusive_iou(
+        np.array([0., 0., 9., 4.]), np.array([[0., 0., 9., 9.]])) == [0.5]
     gts = {1: np.array([[0., 0., 9., 9.]])}
     difficult = {1: np.array([False])}
-    assert class_ap({1: np.array([[0., 0., 9., 4., 1.]])}, gts, difficult) == 0.0
-    assert class_ap({1: np.array([[0., 0., 9., 5., 1.]])}, gts, difficult) == pytest.approx(1.0)
+    assert class_ap({1: np.array([[0., 0., 9., 4., 1.]])}, gts,
+                    difficult) == 0.0
+    assert class_ap({1: np.array([[0., 0., 9., 5., 1.]])}, gts,
+                    difficult) == pytest.approx(1.0)
 
 
 def test_voc_ap_of_a_perfect_curve_is_one():
     for mode in ('11points', 'area'):
-        assert voc_ap(np.array([0.5, 1.0]), np.array([1.0, 1.0]), mode) == pytest.approx(1.0)
+        assert voc_ap(np.array([0.5, 1.0]), np.array([1.0, 1.0]),
+                      mode) == pytest.approx(1.0)
 
 
 def test_bad_eval_mode_is_rejected(ann_file):
-    with pytest.raises(ValueError, match="eval_mode must be one of"):
+    with pytest.raises(ValueError, match='eval_mode must be one of'):
         VOCMetric(ann_file=ann_file, eval_mode='12points')

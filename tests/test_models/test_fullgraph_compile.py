@@ -28,10 +28,11 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
-from shapes_setup import ROOT
 
 from cnet.registry import MODELS
 from cnet.structures import DetDataSample
+
+from shapes_setup import ROOT
 
 CONFIG_DIR = osp.join(ROOT, 'configs')
 # The configs compiled: together they hold every backbone-neck kind and

@@ -17,11 +17,12 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from shapes_setup import ROOT
 
 from cnet.models.backbones import ResNet
 from cnet.models.heads.center_head import BRANCH_INITS, CenterHead
 from cnet.registry import MODELS
+
+from shapes_setup import ROOT
 
 _RULES = Path(__file__).parent / 'original_init.py'
 _spec = importlib.util.spec_from_file_location('original_init', _RULES)

@@ -9,9 +9,10 @@ from typing import List
 
 import pytest
 from mmengine.config import Config
-from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 from cnet.engine.runner_setup import build_runner, setup_test_config
+
+from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 FLOPS = re.compile(r'Flops: \S+ \((\d+)\)')
 

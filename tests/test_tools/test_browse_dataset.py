@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.runner import set_random_seed
-from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 from cnet.engine.runner_setup import load_config
 from cnet.utils.browse import SampleBrowser
@@ -19,6 +18,8 @@ from cnet.visualization import (
     draw_training_sample,
     sample_file_name,
 )
+
+from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 NUM = 3
 CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')

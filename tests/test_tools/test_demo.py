@@ -9,7 +9,6 @@ from typing import List
 import cv2
 import numpy as np
 import pytest
-from shapes_setup import ROOT, SHAPES_CONFIG
 
 from cnet.apis import (
     detections_to_record,
@@ -19,6 +18,8 @@ from cnet.apis import (
     run_demo,
 )
 from cnet.visualization import draw_det_sample
+
+from shapes_setup import ROOT, SHAPES_CONFIG
 
 CLASSES = ('ellipse', 'rectangle', 'triangle', 'star')
 

@@ -9,11 +9,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from shapes_setup import ROOT
 
 from cnet.apis import init_detector, run_demo
 from cnet.datasets import generate_moving_shapes
 from cnet.visualization import draw_tracks, track_color, update_trails
+
+from shapes_setup import ROOT
 
 CONFIG = osp.join(ROOT, 'configs', 'centertrack_resnet18_shapes.py')
 # An untrained network scores low: track everything among the 3 best.

@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 import torch
-from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 from cnet.fileio import safe_torch_load
+
+from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 
 def free_port() -> int:

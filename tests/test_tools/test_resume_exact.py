@@ -26,6 +26,7 @@ from typing import Dict, List
 import numpy as np
 import pytest
 import torch
+
 from fault_injection import subprocess_env, write_faulty_config
 from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 

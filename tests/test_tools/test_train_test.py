@@ -13,9 +13,14 @@ from typing import Dict, List
 import cv2
 import numpy as np
 import pytest
-from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
-from cnet.engine.runner_setup import build_runner, setup_test_config, setup_train_config
+from cnet.engine.runner_setup import (
+    build_runner,
+    setup_test_config,
+    setup_train_config,
+)
+
+from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 METRIC = re.compile(r'coco/bbox_mAP: ([0-9.]+)\s+coco/bbox_mAP_50: ([0-9.]+)')
 
@@ -180,7 +185,9 @@ def test_validation_logs_drawn_samples_with_heatmaps(tiny_shapes_root,
 
 def test_tensorboard_backend_gets_the_losses_metrics_and_drawings(
         tiny_shapes_root, tmp_path):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
     options = tiny_options(tiny_shapes_root, max_epochs=1)
     options['default_hooks.visualization.val_samples'] = 2
     options['tensorboard'] = True

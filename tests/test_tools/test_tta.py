@@ -10,7 +10,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 import cnet.engine.runner_setup as runner_setup
 from cnet.engine.runner_setup import (
@@ -20,6 +19,8 @@ from cnet.engine.runner_setup import (
     setup_test_config,
 )
 from cnet.registry import MODELS
+
+from shapes_setup import ROOT, SHAPES_CONFIG, as_cli, tiny_options
 
 METRIC = re.compile(r'bbox_mAP_copypaste: ([0-9.]+) ([0-9.]+)')
 

@@ -7,9 +7,10 @@ import sys
 
 import pytest
 from mmengine.config import Config
-from shapes_setup import ROOT, SHAPES_CONFIG
 
 from cnet.utils.benchmark import STAGES, benchmark_inference, summarise
+
+from shapes_setup import ROOT, SHAPES_CONFIG
 
 
 def test_summarise_gives_median_quartiles_and_extremes():

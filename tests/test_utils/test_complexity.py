@@ -1,9 +1,10 @@
 """FLOPs and parameters of the shapes config's network."""
 import pytest
 from mmengine.config import Config
-from shapes_setup import SHAPES_CONFIG
 
 from cnet.utils.complexity import model_complexity
+
+from shapes_setup import SHAPES_CONFIG
 
 
 def test_flops_double_with_the_input_area_and_params_do_not_change():

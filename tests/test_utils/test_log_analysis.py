@@ -4,7 +4,12 @@ import os.path as osp
 
 import pytest
 
-from cnet.utils.log_analysis import curve, load_scalar_log, plot_curve, train_time
+from cnet.utils.log_analysis import (
+    curve,
+    load_scalar_log,
+    plot_curve,
+    train_time,
+)
 
 
 def write_log(path, losses, times, maps) -> str:

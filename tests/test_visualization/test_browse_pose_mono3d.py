@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from mmengine.runner import set_random_seed
-from shapes_setup import ROOT
 
 from cnet.engine.runner_setup import load_config
 from cnet.utils.browse import SampleBrowser
@@ -14,6 +13,8 @@ from cnet.visualization.keypoints import (
     RIGHT_COLOR,
     joint_sides,
 )
+
+from shapes_setup import ROOT
 
 POSE_CONFIG = f'{ROOT}/configs/centernet_pose_resnet18_shapes.py'
 MONO3D_CONFIG = f'{ROOT}/configs/centernet_3d_resnet18_shapes.py'

@@ -29,10 +29,17 @@ from .loading import LoadAnnotations, LoadImageFromFile, LoadImageFromNDArray
 from .mono3d import LoadMono3DAnnotations, Mono3DAffine, PackMono3DInputs
 from .photometric import ColorJitter, PCALighting, jitter_coefficients
 from .public_detections import LoadPublicDetections
-from .tracking import (LoadPreviousFrame, LoadTrackAnnotations,
-                       PackTrackInputs, PreviousFrame, PreviousFrameAffine,
-                       SamplePreviousFrame, TrackRandomFlip, previous_view,
-                       write_previous)
+from .tracking import (
+                           LoadPreviousFrame,
+                           LoadTrackAnnotations,
+                           PackTrackInputs,
+                           PreviousFrame,
+                           PreviousFrameAffine,
+                           SamplePreviousFrame,
+                           TrackRandomFlip,
+                           previous_view,
+                           write_previous,
+)
 
 __all__ = [
     'LoadImageFromFile', 'LoadImageFromNDArray', 'LoadAnnotations',

@@ -75,8 +75,11 @@ def apply_affine(results: Dict, matrix: np.ndarray,
     """
     out_w, out_h = int(output_size[0]), int(output_size[1])
     results['img'] = cv2.warpAffine(
-        results['img'], matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        results['img'],
+        matrix, (out_w, out_h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0)
     results['img_shape'] = (out_h, out_w)
     full = to_homogeneous(matrix)
     previous = results.get('affine_matrix')
@@ -91,8 +94,8 @@ def apply_affine(results: Dict, matrix: np.ndarray,
             results['gt_keypoints'], matrix, out_w, out_h)
     bboxes = results.get('gt_bboxes')
     if bboxes is not None:
-        bboxes = clip_bboxes(affine_transform_bboxes(bboxes, matrix),
-                             out_w, out_h)
+        bboxes = clip_bboxes(
+            affine_transform_bboxes(bboxes, matrix), out_w, out_h)
         results['gt_bboxes'] = bboxes
         keep = (bboxes[:, 2] > bboxes[:, 0]) & (bboxes[:, 3] > bboxes[:, 1])
         if not keep.all():
@@ -140,7 +143,8 @@ class RandomCenterAffine(BaseTransform):
         center = np.array([
             np.random.randint(low=w_border, high=width - w_border),
             np.random.randint(low=h_border, high=height - h_border)
-        ], dtype=np.float32)
+        ],
+                          dtype=np.float32)
         matrix = get_affine_transform(center, scale, 0, self.input_size)
         return apply_affine(results, matrix, self.input_size)
 
@@ -179,8 +183,9 @@ class CenterAffine(BaseTransform):
                  input_size: Optional[Tuple[int, int]] = (512, 512),
                  scale_factor: float = 1.0) -> None:
         if mode not in self.MODES:
-            raise ValueError(f'CenterAffine: mode must be one of {self.MODES}, '
-                             f'got {mode!r}')
+            raise ValueError(
+                f'CenterAffine: mode must be one of {self.MODES}, '
+                f'got {mode!r}')
         if pad < 0 or (pad + 1) & pad:
             raise ValueError(f'CenterAffine: pad must be 2**k - 1 (31, 127), '
                              f'got {pad}')
@@ -192,8 +197,8 @@ class CenterAffine(BaseTransform):
                              f'got {scale_factor}')
         self.mode = mode
         self.pad = int(pad)
-        self.input_size = None if input_size is None else (
-            int(input_size[0]), int(input_size[1]))
+        self.input_size = None if input_size is None else (int(input_size[0]),
+                                                           int(input_size[1]))
         self.scale_factor = float(scale_factor)
 
     def transform(self, results: Dict) -> Dict:

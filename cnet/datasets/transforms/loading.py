@@ -85,14 +85,14 @@ class LoadImageFromNDArray(BaseTransform):
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
             kind = (f'a {img.dtype} array' if isinstance(img, np.ndarray)
                     else type(img).__name__)
-            raise TypeError(f'LoadImageFromNDArray: results[\'img\'] must be '
+            raise TypeError(f"LoadImageFromNDArray: results['img'] must be "
                             f'a uint8 BGR numpy array, got {kind}')
         if img.ndim == 3 and img.shape[2] == 1:
             img = img[..., 0]
         if img.ndim == 2:
             img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
         if img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f'LoadImageFromNDArray: results[\'img\'] must be '
+            raise ValueError(f"LoadImageFromNDArray: results['img'] must be "
                              f'(H, W, 3) BGR or (H, W) grayscale, got shape '
                              f'{img.shape}')
         results['img'] = img

@@ -22,8 +22,8 @@ from cnet.registry import TRANSFORMS
 # ``_eig_val`` / ``_eig_vec`` of src/lib/datasets/dataset/coco.py (original).
 COCO_EIGVAL = (0.2141788, 0.01817699, 0.00341571)
 COCO_EIGVEC = ((-0.58752847, -0.69563484, 0.41340352),
-               (-0.5832747, 0.00994535, -0.81221408),
-               (-0.56089297, 0.71832671, 0.41158938))
+               (-0.5832747, 0.00994535, -0.81221408), (-0.56089297, 0.71832671,
+                                                       0.41158938))
 
 
 def jitter_coefficients(order: Sequence[str], alphas: Sequence[float],
@@ -68,24 +68,29 @@ class ColorJitter(BaseTransform):
 
     STEPS = ('brightness', 'contrast', 'saturation')
 
-    def __init__(self, brightness: float = 0.4, contrast: float = 0.4,
+    def __init__(self,
+                 brightness: float = 0.4,
+                 contrast: float = 0.4,
                  saturation: float = 0.4) -> None:
         for name, value in (('brightness', brightness), ('contrast', contrast),
                             ('saturation', saturation)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f'ColorJitter: {name} must be in [0, 1], '
                                  f'got {value}')
-        self.ranges = dict(brightness=float(brightness),
-                           contrast=float(contrast),
-                           saturation=float(saturation))
+        self.ranges = dict(
+            brightness=float(brightness),
+            contrast=float(contrast),
+            saturation=float(saturation))
 
     def transform(self, results: Dict) -> Dict:
         img = results['img']
         img = img.astype(np.float32) if img.dtype != np.float32 \
             else img.copy()
         order = [self.STEPS[i] for i in np.random.permutation(3)]
-        alphas = [1.0 + np.random.uniform(-self.ranges[name], self.ranges[name])
-                  for name in order]
+        alphas = [
+            1.0 + np.random.uniform(-self.ranges[name], self.ranges[name])
+            for name in order
+        ]
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)  # (H, W) float32
         p, q, r = jitter_coefficients(order, alphas, float(gray.mean()))
         # OpenCV's per-channel ops: numpy's broadcast over the last axis of
@@ -116,13 +121,14 @@ class PCALighting(BaseTransform):
         eigvec: (3, 3) eigenvectors as columns, in the image's channel order.
     """
 
-    def __init__(self, alphastd: float = 0.1,
+    def __init__(self,
+                 alphastd: float = 0.1,
                  eigval: Sequence[float] = COCO_EIGVAL,
                  eigvec: Sequence[Sequence[float]] = COCO_EIGVEC) -> None:
         self.alphastd = float(alphastd)
         self.eigval = np.asarray(eigval, dtype=np.float32)
         self.eigvec = np.asarray(eigvec, dtype=np.float32)
-        if self.eigval.shape != (3,) or self.eigvec.shape != (3, 3):
+        if self.eigval.shape != (3, ) or self.eigvec.shape != (3, 3):
             raise ValueError(f'PCALighting: eigval must be (3,) and eigvec '
                              f'(3, 3), got {self.eigval.shape} and '
                              f'{self.eigvec.shape}')
@@ -130,7 +136,7 @@ class PCALighting(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         img = results['img']
         img = img.astype(np.float32) if img.dtype != np.float32 else img
-        alpha = np.random.normal(scale=self.alphastd, size=(3,))
+        alpha = np.random.normal(scale=self.alphastd, size=(3, ))
         offset = self.eigvec @ (self.eigval * alpha) * 255.0  # (3,)
         img = np.ascontiguousarray(img)
         cv2.add(img, (*offset.tolist(), 0.0), dst=img)  # per channel

@@ -24,6 +24,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import InstanceData
 
 from cnet.registry import TRANSFORMS
+
 from .affine_utils import affine_transform_bboxes, to_homogeneous
 from .center_affine import apply_affine
 from .flip import RandomFlip

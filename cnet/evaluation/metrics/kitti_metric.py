@@ -114,8 +114,8 @@ class KittiMetric(BaseMetric):
         for sample in data_samples:
             meta = sample if isinstance(sample, dict) else sample.metainfo
             if 'label_path' not in meta:
-                raise KeyError('KittiMetric: a sample\'s metainfo needs '
-                               '\'label_path\' (KittiMonoDataset sets it; '
+                raise KeyError("KittiMetric: a sample's metainfo needs "
+                               "'label_path' (KittiMonoDataset sets it; "
                                'PackMono3DInputs packs it)')
             pred = (sample['pred_instances'] if isinstance(sample, dict)
                     else sample.pred_instances)

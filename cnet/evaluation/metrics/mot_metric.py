@@ -27,9 +27,17 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from cnet.registry import METRICS
-from ..mot_challenge import (COMBINED, DISTRACTOR, PEDESTRIAN, evaluate_mot,
-                             mot_rows, mot_table, read_mot_file,
-                             write_mot_file)
+
+from ..mot_challenge import (
+    COMBINED,
+    DISTRACTOR,
+    PEDESTRIAN,
+    evaluate_mot,
+    mot_rows,
+    mot_table,
+    read_mot_file,
+    write_mot_file,
+)
 
 GT_FORMATS = ('coco', 'mot')
 # What compute_metrics returns, of the combined row.

@@ -33,6 +33,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from cnet.registry import MODELS
+
 from .previous_frame import add_previous_frame
 
 # ImageNet weights the original initialises DLA-34 from (``get_model_url``

@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from cnet.registry import MODELS
+
 from .previous_frame import add_previous_frame
 
 # ImageNet weights the original CenterNet initialises from (msra_resnet.py).

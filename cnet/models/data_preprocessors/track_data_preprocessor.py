@@ -2,6 +2,7 @@
 from torch import Tensor
 
 from cnet.registry import MODELS
+
 from .det_data_preprocessor import DetDataPreprocessor
 
 

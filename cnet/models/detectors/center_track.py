@@ -26,13 +26,20 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from cnet.models.heads.center_head import pack_instances, to_slots
-from cnet.models.heads.center_track_head import (PRE_CENTERS_KEY,
-                                                 PRE_TRACK_IDS_KEY)
-from cnet.models.utils import (affine_points, disturb_previous_centers,
-                               previous_centers, render_previous_heatmap,
-                               stack_affine_matrices)
+from cnet.models.heads.center_track_head import (
+    PRE_CENTERS_KEY,
+    PRE_TRACK_IDS_KEY,
+)
+from cnet.models.utils import (
+    affine_points,
+    disturb_previous_centers,
+    previous_centers,
+    render_previous_heatmap,
+    stack_affine_matrices,
+)
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
+
 from .centernet import CenterNet
 
 
@@ -96,7 +103,7 @@ class CenterTrack(CenterNet):
                          channels_last=channels_last, init_cfg=init_cfg)
         if 'tracking' not in getattr(self.bbox_head, 'branch_channels', {}):
             raise ValueError(f'CenterTrack: the head needs a tracking '
-                             f'branch (type=\'CenterTrackHead\'), got '
+                             f"branch (type='CenterTrackHead'), got "
                              f'{type(self.bbox_head).__name__}')
         for name, value in (('pre_thresh', pre_thresh),
                             ('hm_disturb', hm_disturb),

@@ -51,13 +51,19 @@ import cnet.models.coders  # noqa: F401
 import cnet.models.losses  # noqa: F401
 from cnet.models.coders import DecodedPeaks, LTRBBBoxCoder
 from cnet.models.losses import iou_family_loss
-from cnet.models.utils import (cell_locations, dense_box_targets,
-                               draw_gaussians, elliptical_radii,
-                               heatmap_radius, inverse_affine_bboxes,
-                               inverse_affine_points,
-                               inverse_affine_vectors, merge_flipped,
-                               stack_affine_matrices,
-                               transpose_and_gather_feat)
+from cnet.models.utils import (
+    cell_locations,
+    dense_box_targets,
+    draw_gaussians,
+    elliptical_radii,
+    heatmap_radius,
+    inverse_affine_bboxes,
+    inverse_affine_points,
+    inverse_affine_vectors,
+    merge_flipped,
+    stack_affine_matrices,
+    transpose_and_gather_feat,
+)
 from cnet.models.utils.static_shapes import static_shapes
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
@@ -95,9 +101,11 @@ BOX_CELLS = ('gaussian', 'center3x3')
 BOX_WEIGHTS = ('log_area', 'gaussian', 'uniform')
 
 
-def pack_instances(batch_instances: Sequence[Optional[InstanceData]],
-                   keys: Sequence[str], device: torch.device = None
-                   ) -> Tuple[Dict[str, Tensor], Tensor, Tensor, int]:
+def pack_instances(
+    batch_instances: Sequence[Optional[InstanceData]],
+    keys: Sequence[str],
+    device: torch.device = None
+) -> Tuple[Dict[str, Tensor], Tensor, Tensor, int]:
     """Concatenate the instances of a batch and give each its sparse slot.
 
     Instance ``j`` of image ``b`` goes to slot ``(b, j)`` of the (B, M)
@@ -128,20 +136,22 @@ def pack_instances(batch_instances: Sequence[Optional[InstanceData]],
                 raise KeyError(f'instances of image {i} have no {key!r} '
                                f'field; they have {sorted(inst.keys())}')
             values.append(torch.as_tensor(inst.get(key)).to(device))
-        fields[key] = (torch.cat(values) if values else
-                       torch.zeros(0, device=device))
+        fields[key] = (
+            torch.cat(values) if values else torch.zeros(0, device=device))
     # The layout from the host's counts: no data-dependent shape, nothing
     # read back from the device (torch.compile traces it as constants).
-    batch_idx = torch.tensor([image for image, count in enumerate(counts)
-                              for _ in range(count)], dtype=torch.long,
-                             device=device)
+    batch_idx = torch.tensor(
+        [image for image, count in enumerate(counts) for _ in range(count)],
+        dtype=torch.long,
+        device=device)
     slots = torch.tensor([slot for count in counts for slot in range(count)],
-                         dtype=torch.long, device=device)
+                         dtype=torch.long,
+                         device=device)
     return fields, batch_idx, slots, max(counts + [1])
 
 
-def to_slots(values: Tensor, batch_idx: Tensor, slots: Tensor,
-             num_images: int, num_slots: int) -> Tensor:
+def to_slots(values: Tensor, batch_idx: Tensor, slots: Tensor, num_images: int,
+             num_slots: int) -> Tensor:
     """Scatter per-instance values into the zero-padded (B, M, ...) layout.
 
     Args:
@@ -167,8 +177,11 @@ def masked(values: Tensor, keep: Tensor) -> Tensor:
     return torch.where(keep, values, values.new_zeros(()))
 
 
-def strict_cfg(defaults: Dict, given: OptConfigType, owner: str,
-               name: str, also: Sequence[str] = ()) -> Dict:
+def strict_cfg(defaults: Dict,
+               given: OptConfigType,
+               owner: str,
+               name: str,
+               also: Sequence[str] = ()) -> Dict:
     """``defaults`` updated by ``given``; a key of ``given`` that is neither
     a default nor in ``also`` is an error naming it and the closest keys.
 
@@ -303,10 +316,15 @@ class CenterHead(BaseModule):
 
     # The keys train_cfg / test_cfg accept, with their defaults (the
     # original's recipe; the fast recipe's options off).
-    TRAIN_CFG: Dict = dict(min_overlap=0.7, heatmap_radius='cornernet',
-                           alpha=0.54, box_cells='gaussian', beta=0.54,
-                           box_weight='log_area', extra_positives=0,
-                           extra_positive_thr=0.2)
+    TRAIN_CFG: Dict = dict(
+        min_overlap=0.7,
+        heatmap_radius='cornernet',
+        alpha=0.54,
+        box_cells='gaussian',
+        beta=0.54,
+        box_weight='log_area',
+        extra_positives=0,
+        extra_positive_thr=0.2)
     TEST_CFG: Dict = dict(topk=100, local_maximum_kernel=3, max_per_img=100)
     # The gt_instances fields the targets read.
     INSTANCE_KEYS: Tuple[str, ...] = ('bboxes', 'labels')
@@ -355,8 +373,9 @@ class CenterHead(BaseModule):
         branches = dict(branches)
         # An ltrb branch (four distances) replaces wh and reg (TTFNet).
         self.box_coding = 'ltrb' if 'ltrb' in branches else 'wh'
-        expected = (dict(hm=num_classes, ltrb=4) if self.box_coding == 'ltrb'
-                    else dict(hm=num_classes, wh=2, reg=2))
+        expected = (
+            dict(hm=num_classes, ltrb=4) if self.box_coding == 'ltrb' else
+            dict(hm=num_classes, wh=2, reg=2))
         for branch, channels in expected.items():
             if branches.get(branch) != channels:
                 raise ValueError(
@@ -372,10 +391,10 @@ class CenterHead(BaseModule):
         self.branch_channels = branches
         self.num_stacks = num_stacks
         self.branches = nn.ModuleDict({
-            branch: nn.ModuleList([
+            branch:
+            nn.ModuleList([
                 self._build_branch(branch, in_channels, feat_channels,
-                                   channels)
-                for _ in range(num_stacks)
+                                   channels) for _ in range(num_stacks)
             ])
             for branch, channels in branches.items()
         })
@@ -396,15 +415,15 @@ class CenterHead(BaseModule):
             self.ltrb_scale = float(ltrb_scale)
             for branch in self.branches['ltrb']:
                 nn.init.constant_(branch[-1].bias, ltrb_bias_init)
-        self.test_cfg = strict_cfg(self.TEST_CFG, test_cfg, name, 'test_cfg',
-                                   also=DETECTOR_TEST_KEYS)
+        self.test_cfg = strict_cfg(
+            self.TEST_CFG, test_cfg, name, 'test_cfg', also=DETECTOR_TEST_KEYS)
 
     def _check_recipe(self, name: str) -> None:
         """Refuse a fast-recipe option value that does not exist."""
         cfg = self.train_cfg
         for key, allowed in (('heatmap_radius', HEATMAP_RADII),
-                             ('box_cells', BOX_CELLS),
-                             ('box_weight', BOX_WEIGHTS)):
+                             ('box_cells', BOX_CELLS), ('box_weight',
+                                                        BOX_WEIGHTS)):
             if cfg[key] not in allowed:
                 raise ValueError(f'{name}: train_cfg.{key} must be one of '
                                  f'{allowed}, got {cfg[key]!r}')
@@ -430,8 +449,8 @@ class CenterHead(BaseModule):
         if feat_channels > 0:
             branch = nn.Sequential(
                 nn.Conv2d(in_channels, feat_channels, 3, padding=1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(feat_channels, out_channels, 1))
+                nn.ReLU(inplace=True), nn.Conv2d(feat_channels, out_channels,
+                                                 1))
         else:
             branch = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1))
         self.init_branch(name, branch)
@@ -461,8 +480,9 @@ class CenterHead(BaseModule):
                 nn.init.constant_(conv.bias, 0)
 
     # ----------------------------------------------------------------- forward
-    def forward(self, feats: Union[Tensor, Sequence[Tensor]]
-                ) -> Dict[str, List[Tensor]]:
+    def forward(
+            self, feats: Union[Tensor,
+                               Sequence[Tensor]]) -> Dict[str, List[Tensor]]:
         """Raw branch outputs (logits for heatmaps), per stack.
 
         Args:
@@ -479,7 +499,8 @@ class CenterHead(BaseModule):
             raise ValueError(f'{type(self).__name__}: got {len(feats)} '
                              f'feature maps for {self.num_stacks} stack(s)')
         return {
-            name: [branch(feat).float() for branch, feat in zip(stacks, feats)]
+            name:
+            [branch(feat).float() for branch, feat in zip(stacks, feats)]
             for name, stacks in self.branches.items()
         }
 
@@ -500,24 +521,27 @@ class CenterHead(BaseModule):
         """
         outputs = self(feats)
         heatmap = outputs['hm'][0]
-        targets = self.get_targets(
-            [sample.gt_instances for sample in batch_data_samples],
-            [sample.ignored_instances
-             if 'ignored_instances' in sample else None
-             for sample in batch_data_samples],
-            feat_shape=tuple(heatmap.shape), device=heatmap.device,
-            batch_img_metas=[sample.metainfo
-                             for sample in batch_data_samples])
+        targets = self.get_targets([
+            sample.gt_instances for sample in batch_data_samples
+        ], [
+            sample.ignored_instances if 'ignored_instances' in sample else None
+            for sample in batch_data_samples
+        ],
+                                   feat_shape=tuple(heatmap.shape),
+                                   device=heatmap.device,
+                                   batch_img_metas=[
+                                       sample.metainfo
+                                       for sample in batch_data_samples
+                                   ])
         return self.loss_by_feat(outputs, targets)
 
-    def get_targets(self,
-                    batch_gt_instances: List[InstanceData],
-                    batch_ignored_instances: Optional[
-                        List[Optional[InstanceData]]],
-                    feat_shape: Sequence[int],
-                    device: Optional[torch.device] = None,
-                    batch_img_metas: Optional[List[dict]] = None
-                    ) -> Dict[str, Tensor]:
+    def get_targets(
+            self,
+            batch_gt_instances: List[InstanceData],
+            batch_ignored_instances: Optional[List[Optional[InstanceData]]],
+            feat_shape: Sequence[int],
+            device: Optional[torch.device] = None,
+            batch_img_metas: Optional[List[dict]] = None) -> Dict[str, Tensor]:
         """CenterNet's targets for a batch, vectorised over all its objects.
 
         The original's ``CTDetDataset.__getitem__`` targets: for every box
@@ -562,21 +586,30 @@ class CenterHead(BaseModule):
             ((labels >= 0) & (labels < self.num_classes)).all(),
             f'{type(self).__name__}: a gt label lies outside '
             f'0..{self.num_classes - 1} (num_classes={self.num_classes}); '
-            f'the dataset\'s classes and the head\'s num_classes disagree')
+            f"the dataset's classes and the head's num_classes disagree")
         code = self.encode_centers(fields, (height, width))
         packed = PackedTargets(
-            fields=fields, batch_idx=batch_idx, slots=slots,
-            num_images=num_images, num_slots=num_slots,
-            feat_size=(height, width), code=code,
+            fields=fields,
+            batch_idx=batch_idx,
+            slots=slots,
+            num_images=num_images,
+            num_slots=num_slots,
+            feat_size=(height, width),
+            code=code,
             radii=self.heatmap_radii(code['wh']),
             batch_ignored_instances=batch_ignored_instances,
             batch_img_metas=batch_img_metas)
 
         valid = code['valid']
-        heatmap = torch.zeros(num_images, self.num_classes, height, width,
-                              device=device)
-        draw_gaussians(heatmap, batch_idx, labels, code['centers'],
-                       packed.radii, keep=valid)
+        heatmap = torch.zeros(
+            num_images, self.num_classes, height, width, device=device)
+        draw_gaussians(
+            heatmap,
+            batch_idx,
+            labels,
+            code['centers'],
+            packed.radii,
+            keep=valid)
 
         # Invalid boxes keep zeros in their slots, as in the original.
         centers = masked(code['centers'], valid)
@@ -587,8 +620,7 @@ class CenterHead(BaseModule):
         if self.box_coding == 'wh':
             targets.update(
                 wh_target=packed.to_slots(masked(code['wh'], valid)),
-                offset_target=packed.to_slots(masked(code['offsets'],
-                                                     valid)))
+                offset_target=packed.to_slots(masked(code['offsets'], valid)))
         else:
             targets.update(self._dense_box_targets(packed))
         if batch_ignored_instances is not None and any(
@@ -627,7 +659,8 @@ class CenterHead(BaseModule):
         TTFNet's (rx, ry)."""
         if self.train_cfg['heatmap_radius'] == 'elliptical':
             return elliptical_radii(wh, self.train_cfg['alpha'])
-        return heatmap_radius(wh[:, 1], wh[:, 0], self.train_cfg['min_overlap'])
+        return heatmap_radius(wh[:, 1], wh[:, 0],
+                              self.train_cfg['min_overlap'])
 
     def _dense_box_targets(self, packed: PackedTargets) -> Dict[str, Tensor]:
         """``box_target`` (B, 4, H, W) xyxy in input pixels and
@@ -640,11 +673,16 @@ class CenterHead(BaseModule):
         else:
             radii = torch.ones_like(packed.code['centers'])
         box_target, box_weight = dense_box_targets(
-            packed.fields['bboxes'], packed.batch_idx,
-            packed.code['centers'], radii, packed.num_images,
-            packed.feat_size, self.bbox_coder.stride,
+            packed.fields['bboxes'],
+            packed.batch_idx,
+            packed.code['centers'],
+            radii,
+            packed.num_images,
+            packed.feat_size,
+            self.bbox_coder.stride,
             weighting=cfg['box_weight'],
-            inside_box=cfg['box_cells'] == 'center3x3', keep=valid)
+            inside_box=cfg['box_cells'] == 'center3x3',
+            keep=valid)
         targets = dict(box_target=box_target, box_weight=box_weight)
         if cfg['extra_positives']:
             # What _extra_positives reads: the valid objects (all of them
@@ -683,11 +721,12 @@ class CenterHead(BaseModule):
         when it overlaps the box's open extent (x1/R, x2/R).
         """
         num_images, num_classes, height, width = heatmap.shape
-        with_labels = all(inst is None or len(inst) == 0 or 'labels' in inst
-                          for inst in batch_ignored_instances)
+        with_labels = all(
+            inst is None or len(inst) == 0 or 'labels' in inst
+            for inst in batch_ignored_instances)
         keys = ('bboxes', 'labels') if with_labels else ('bboxes', )
-        fields, batch_idx, _, _ = pack_instances(batch_ignored_instances,
-                                                 keys, device)
+        fields, batch_idx, _, _ = pack_instances(batch_ignored_instances, keys,
+                                                 device)
         stride = self.bbox_coder.stride
         boxes = fields['bboxes'].float().reshape(-1, 4) / stride  # (N, 4)
         x_lo = boxes[:, 0].floor().clamp(0, width)
@@ -696,17 +735,17 @@ class CenterHead(BaseModule):
         y_hi = boxes[:, 3].ceil().clamp(0, height)
         cols = torch.arange(width, device=device)
         rows = torch.arange(height, device=device)
-        in_x = (cols >= x_lo[:, None]) & (cols < x_hi[:, None])   # (N, W)
-        in_y = (rows >= y_lo[:, None]) & (rows < y_hi[:, None])   # (N, H)
+        in_x = (cols >= x_lo[:, None]) & (cols < x_hi[:, None])  # (N, W)
+        in_y = (rows >= y_lo[:, None]) & (rows < y_hi[:, None])  # (N, H)
         region = (in_y[:, :, None] & in_x[:, None, :]).reshape(
-            len(boxes), -1).to(heatmap.dtype)                      # (N, HW)
+            len(boxes), -1).to(heatmap.dtype)  # (N, HW)
         covered = heatmap.new_zeros(num_images, num_classes, height * width)
         if with_labels:
             covered.view(-1, height * width).index_add_(
                 0, batch_idx * num_classes + fields['labels'].long(), region)
         else:
-            covered.index_add_(0, batch_idx, region[:, None].expand(
-                -1, num_classes, -1))
+            covered.index_add_(0, batch_idx,
+                               region[:, None].expand(-1, num_classes, -1))
         covered = covered.view_as(heatmap)
         return ((covered == 0) | (heatmap == 1)).to(heatmap.dtype)
 
@@ -728,8 +767,10 @@ class CenterHead(BaseModule):
         num_pos = torch.count_nonzero(target.eq(1)).clamp(min=1)
         losses: Dict[str, Tensor] = {}
         for stack in range(self.num_stacks):
-            stack_outputs = {name: maps[stack]
-                             for name, maps in outputs.items()}
+            stack_outputs = {
+                name: maps[stack]
+                for name, maps in outputs.items()
+            }
             if self.box_coding == 'wh':
                 terms = dict(
                     loss_center_heatmap=self.heatmap_loss(
@@ -744,14 +785,15 @@ class CenterHead(BaseModule):
                                                   targets['ind']),
                         targets['offset_target'], targets['mask']))
             else:
-                terms = self._ltrb_loss_terms(stack_outputs, targets,
-                                              num_pos)
+                terms = self._ltrb_loss_terms(stack_outputs, targets, num_pos)
             terms.update(self.extra_loss_terms(stack_outputs, targets))
             for name, value in terms.items():
                 losses[name] = losses[name] + value if name in losses \
                     else value
-        return {name: value / self.num_stacks
-                for name, value in losses.items()}
+        return {
+            name: value / self.num_stacks
+            for name, value in losses.items()
+        }
 
     def ltrb_distances(self, ltrb: Tensor) -> Tensor:
         """The ``ltrb`` branch's raw maps → distances in input pixels."""
@@ -762,7 +804,7 @@ class CenterHead(BaseModule):
         cell, in input pixels."""
         height, width = ltrb.shape[-2:]
         locations = cell_locations(height, width, self.bbox_coder.stride,
-                                   ltrb.device)                    # (2, H, W)
+                                   ltrb.device)  # (2, H, W)
         return self.bbox_coder.distances_to_boxes(
             locations.permute(1, 2, 0)[None],
             self.ltrb_distances(ltrb).permute(0, 2, 3, 1))
@@ -772,7 +814,7 @@ class CenterHead(BaseModule):
                          num_pos: Tensor) -> Dict[str, Tensor]:
         """The heatmap focal loss (with CenterNet-Update's extra positives
         when asked) and the box loss of every weighted cell."""
-        pred_boxes = self.predicted_boxes(outputs['ltrb'])     # (B, H, W, 4)
+        pred_boxes = self.predicted_boxes(outputs['ltrb'])  # (B, H, W, 4)
         target = targets['center_heatmap_target']
         pos_mask = None
         if self.train_cfg['extra_positives']:
@@ -781,11 +823,14 @@ class CenterHead(BaseModule):
             num_pos = torch.count_nonzero(pos_mask).clamp(min=1)
         return dict(
             loss_center_heatmap=self.heatmap_loss(
-                outputs['hm'], target, targets.get('center_heatmap_weight'),
-                num_pos, pos_mask=pos_mask),
-            loss_bbox=self.loss_bbox(
-                pred_boxes, targets['box_target'].permute(0, 2, 3, 1),
-                targets['box_weight']))
+                outputs['hm'],
+                target,
+                targets.get('center_heatmap_weight'),
+                num_pos,
+                pos_mask=pos_mask),
+            loss_bbox=self.loss_bbox(pred_boxes,
+                                     targets['box_target'].permute(0, 2, 3, 1),
+                                     targets['box_weight']))
 
     def _extra_positives(self, pred_boxes: Tensor,
                          targets: Dict[str, Tensor]) -> Tensor:
@@ -797,15 +842,16 @@ class CenterHead(BaseModule):
         ``extra_positives``) and below ``extra_positive_thr``; the centre
         itself always. Returns a (B, C, H, W) bool mask.
         """
-        boxes = targets['extra_boxes']                             # (N, 4)
-        cells = targets['extra_cells']                      # (N, 2) x, y
+        boxes = targets['extra_boxes']  # (N, 4)
+        cells = targets['extra_cells']  # (N, 2) x, y
         batch_idx, labels = targets['extra_batch_idx'], targets['extra_labels']
         num_images, num_classes, height, width = \
             targets['center_heatmap_target'].shape
         stride = self.bbox_coder.stride
         shifts = torch.tensor([[dx, dy] for dy in (-1, 0, 1)
-                               for dx in (-1, 0, 1)], device=boxes.device)
-        around = cells[:, None] + shifts                          # (N, 9, 2)
+                               for dx in (-1, 0, 1)],
+                              device=boxes.device)
+        around = cells[:, None] + shifts  # (N, 9, 2)
         xs, ys = around[..., 0], around[..., 1]
         locations = around.to(boxes.dtype) * stride
         usable = ((xs >= 0) & (xs < width) & (ys >= 0) & (ys < height) &
@@ -813,15 +859,17 @@ class CenterHead(BaseModule):
                   (locations[..., 0] < boxes[:, None, 2]) &
                   (locations[..., 1] > boxes[:, None, 1]) &
                   (locations[..., 1] < boxes[:, None, 3]))
-        predicted = pred_boxes[batch_idx[:, None], ys.clamp(0, height - 1),
-                               xs.clamp(0, width - 1)]             # (N, 9, 4)
+        predicted = pred_boxes[batch_idx[:, None],
+                               ys.clamp(0, height - 1),
+                               xs.clamp(0, width - 1)]  # (N, 9, 4)
         loss = iou_family_loss(predicted, boxes[:, None].expand_as(predicted),
                                'giou')
         loss = torch.where(usable, loss, loss.new_full((), float('inf')))
-        loss[:, 4] = 0                      # the centre cell is a positive
+        loss[:, 4] = 0  # the centre cell is a positive
         k = min(self.train_cfg['extra_positives'], 9)
-        threshold = loss.kthvalue(k, dim=1).values.clamp(
-            max=self.train_cfg['extra_positive_thr'])            # (N,)
+        threshold = loss.kthvalue(
+            k, dim=1).values.clamp(
+                max=self.train_cfg['extra_positive_thr'])  # (N,)
         chosen = (loss < threshold[:, None]) & usable
         chosen[:, 4] = True
         plane = (batch_idx * num_classes + labels)[:, None].expand_as(xs)
@@ -830,13 +878,16 @@ class CenterHead(BaseModule):
         num_cells = num_images * num_classes * height * width
         if 'extra_valid' in targets:  # torch.compile: no boolean indexing
             chosen = chosen & targets['extra_valid'][:, None]
-            mask = torch.zeros(num_cells, dtype=torch.uint8,
-                               device=boxes.device).scatter_reduce_(
-                0, flat.reshape(-1), chosen.reshape(-1).to(torch.uint8),
-                reduce='amax').bool()
+            mask = torch.zeros(
+                num_cells, dtype=torch.uint8,
+                device=boxes.device).scatter_reduce_(
+                    0,
+                    flat.reshape(-1),
+                    chosen.reshape(-1).to(torch.uint8),
+                    reduce='amax').bool()
         else:
-            mask = torch.zeros(num_cells, dtype=torch.bool,
-                               device=boxes.device)
+            mask = torch.zeros(
+                num_cells, dtype=torch.bool, device=boxes.device)
             mask[flat[chosen]] = True
         return mask.view(num_images, num_classes, height, width)
 
@@ -853,8 +904,11 @@ class CenterHead(BaseModule):
         """
         return {}
 
-    def heatmap_loss(self, logits: Tensor, target: Tensor,
-                     weight: Optional[Tensor], num_pos: Tensor,
+    def heatmap_loss(self,
+                     logits: Tensor,
+                     target: Tensor,
+                     weight: Optional[Tensor],
+                     num_pos: Tensor,
                      loss: Optional[nn.Module] = None,
                      pos_mask: Optional[Tensor] = None) -> Tensor:
         """Focal loss on the clamped sigmoid of one stack's heatmap logits.
@@ -878,13 +932,16 @@ class CenterHead(BaseModule):
         Returns:
             Scalar loss, equal to the original's ``_neg_loss`` on the batch.
         """
+
         def split(maps: Optional[Tensor]) -> List[Optional[Tensor]]:
-            return ([None] * len(logits) if maps is None
-                    else list(maps.unbind(0)))
+            return ([None] *
+                    len(logits) if maps is None else list(maps.unbind(0)))
 
         if logits.device.type == 'cpu':
-            pieces = list(zip(logits.unbind(0), target.unbind(0),
-                              split(weight), split(pos_mask)))
+            pieces = list(
+                zip(
+                    logits.unbind(0), target.unbind(0), split(weight),
+                    split(pos_mask)))
         else:
             pieces = [(logits, target, weight, pos_mask)]
         focal_loss = self.loss_center_heatmap if loss is None else loss
@@ -893,12 +950,16 @@ class CenterHead(BaseModule):
             pred = piece_logits.sigmoid().clamp(HEATMAP_CLAMP,
                                                 1 - HEATMAP_CLAMP)
             total = total + focal_loss(
-                pred, piece_target, piece_weight, avg_factor=num_pos,
+                pred,
+                piece_target,
+                piece_weight,
+                avg_factor=num_pos,
                 pos_mask=piece_pos)
         return total
 
     # --------------------------------------------------------------- inference
-    def predict(self, feats: Union[Tensor, Sequence[Tensor]],
+    def predict(self,
+                feats: Union[Tensor, Sequence[Tensor]],
                 batch_data_samples: List[DetDataSample],
                 rescale: bool = True,
                 flip: bool = False) -> List[InstanceData]:
@@ -914,9 +975,11 @@ class CenterHead(BaseModule):
         outputs = self(feats)
         return self.predict_by_feat(
             outputs, [sample.metainfo for sample in batch_data_samples],
-            rescale=rescale, flip=flip)
+            rescale=rescale,
+            flip=flip)
 
-    def predict_by_feat(self, outputs: Dict[str, List[Tensor]],
+    def predict_by_feat(self,
+                        outputs: Dict[str, List[Tensor]],
                         batch_img_metas: List[dict],
                         rescale: bool = True,
                         flip: bool = False) -> List[InstanceData]:
@@ -942,11 +1005,15 @@ class CenterHead(BaseModule):
         if rescale:
             detections = self.to_original_pixels(detections, batch_img_metas)
         max_per_img = self.test_cfg['max_per_img']
-        return [InstanceData(**{key: value[i, :max_per_img]
-                                for key, value in detections.items()})
-                for i in range(len(batch_img_metas))]
+        return [
+            InstanceData(**{
+                key: value[i, :max_per_img]
+                for key, value in detections.items()
+            }) for i in range(len(batch_img_metas))
+        ]
 
-    def decode(self, outputs: Dict[str, List[Tensor]],
+    def decode(self,
+               outputs: Dict[str, List[Tensor]],
                flip: bool = False) -> Dict[str, Tensor]:
         """Top-K detections of the last stack, in network-input pixels.
 
@@ -972,17 +1039,20 @@ class CenterHead(BaseModule):
             raise ValueError(f'{type(self).__name__}: the flip test is not '
                              f'supported (see its docstring)')
         maps = self.last_stack_maps(outputs, flip)
-        box_maps = ((maps['wh'], maps['reg']) if self.box_coding == 'wh'
-                    else (self.ltrb_distances(maps['ltrb']), None))
+        box_maps = ((maps['wh'], maps['reg']) if self.box_coding == 'wh' else
+                    (self.ltrb_distances(maps['ltrb']), None))
         peaks = self.bbox_coder.decode(
-            maps['hm'], *box_maps,
+            maps['hm'],
+            *box_maps,
             topk=self.test_cfg['topk'],
             kernel=self.test_cfg['local_maximum_kernel'],
             # Unmerged, the centre heatmap stays logits: the decode applies
             # the sigmoid only where the top K can be.
             activation=None if flip else torch.sigmoid)
-        detections = dict(bboxes=peaks.bboxes.float(), scores=peaks.scores,
-                          labels=peaks.labels)
+        detections = dict(
+            bboxes=peaks.bboxes.float(),
+            scores=peaks.scores,
+            labels=peaks.labels)
         detections.update(self.decode_extra(maps, peaks))
         return detections
 
@@ -992,12 +1062,15 @@ class CenterHead(BaseModule):
         mirrors' under ``flip``; every heatmap branch as scores but ``hm``,
         which stays logits without ``flip``."""
         if flip:
-            return {name: self.flip_merge_branch(name, stacks[-1])
-                    for name, stacks in outputs.items()}
-        return {name: (stacks[-1].sigmoid()
-                       if self.is_heatmap_branch(name) and name != 'hm'
-                       else stacks[-1])
-                for name, stacks in outputs.items()}
+            return {
+                name: self.flip_merge_branch(name, stacks[-1])
+                for name, stacks in outputs.items()
+            }
+        return {
+            name: (stacks[-1].sigmoid() if self.is_heatmap_branch(name)
+                   and name != 'hm' else stacks[-1])
+            for name, stacks in outputs.items()
+        }
 
     def flip_merge_branch(self, name: str, maps: Tensor) -> Tensor:
         """Hook: one branch's (2B, ...) maps (images, then mirrors) → (B, ...).
@@ -1014,7 +1087,7 @@ class CenterHead(BaseModule):
             return merge_flipped(maps)
         if name == 'ltrb':
             return self._merge_flipped_ltrb(maps)
-        return maps.chunk(2)[0]      # chunk: a traced batch stays dynamic
+        return maps.chunk(2)[0]  # chunk: a traced batch stays dynamic
 
     def _merge_flipped_ltrb(self, maps: Tensor) -> Tensor:
         """Raw ``ltrb`` maps of images and mirrors → the images' raw maps
@@ -1029,8 +1102,11 @@ class CenterHead(BaseModule):
         images, mirrors = self.ltrb_distances(maps).chunk(2)
         mirrors = mirrors.flip(-1)
         stride = self.bbox_coder.stride
-        swapped = torch.stack([mirrors[:, 2] - stride, mirrors[:, 1],
-                               mirrors[:, 0] + stride, mirrors[:, 3]], dim=1)
+        swapped = torch.stack([
+            mirrors[:, 2] - stride, mirrors[:, 1], mirrors[:, 0] + stride,
+            mirrors[:, 3]
+        ],
+                              dim=1)
         return (images + swapped.clamp(min=0)) / (2 * self.ltrb_scale)
 
     def decode_extra(self, maps: Dict[str, Tensor],
@@ -1049,8 +1125,7 @@ class CenterHead(BaseModule):
         return {}
 
     def complete_detections(self, detections: Dict[str, Tensor],
-                            batch_img_metas: List[dict]
-                            ) -> Dict[str, Tensor]:
+                            batch_img_metas: List[dict]) -> Dict[str, Tensor]:
         """Hook: fields derived from the decoded ones and each image's
         metainfo, before they go back to original pixels."""
         return detections
@@ -1069,16 +1144,16 @@ class CenterHead(BaseModule):
             matrices.append(meta['affine_matrix'])
         bboxes = detections['bboxes']
         affine = stack_affine_matrices(matrices, bboxes.device)
-        mapped = {**detections,
-                  'bboxes': inverse_affine_bboxes(bboxes, affine)}
+        mapped = {
+            **detections, 'bboxes': inverse_affine_bboxes(bboxes, affine)
+        }
         for name in self.POINT_FIELDS:
-            points = detections[name]                     # (B, K, ..., 2)
+            points = detections[name]  # (B, K, ..., 2)
             flat = points.reshape(len(points), -1, 2)
-            mapped[name] = inverse_affine_points(flat, affine).view_as(
-                points)
+            mapped[name] = inverse_affine_points(flat, affine).view_as(points)
         for name in self.VECTOR_FIELDS:
-            vectors = detections[name]                    # (B, K, ..., 2)
+            vectors = detections[name]  # (B, K, ..., 2)
             flat = vectors.reshape(len(vectors), -1, 2)
-            mapped[name] = inverse_affine_vectors(flat, affine).view_as(
-                vectors)
+            mapped[name] = inverse_affine_vectors(flat,
+                                                  affine).view_as(vectors)
         return mapped

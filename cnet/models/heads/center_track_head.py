@@ -28,11 +28,22 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from cnet.models.coders import DecodedPeaks
-from cnet.models.utils import (ltrb_amodal_targets, tracking_offsets,
-                               transpose_and_gather_feat)
+from cnet.models.utils import (
+    ltrb_amodal_targets,
+    tracking_offsets,
+    transpose_and_gather_feat,
+)
 from cnet.registry import MODELS
-from .center_head import (CenterHead, ConfigType, OptConfigType,
-                          PackedTargets, masked, pack_instances, to_slots)
+
+from .center_head import (
+    CenterHead,
+    ConfigType,
+    OptConfigType,
+    PackedTargets,
+    masked,
+    pack_instances,
+    to_slots,
+)
 
 # CenterTrack's --prior_bias: every heatmap starts at a score near 0.01.
 CENTERTRACK_PRIOR_BIAS = -4.6

@@ -1,4 +1,4 @@
-"""Mono3DCenterHead: CenterNet's monocular 3-D detection head (the ``ddd`` task).
+"""Mono3DCenterHead: CenterNet's monocular 3-D detection head (``ddd``).
 
 Zhou, Wang and Krähenbühl, "Objects as Points", 2019, section 4.2: at each
 object's centre the head regresses, besides the heatmap, the 2-D size and
@@ -25,13 +25,24 @@ import torch
 from torch import Tensor
 
 from cnet.models.coders import DecodedPeaks
-from cnet.models.utils import (alpha_to_rotation_y, decode_orientation,
-                               encode_orientation, heatmap_radius,
-                               stack_affine_matrices,
-                               transpose_and_gather_feat, unproject_points)
+from cnet.models.utils import (
+    alpha_to_rotation_y,
+    decode_orientation,
+    encode_orientation,
+    heatmap_radius,
+    stack_affine_matrices,
+    transpose_and_gather_feat,
+    unproject_points,
+)
 from cnet.registry import MODELS
-from .center_head import (CenterHead, ConfigType, OptConfigType,
-                          PackedTargets, masked)
+
+from .center_head import (
+    CenterHead,
+    ConfigType,
+    OptConfigType,
+    PackedTargets,
+    masked,
+)
 
 # 1/σ(x) − 1 = exp(−x); the original's 1e-6 in the division caps the depth
 # near 1e6 m, which this clamp keeps.
@@ -90,16 +101,16 @@ class Mono3DCenterHead(CenterHead):
                  num_stacks: int = 1,
                  loss_center_heatmap: ConfigType = dict(
                      type='GaussianFocalLoss', loss_weight=1.0),
-                 loss_wh: ConfigType = dict(type='SlotL1Loss',
-                                            loss_weight=0.1),
-                 loss_offset: ConfigType = dict(type='SlotL1Loss',
-                                                loss_weight=1.0),
-                 loss_depth: ConfigType = dict(type='SlotL1Loss',
-                                               loss_weight=1.0),
-                 loss_dim: ConfigType = dict(type='SlotL1Loss',
-                                             loss_weight=1.0),
-                 loss_rot: ConfigType = dict(type='BinRotLoss',
-                                             loss_weight=1.0),
+                 loss_wh: ConfigType = dict(
+                     type='SlotL1Loss', loss_weight=0.1),
+                 loss_offset: ConfigType = dict(
+                     type='SlotL1Loss', loss_weight=1.0),
+                 loss_depth: ConfigType = dict(
+                     type='SlotL1Loss', loss_weight=1.0),
+                 loss_dim: ConfigType = dict(
+                     type='SlotL1Loss', loss_weight=1.0),
+                 loss_rot: ConfigType = dict(
+                     type='BinRotLoss', loss_weight=1.0),
                  center: str = 'box',
                  default_cam2img: Optional[Sequence[Sequence[float]]] = None,
                  bbox_coder: ConfigType = dict(
@@ -118,11 +129,18 @@ class Mono3DCenterHead(CenterHead):
             raise ValueError(f'Mono3DCenterHead: center must be one of '
                              f'{CENTER_MODES}, got {center!r}')
         super().__init__(
-            num_classes, in_channels, feat_channels=feat_channels,
-            branches=branches, num_stacks=num_stacks,
-            loss_center_heatmap=loss_center_heatmap, loss_wh=loss_wh,
-            loss_offset=loss_offset, bbox_coder=bbox_coder,
-            train_cfg=train_cfg, test_cfg=test_cfg, branch_init=branch_init,
+            num_classes,
+            in_channels,
+            feat_channels=feat_channels,
+            branches=branches,
+            num_stacks=num_stacks,
+            loss_center_heatmap=loss_center_heatmap,
+            loss_wh=loss_wh,
+            loss_offset=loss_offset,
+            bbox_coder=bbox_coder,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            branch_init=branch_init,
             init_cfg=init_cfg)
         self.loss_depth = MODELS.build(loss_depth)
         self.loss_dim = MODELS.build(loss_dim)
@@ -152,14 +170,17 @@ class Mono3DCenterHead(CenterHead):
         valid = code['valid'] & (centers[:, 0] >= 0) & \
             (centers[:, 0] < width) & (centers[:, 1] >= 0) & \
             (centers[:, 1] < height)
-        return dict(code, centers=centers,
-                    offsets=points - centers.to(points.dtype), valid=valid)
+        return dict(
+            code,
+            centers=centers,
+            offsets=points - centers.to(points.dtype),
+            valid=valid)
 
     def heatmap_radii(self, wh: Tensor) -> Tensor:
         """ddd.py's radius: ``gaussian_radius`` of the unrounded box size
         (ctdet rounds it up first)."""
-        return heatmap_radius(wh[:, 1], wh[:, 0],
-                              self.train_cfg['min_overlap'], ceil=False)
+        return heatmap_radius(
+            wh[:, 1], wh[:, 0], self.train_cfg['min_overlap'], ceil=False)
 
     def extra_targets(self, packed: PackedTargets,
                       targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
@@ -177,22 +198,25 @@ class Mono3DCenterHead(CenterHead):
             and ``depth_mask`` (B, M).
         """
         valid = packed.code['valid']
-        depth_valid = torch.ones(packed.num_images, dtype=torch.bool,
-                                 device=packed.device)
+        depth_valid = torch.ones(
+            packed.num_images, dtype=torch.bool, device=packed.device)
         if packed.batch_img_metas is not None:
-            depth_valid = torch.tensor(
-                [not meta.get('scale_augmented', False)
-                 for meta in packed.batch_img_metas],
-                dtype=torch.bool, device=packed.device)
-        depth_keep = valid & depth_valid[packed.batch_idx]          # (N,)
+            depth_valid = torch.tensor([
+                not meta.get('scale_augmented', False)
+                for meta in packed.batch_img_metas
+            ],
+                                       dtype=torch.bool,
+                                       device=packed.device)
+        depth_keep = valid & depth_valid[packed.batch_idx]  # (N,)
         rot_bins, rot_residuals = encode_orientation(
             packed.fields['alphas'].float().reshape(-1))
         return dict(
-            depth_target=packed.to_slots(masked(
-                packed.fields['depths'].float().reshape(-1, 1), depth_keep)),
-            dim_target=packed.to_slots(masked(
-                packed.fields['dimensions'].float().reshape(-1, 3),
-                depth_keep)),
+            depth_target=packed.to_slots(
+                masked(packed.fields['depths'].float().reshape(-1, 1),
+                       depth_keep)),
+            dim_target=packed.to_slots(
+                masked(packed.fields['dimensions'].float().reshape(-1, 3),
+                       depth_keep)),
             rot_bin_target=packed.to_slots(masked(rot_bins, valid)),
             rot_res_target=packed.to_slots(masked(rot_residuals, valid)),
             depth_mask=packed.to_slots(depth_keep.float()))
@@ -201,18 +225,20 @@ class Mono3DCenterHead(CenterHead):
                          targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """``DddLoss``'s terms of one stack: ``loss_depth``, ``loss_dim``,
         ``loss_rot``."""
+
         def at_centres(name: str) -> Tensor:
             return transpose_and_gather_feat(outputs[name], targets['ind'])
 
         return dict(
             loss_depth=self.loss_depth(
-                depth_from_output(at_centres('dep')),
-                targets['depth_target'], targets['depth_mask']),
-            loss_dim=self.loss_dim(at_centres('dim'), targets['dim_target'],
-                                   targets['depth_mask']),
-            loss_rot=self.loss_rot(at_centres('rot'),
-                                   targets['rot_bin_target'],
-                                   targets['rot_res_target'], targets['mask']))
+                depth_from_output(at_centres('dep')), targets['depth_target'],
+                targets['depth_mask']),
+            loss_dim=self.loss_dim(
+                at_centres('dim'), targets['dim_target'],
+                targets['depth_mask']),
+            loss_rot=self.loss_rot(
+                at_centres('rot'), targets['rot_bin_target'],
+                targets['rot_res_target'], targets['mask']))
 
     # --------------------------------------------------------------- inference
     def decode_extra(self, maps: Dict[str, Tensor],
@@ -224,17 +250,18 @@ class Mono3DCenterHead(CenterHead):
             its offset: the projected 3-D centre), ``depths`` (B, K),
             ``dimensions`` (B, K, 3) and ``alphas`` (B, K).
         """
+
         def at_peaks(name: str) -> Tensor:
             return transpose_and_gather_feat(maps[name], peaks.inds).float()
 
-        return dict(centers_2d=peaks.centers.float(),
-                    depths=depth_from_output(at_peaks('dep'))[..., 0],
-                    dimensions=at_peaks('dim'),
-                    alphas=decode_orientation(at_peaks('rot')))
+        return dict(
+            centers_2d=peaks.centers.float(),
+            depths=depth_from_output(at_peaks('dep'))[..., 0],
+            dimensions=at_peaks('dim'),
+            alphas=decode_orientation(at_peaks('rot')))
 
     def complete_detections(self, detections: Dict[str, Tensor],
-                            batch_img_metas: List[dict]
-                            ) -> Dict[str, Tensor]:
+                            batch_img_metas: List[dict]) -> Dict[str, Tensor]:
         """Lift the peaks to KITTI boxes.
 
         The peaks are lifted with the camera of the network input,
@@ -259,21 +286,25 @@ class Mono3DCenterHead(CenterHead):
                                f"needs 'calib' (3, 4), the P2 of its "
                                f"calibration (or give the head a "
                                f"default_cam2img); it has {sorted(meta)}")
-            cameras.append(torch.as_tensor(camera, dtype=torch.float64)
-                           .reshape(3, 4))
+            cameras.append(
+                torch.as_tensor(camera, dtype=torch.float64).reshape(3, 4))
         cam2img = torch.stack(cameras).to(device)
-        affine = stack_affine_matrices(
-            [meta.get('affine_matrix', torch.eye(3))
-             for meta in batch_img_metas], device)
-        input_cam2img = affine @ cam2img                           # (B, 3, 4)
+        affine = stack_affine_matrices([
+            meta.get('affine_matrix', torch.eye(3)) for meta in batch_img_metas
+        ], device)
+        input_cam2img = affine @ cam2img  # (B, 3, 4)
         centres_3d = unproject_points(detections['centers_2d'].double(),
                                       detections['depths'].double(),
-                                      input_cam2img)               # (B, K, 3)
+                                      input_cam2img)  # (B, K, 3)
         dimensions = detections['dimensions'].double()
-        locations = centres_3d + torch.stack(
-            [torch.zeros_like(dimensions[..., 0]), dimensions[..., 0] / 2,
-             torch.zeros_like(dimensions[..., 0])], dim=-1)
+        locations = centres_3d + torch.stack([
+            torch.zeros_like(dimensions[..., 0]), dimensions[..., 0] / 2,
+            torch.zeros_like(dimensions[..., 0])
+        ],
+                                             dim=-1)
         rotation_y = alpha_to_rotation_y(detections['alphas'].double(),
                                          locations)
-        return {**detections, 'locations': locations.float(),
-                'rotation_y': rotation_y.float()}
+        return {
+            **detections, 'locations': locations.float(),
+            'rotation_y': rotation_y.float()
+        }

@@ -21,14 +21,25 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from cnet.models.coders import DecodedPeaks
-from cnet.models.utils import (draw_dense_offsets, draw_gaussians,
-                               flip_joint_maps, flip_joint_offsets,
-                               joint_peaks, snap_keypoints,
-                               transpose_and_gather_feat)
+from cnet.models.utils import (
+    draw_dense_offsets,
+    draw_gaussians,
+    flip_joint_maps,
+    flip_joint_offsets,
+    joint_peaks,
+    snap_keypoints,
+    transpose_and_gather_feat,
+)
 from cnet.registry import MODELS
 from cnet.structures.keypoints import COCO_FLIP_PAIRS
-from .center_head import (CenterHead, ConfigType, OptConfigType,
-                          PackedTargets, masked)
+
+from .center_head import (
+    CenterHead,
+    ConfigType,
+    OptConfigType,
+    PackedTargets,
+    masked,
+)
 
 # The pose head's own keys of train_cfg and test_cfg, with their defaults.
 # The original's --dense_hp: supervise hps over the whole centre Gaussian.

@@ -2,27 +2,56 @@
 flip-test merging, NMS, the orientation coding of 3-D boxes (their camera
 geometry is :mod:`cnet.structures.bbox3d`'s, re-exported here) and
 CenterTrack's previous-frame heatmap and tracking targets."""
-from cnet.structures.bbox3d import (alpha_to_rotation_y, project_points,
-                                    rotation_y_to_alpha, unproject_points,
-                                    wrap_angle)
-from .affine import (affine_points, inverse_affine_bboxes,
-                     inverse_affine_points, inverse_affine_vectors,
-                     stack_affine_matrices)
+from cnet.structures.bbox3d import (
+                                    alpha_to_rotation_y,
+                                    project_points,
+                                    rotation_y_to_alpha,
+                                    unproject_points,
+                                    wrap_angle,
+)
+
+from .affine import (
+                                    affine_points,
+                                    inverse_affine_bboxes,
+                                    inverse_affine_points,
+                                    inverse_affine_vectors,
+                                    stack_affine_matrices,
+)
 from .box3d import decode_orientation, encode_orientation
 from .box_targets import cell_locations, dense_box_targets
 from .flip_merge import merge_flipped
-from .gaussian_target import (draw_dense_offsets, draw_gaussians,
-                              elliptical_radii, gaussian_radius,
-                              heatmap_radius)
-from .keypoints import (flip_joint_maps, flip_joint_offsets, joint_peaks,
-                        snap_keypoints, swap_index)
+from .gaussian_target import (
+                                    draw_dense_offsets,
+                                    draw_gaussians,
+                                    elliptical_radii,
+                                    gaussian_radius,
+                                    heatmap_radius,
+)
+from .keypoints import (
+                                    flip_joint_maps,
+                                    flip_joint_offsets,
+                                    joint_peaks,
+                                    snap_keypoints,
+                                    swap_index,
+)
 from .nms import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
-from .peaks import (extract_peaks, row_bound_applies, topk, topk_peaks,
-                    transpose_and_gather_feat, window_max)
-from .tracking_targets import (DisturbedCenters, PreviousCenters,
-                               disturb_previous_centers, ltrb_amodal_targets,
-                               previous_centers, render_previous_heatmap,
-                               tracking_offsets)
+from .peaks import (
+                                    extract_peaks,
+                                    row_bound_applies,
+                                    topk,
+                                    topk_peaks,
+                                    transpose_and_gather_feat,
+                                    window_max,
+)
+from .tracking_targets import (
+                                    DisturbedCenters,
+                                    PreviousCenters,
+                                    disturb_previous_centers,
+                                    ltrb_amodal_targets,
+                                    previous_centers,
+                                    render_previous_heatmap,
+                                    tracking_offsets,
+)
 
 __all__ = [
     'gaussian_radius', 'heatmap_radius', 'elliptical_radii', 'draw_gaussians',

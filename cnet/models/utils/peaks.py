@@ -53,8 +53,8 @@ def extract_peaks(heatmap: Tensor, kernel: int = 3) -> Tensor:
         (B, C, H, W) ``heatmap`` with non-peaks set to 0.
     """
     # torch.where: multiplying by the bool mask casts it, ~3x slower.
-    return torch.where(window_max(heatmap, kernel) == heatmap, heatmap,
-                       heatmap.new_zeros(()))
+    return torch.where(
+        window_max(heatmap, kernel) == heatmap, heatmap, heatmap.new_zeros(()))
 
 
 def topk(scores: Tensor,
@@ -102,18 +102,20 @@ def transpose_and_gather_feat(feat: Tensor, ind: Tensor) -> Tensor:
     Returns:
         (B, K, D).
     """
-    flat = feat.flatten(2)                                        # (B, D, HW)
-    gathered = flat.gather(
-        2, ind.unsqueeze(1).expand(-1, flat.size(1), -1))         # (B, D, K)
+    flat = feat.flatten(2)  # (B, D, HW)
+    gathered = flat.gather(2,
+                           ind.unsqueeze(1).expand(-1, flat.size(1),
+                                                   -1))  # (B, D, K)
     return gathered.transpose(1, 2)
 
 
-def topk_peaks(heatmap: Tensor,
-               k: int = 100,
-               kernel: int = 3,
-               activation: Optional[Callable[[Tensor], Tensor]] = None,
-               candidate_rows: Optional[int] = None
-               ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+def topk_peaks(
+    heatmap: Tensor,
+    k: int = 100,
+    kernel: int = 3,
+    activation: Optional[Callable[[Tensor], Tensor]] = None,
+    candidate_rows: Optional[int] = None
+) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """``topk(extract_peaks(activation(heatmap), kernel), k)``: the one peak
     decode of every head, eager and exported.
 
@@ -122,17 +124,17 @@ def topk_peaks(heatmap: Tensor,
     and on every other device, it is the plain full-map computation: the
     fast path needs host synchronisations and data-dependent shapes.
 
-    The fast path: a peak is at most the maximum of its row, so the top K peaks of an
-    image lie in the rows with the largest maxima. The row maxima take one
-    reduction over the map; the activation, the window test and the top K
-    then run on the ``candidate_rows`` best rows (with the rows around
-    them) only. The answer is proved, per image: when the K-th peak found
-    there beats every value the other rows can hold (the largest of their
-    maxima, and 0 for the non-peaks), it is the exact answer; otherwise
-    that image is decoded over its full map. Scores equal the full
-    computation's, and so do positions wherever scores differ; among cells
-    of exactly equal score (in order, or tied at the K-th place) the two
-    paths may pick different cells, as two calls of ``torch.topk`` may.
+    The fast path: a peak is at most the maximum of its row, so the top K peaks
+    of an image lie in the rows with the largest maxima. The row maxima take
+    one reduction over the map; the activation, the window test and the top K
+    then run on the ``candidate_rows`` best rows (with the rows around them)
+    only. The answer is proved, per image: when the K-th peak found there beats
+    every value the other rows can hold (the largest of their maxima, and 0 for
+    the non-peaks), it is the exact answer; otherwise that image is decoded
+    over its full map. Scores equal the full computation's, and so do positions
+    wherever scores differ; among cells of exactly equal score (in order, or
+    tied at the K-th place) the two paths may pick different cells, as two
+    calls of ``torch.topk`` may.
 
     Args:
         heatmap: (B, C, H, W) raw scores, any memory layout.
@@ -156,29 +158,32 @@ def topk_peaks(heatmap: Tensor,
         return _full_topk_peaks(heatmap, k, kernel, activation)
 
     # The best rows by their maximum; the next one bounds all the others.
-    row_max = heatmap.amax(dim=-1).reshape(num_images, -1)       # (B, C·H)
+    row_max = heatmap.amax(dim=-1).reshape(num_images, -1)  # (B, C·H)
     best_max, rows = torch.topk(row_max, num_rows + 1)
     rows, outside_max = rows[:, :num_rows], best_max[:, num_rows]
     if not bool((best_max[:, 0] > outside_max).any()):
         # Flat maps (an untrained head): no K-th peak can beat the rows
         # left out, so no image can be proved; skip the attempt.
         return _full_topk_peaks(heatmap, k, kernel, activation)
-    classes = torch.div(rows, height, rounding_mode='floor')      # (B, M)
+    classes = torch.div(rows, height, rounding_mode='floor')  # (B, M)
     row_ys = rows - classes * height
 
     # Each candidate row with its kernel // 2 neighbours above and below.
     pad = kernel // 2
     band_ys = row_ys.unsqueeze(-1) + torch.arange(
-        -pad, pad + 1, device=heatmap.device)                      # (B, M, k)
+        -pad, pad + 1, device=heatmap.device)  # (B, M, k)
     inside = (band_ys >= 0) & (band_ys < height)
     image_index = torch.arange(num_images, device=heatmap.device)
-    band = heatmap[image_index[:, None, None], classes.unsqueeze(-1),
-                   band_ys.clamp(0, height - 1)]                  # (B, M, k, W)
+    band = heatmap[
+        image_index[:, None, None],
+        classes.unsqueeze(-1),
+        # (B, M, k, W)
+        band_ys.clamp(0, height - 1)]
     if activation is not None:
         band = activation(band)
         outside_max = activation(outside_max)
     band = band.masked_fill(~inside.unsqueeze(-1), float('-inf'))
-    centre = band[:, :, pad]                                      # (B, M, W)
+    centre = band[:, :, pad]  # (B, M, W)
     is_peak = window_max(band, kernel)[:, :, pad] == centre
     peaks = torch.where(is_peak, centre, centre.new_zeros(()))
     scores, cells = torch.topk(peaks.reshape(num_images, -1), k)  # (B, K)
@@ -204,14 +209,14 @@ def row_bound_applies(heatmap: Tensor) -> bool:
     """Whether :func:`topk_peaks` may take its row-bound fast path: eager
     code on a CPU tensor (no compile, trace or export; no accelerator,
     where its host synchronisations would stall the device)."""
-    return (heatmap.device.type == 'cpu'
-            and not torch.jit.is_tracing()
+    return (heatmap.device.type == 'cpu' and not torch.jit.is_tracing()
             and not torch.compiler.is_compiling()
             and not torch.onnx.is_in_onnx_export())
 
 
-def _full_topk_peaks(heatmap: Tensor, k: int, kernel: int,
-                     activation: Optional[Callable[[Tensor], Tensor]]
-                     ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+def _full_topk_peaks(
+    heatmap: Tensor, k: int, kernel: int,
+    activation: Optional[Callable[[Tensor], Tensor]]
+) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     scores = heatmap if activation is None else activation(heatmap)
     return topk(extract_peaks(scores, kernel), k)

@@ -1,5 +1,6 @@
 # CenterNet with ResNet-18 and the msra_resnet upsampling neck
-# (src/lib/models/networks/msra_resnet.py): 15,820,372 parameters with 80 classes.
+# (src/lib/models/networks/msra_resnet.py): 15,820,372 parameters with 80
+# classes.
 model = dict(
     type='CenterNet',
     data_preprocessor=dict(
@@ -14,15 +15,18 @@ model = dict(
         depth=18,
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='https://download.pytorch.org/models/resnet18-5c106cde.pth')),
-    neck=dict(type='DeconvNeck', in_channels=512, out_channels=(256, 256, 256)),
+            checkpoint=
+            'https://download.pytorch.org/models/resnet18-5c106cde.pth')),
+    neck=dict(
+        type='DeconvNeck', in_channels=512, out_channels=(256, 256, 256)),
     bbox_head=dict(
         type='CenterHead',
         num_classes=80,
         in_channels=256,
         feat_channels=64,
-        # msra_resnet.py's init: N(0, 0.001^2) on the final conv of wh/reg only, the 3x3 convs
-        # PyTorch's default; the hm bias -2.19 (CenterHead's BRANCH_INITS).
+        # msra_resnet.py's init: N(0, 0.001^2) on the final conv of wh/reg
+        # only, the 3x3 convs PyTorch's default; the hm bias -2.19
+        # (CenterHead's BRANCH_INITS).
         branch_init='msra_resnet',
         loss_center_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0),
         loss_wh=dict(type='L1Loss', loss_weight=0.1),

@@ -4,7 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
-from cnet.datasets.transforms import ColorJitter, PCALighting, jitter_coefficients
+from cnet.datasets.transforms import (
+    ColorJitter,
+    PCALighting,
+    jitter_coefficients,
+)
 from cnet.datasets.transforms.photometric import COCO_EIGVAL, COCO_EIGVEC
 
 

@@ -5,14 +5,23 @@ import numpy as np
 import pytest
 import torch
 
-from cnet.datasets.transforms import (ColorJitter, LoadPreviousFrame,
-                                      LoadTrackAnnotations, PackTrackInputs,
-                                      PreviousFrame, PreviousFrameAffine,
-                                      RandomCenterAffine, SamplePreviousFrame,
-                                      TrackRandomFlip, affine_transform_bboxes,
-                                      get_affine_transform)
-from cnet.models.data_preprocessors import (DetDataPreprocessor,
-                                            TrackDataPreprocessor)
+from cnet.datasets.transforms import (
+    ColorJitter,
+    LoadPreviousFrame,
+    LoadTrackAnnotations,
+    PackTrackInputs,
+    PreviousFrame,
+    PreviousFrameAffine,
+    RandomCenterAffine,
+    SamplePreviousFrame,
+    TrackRandomFlip,
+    affine_transform_bboxes,
+    get_affine_transform,
+)
+from cnet.models.data_preprocessors import (
+    DetDataPreprocessor,
+    TrackDataPreprocessor,
+)
 
 INPUT = (64, 48)  # (w, h)
 

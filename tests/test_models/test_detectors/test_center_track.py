@@ -9,8 +9,10 @@ from mmengine.structures import InstanceData
 
 from cnet.models.detectors import CenterTrack
 from cnet.models.detectors.center_track import warp_boxes
-from cnet.models.heads.center_track_head import (PRE_CENTERS_KEY,
-                                                 PRE_TRACK_IDS_KEY)
+from cnet.models.heads.center_track_head import (
+    PRE_CENTERS_KEY,
+    PRE_TRACK_IDS_KEY,
+)
 from cnet.models.utils import previous_centers, render_previous_heatmap
 from cnet.structures import DetDataSample
 

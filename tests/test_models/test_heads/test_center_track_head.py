@@ -6,8 +6,10 @@ import torch
 from mmengine.structures import InstanceData
 
 from cnet.models.heads import CenterTrackHead
-from cnet.models.heads.center_track_head import (PRE_CENTERS_KEY,
-                                                 PRE_TRACK_IDS_KEY)
+from cnet.models.heads.center_track_head import (
+    PRE_CENTERS_KEY,
+    PRE_TRACK_IDS_KEY,
+)
 from cnet.models.trackers import CenterTracker
 from cnet.models.utils import draw_gaussians
 

@@ -11,8 +11,11 @@ from mmengine.structures import InstanceData
 from cnet.models.coders import LTRBBBoxCoder
 from cnet.models.heads import CenterHead
 from cnet.models.losses import IoUFamilyLoss, iou_family_loss
-from cnet.models.utils import (dense_box_targets, draw_gaussians,
-                               elliptical_radii)
+from cnet.models.utils import (
+    dense_box_targets,
+    draw_gaussians,
+    elliptical_radii,
+)
 from cnet.structures import DetDataSample
 
 STRIDE = 4
@@ -174,7 +177,7 @@ def test_the_options_are_off_by_default_and_checked():
     assert head.box_coding == 'wh'
     assert head.train_cfg['heatmap_radius'] == 'cornernet'
     assert head.train_cfg['extra_positives'] == 0
-    with pytest.raises(ValueError, match="box_cells must be one of"):
+    with pytest.raises(ValueError, match='box_cells must be one of'):
         fast_head(box_cells='everywhere')
     with pytest.raises(ValueError, match='LTRBBBoxCoder'):
         CenterHead(num_classes=3, in_channels=8, branches=dict(hm=3, ltrb=4))

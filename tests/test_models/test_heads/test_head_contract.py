@@ -7,15 +7,20 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
-from shapes_setup import ROOT, SHAPES_CONFIG
 
 from cnet.engine.runner_setup import build_runner, setup_train_config
 from cnet.models.coders import CenterNetBBoxCoder
-from cnet.models.heads import (CenterHead, CenterPoseHead, CenterTrackHead,
-                               Mono3DCenterHead)
+from cnet.models.heads import (
+    CenterHead,
+    CenterPoseHead,
+    CenterTrackHead,
+    Mono3DCenterHead,
+)
 from cnet.models.utils import topk, topk_peaks
 from cnet.registry import MODELS
 from cnet.utils import register_all_modules
+
+from shapes_setup import ROOT, SHAPES_CONFIG
 
 # The flow CenterHead owns; a subclass never replaces it wholesale.
 OWNED = ('loss', 'get_targets', 'loss_by_feat', 'predict', 'predict_by_feat',
@@ -62,8 +67,8 @@ def test_the_pose_head_accepts_its_own_keys_and_refuses_a_misspelt_one():
 
 def test_a_typo_in_a_config_file_fails_when_the_model_is_built(tmp_path):
     config = tmp_path / 'typo.py'
-    config.write_text(f"_base_ = {SHAPES_CONFIG!r}\n"
-                      "model = dict(test_cfg=dict(top_k=5))\n")
+    config.write_text(f'_base_ = {SHAPES_CONFIG!r}\n'
+                      'model = dict(test_cfg=dict(top_k=5))\n')
     register_all_modules()
     cfg = Config.fromfile(str(config))
     with pytest.raises(KeyError, match=r"has no key 'top_k'; did you mean "

@@ -6,7 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnet.models.layers import DCNv2, available_dcn_backends, modulated_deform_conv2d
+from cnet.models.layers import (
+    DCNv2,
+    available_dcn_backends,
+    modulated_deform_conv2d,
+)
 from cnet.registry import MODELS
 
 

@@ -8,8 +8,11 @@ import torch
 from mmengine.structures import InstanceData
 
 from cnet.models.trackers import CenterTracker, greedy_assignment
-from cnet.models.utils import (draw_gaussians, topk_peaks,
-                               transpose_and_gather_feat)
+from cnet.models.utils import (
+    draw_gaussians,
+    topk_peaks,
+    transpose_and_gather_feat,
+)
 from cnet.registry import TASK_UTILS
 
 STRIDE = 4

@@ -1,13 +1,18 @@
 import math
 
 import numpy as np
-import original_reference as original
 import pytest
 import torch
 from single_gaussian import draw_gaussian, gaussian_2d
 
-from cnet.models.utils import (draw_dense_offsets, draw_gaussians,
-                               gaussian_radius, heatmap_radius)
+from cnet.models.utils import (
+    draw_dense_offsets,
+    draw_gaussians,
+    gaussian_radius,
+    heatmap_radius,
+)
+
+import original_reference as original
 
 
 def test_radius_matches_hand_computed_quirky_roots():

@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from cnet.models.utils import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
+from cnet.models.utils import (
+    batched_nms,
+    batched_soft_nms,
+    box_iou,
+    nms,
+    soft_nms,
+)
 
 METHOD_CODES = dict(hard=0, linear=1, gaussian=2)
 

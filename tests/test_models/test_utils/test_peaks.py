@@ -3,8 +3,13 @@ import torch
 import torch.nn.functional as F
 
 import cnet.models.utils.peaks as peaks_module
-from cnet.models.utils import (extract_peaks, topk, topk_peaks,
-                               transpose_and_gather_feat, window_max)
+from cnet.models.utils import (
+    extract_peaks,
+    topk,
+    topk_peaks,
+    transpose_and_gather_feat,
+    window_max,
+)
 
 
 def gather_feat(feat, ind):

@@ -4,13 +4,16 @@ import math
 
 import pytest
 import torch
-
 from single_gaussian import draw_gaussian
 
 from cnet.models.utils import heatmap_radius
 from cnet.models.utils.tracking_targets import (
-    disturb_previous_centers, ltrb_amodal_targets, previous_centers,
-    render_previous_heatmap, tracking_offsets)
+    disturb_previous_centers,
+    ltrb_amodal_targets,
+    previous_centers,
+    render_previous_heatmap,
+    tracking_offsets,
+)
 
 
 def reference_pre_heatmap(boxes, height, width):
