@@ -33,10 +33,12 @@ from cnet.models.heads.center_track_head import (
 from cnet.models.utils import (
     affine_points,
     disturb_previous_centers,
+    largest_previous_radius,
     previous_centers,
     render_previous_heatmap,
     stack_affine_matrices,
 )
+from cnet.models.utils.static_shapes import static_shapes
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
 
@@ -201,10 +203,10 @@ class CenterTrack(CenterNet):
 
         present = padded(torch.ones(len(batch_idx), dtype=torch.bool,
                                     device=device))
+        min_overlap = self.bbox_head.train_cfg['min_overlap']
         previous = previous_centers(
             padded(fields['bboxes'].float().reshape(-1, 4)), present,
-            height, width,
-            self.bbox_head.train_cfg['min_overlap'])
+            height, width, min_overlap)
         pre_hm = None
         tracking_centers = previous.centers
         if self.with_pre_hm:
@@ -215,13 +217,23 @@ class CenterTrack(CenterNet):
                 torch.cat([drawn.heatmap_centers, drawn.false_centers], 1),
                 previous.radii.repeat(1, 2),
                 torch.cat([drawn.heatmap_valid, drawn.false_valid], 1),
-                height, width)
+                height, width,
+                max_radius=largest_previous_radius(height, width,
+                                                   min_overlap))
             tracking_centers = drawn.tracking_centers
         track_ids = padded(fields['track_ids'].long().reshape(-1))
+        if static_shapes():
+            # Every slot, the dropped ones with track id -1, which no object
+            # matches (tracking_offsets): no shape depends on the data.
+            track_ids = torch.where(previous.valid, track_ids,
+                                    torch.full_like(track_ids, -1))
         for i, sample in enumerate(data_samples):
-            keep = previous.valid[i]
-            sample.set_metainfo({PRE_CENTERS_KEY: tracking_centers[i][keep],
-                                 PRE_TRACK_IDS_KEY: track_ids[i][keep]})
+            keep = slice(None) if static_shapes() else previous.valid[i]
+            # set_field: set_metainfo deep-copies, which dynamo cannot trace
+            # (and these tensors are this call's own).
+            for key, value in ((PRE_CENTERS_KEY, tracking_centers[i][keep]),
+                               (PRE_TRACK_IDS_KEY, track_ids[i][keep])):
+                sample.set_field(value, key, field_type='metainfo')
         return pre_hm
 
     # --------------------------------------------------------------- inference

@@ -47,6 +47,7 @@ from .tracking_targets import (
                                     DisturbedCenters,
                                     PreviousCenters,
                                     disturb_previous_centers,
+                                    largest_previous_radius,
                                     ltrb_amodal_targets,
                                     previous_centers,
                                     render_previous_heatmap,
@@ -66,5 +67,6 @@ __all__ = [
     'swap_index', 'flip_joint_maps', 'flip_joint_offsets', 'joint_peaks',
     'snap_keypoints', 'PreviousCenters', 'DisturbedCenters',
     'previous_centers', 'disturb_previous_centers',
-    'render_previous_heatmap', 'tracking_offsets', 'ltrb_amodal_targets'
+    'render_previous_heatmap', 'largest_previous_radius', 'tracking_offsets',
+    'ltrb_amodal_targets'
 ]

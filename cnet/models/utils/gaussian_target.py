@@ -6,16 +6,19 @@ https://github.com/xingyizhou/CenterNet, itself taken from CornerNet):
 ``draw_umich_gaussian`` value for value, but for a whole batch of objects in
 one vectorised pass.
 """
-from typing import Optional, Tuple
+import math
+from typing import Optional, Tuple, TypeVar
 
 import torch
 from torch import Tensor
 
 from .static_shapes import static_shapes
 
+Sizes = TypeVar('Sizes', Tensor, float)
 
-def gaussian_radius(heights: Tensor, widths: Tensor,
-                    min_overlap: float = 0.7) -> Tensor:
+
+def gaussian_radius(heights: Sizes, widths: Sizes,
+                    min_overlap: float = 0.7) -> Sizes:
     """CornerNet's Gaussian radius, with the original's arithmetic.
 
     Three cases (one corner inside / both inside / both outside the box)
@@ -27,29 +30,33 @@ def gaussian_radius(heights: Tensor, widths: Tensor,
     corrects it); we keep it, since the published models were trained on it.
 
     Args:
-        heights: (N,) box heights in feature units.
-        widths: (N,) box widths in feature units.
+        heights: (N,) box heights in feature units, or one height as a
+            Python float (a bound computed without a tensor).
+        widths: (N,) box widths in feature units (or one, as ``heights``).
         min_overlap: the IoU a box shifted by the radius must keep.
 
     Returns:
-        (N,) radii in the dtype of ``heights``, not rounded.
+        (N,) radii in the dtype of ``heights`` (a float for floats), not
+        rounded.
     """
+    sqrt, minimum = ((torch.sqrt, torch.minimum)
+                     if isinstance(heights, Tensor) else (math.sqrt, min))
     size_sum = heights + widths
     area = heights * widths
 
     b1 = size_sum
     c1 = area * (1 - min_overlap) / (1 + min_overlap)
-    r1 = (b1 + torch.sqrt(b1 ** 2 - 4 * c1)) / 2
+    r1 = (b1 + sqrt(b1 ** 2 - 4 * c1)) / 2
 
     b2 = 2 * size_sum
     c2 = (1 - min_overlap) * area
-    r2 = (b2 + torch.sqrt(b2 ** 2 - 16 * c2)) / 2
+    r2 = (b2 + sqrt(b2 ** 2 - 16 * c2)) / 2
 
     a3 = 4 * min_overlap
     b3 = -2 * min_overlap * size_sum
     c3 = (min_overlap - 1) * area
-    r3 = (b3 + torch.sqrt(b3 ** 2 - 4 * a3 * c3)) / 2
-    return torch.minimum(torch.minimum(r1, r2), r3)
+    r3 = (b3 + sqrt(b3 ** 2 - 4 * a3 * c3)) / 2
+    return minimum(minimum(r1, r2), r3)
 
 
 def heatmap_radius(heights: Tensor, widths: Tensor,
@@ -119,7 +126,8 @@ def _radius_buckets(radii: Tensor) -> Tensor:
 
 def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
                    centers: Tensor, radii: Tensor,
-                   keep: Optional[Tensor] = None) -> Tensor:
+                   keep: Optional[Tensor] = None,
+                   max_radius: Optional[int] = None) -> Tensor:
     """Splat N Gaussians into a batched heatmap in a few vectorised passes.
 
     Equal to calling the original's ``draw_umich_gaussian`` once per object
@@ -141,24 +149,28 @@ def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
         heatmap: (B, C, H, W) float map (≥ 0), updated in place.
         batch_idx: (N,) image index of every object.
         labels: (N,) class index of every object.
-        centers: (N, 2) integer centres (x, y) inside the map.
+        centers: (N, 2) integer centres (x, y) inside the map (outside it
+            too on the static path below: only the cells inside are drawn).
         radii: (N,) int64 radii ≥ 0, or (N, 2) radii (rx, ry).
         keep: optional (N,) bool: draw only these objects (the others may
             hold any values).
+        max_radius: a bound of every radius known without reading them
+            (from the map's size); used by the static path only.
 
     While ``torch.compile`` traces (:func:`static_shapes`), the objects are
     drawn without the radius groups and without selecting ``keep``: one
-    patch per object that reaches the whole map ((2H−1) × (2W−1) cells, so
-    that no shape depends on the data), its cells outside the object's
-    radius, outside the map or of a dropped object writing 0 (a no-op under
-    ``amax``). The same values as the grouped eager path.
+    patch per object that reaches ``max_radius`` cells, or the whole map
+    without it ((2H−1) × (2W−1) cells), so that no shape depends on the
+    data; its cells outside the object's radius, outside the map or of a
+    dropped object write 0 (a no-op under ``amax``). The same values as the
+    grouped eager path.
 
     Returns:
         ``heatmap``.
     """
     if static_shapes():
         return _draw_gaussians_static(heatmap, batch_idx, labels, centers,
-                                      radii, keep)
+                                      radii, keep, max_radius)
     if keep is not None:
         batch_idx, labels = batch_idx[keep], labels[keep]
         centers, radii = centers[keep], radii[keep]
@@ -206,9 +218,11 @@ def draw_gaussians(heatmap: Tensor, batch_idx: Tensor, labels: Tensor,
 
 def _draw_gaussians_static(heatmap: Tensor, batch_idx: Tensor,
                            labels: Tensor, centers: Tensor, radii: Tensor,
-                           keep: Optional[Tensor]) -> Tensor:
-    """:func:`draw_gaussians` with shapes that depend on N, B, C, H, W only
-    (its docstring): no host synchronisation, no data-dependent shape."""
+                           keep: Optional[Tensor],
+                           max_radius: Optional[int] = None) -> Tensor:
+    """:func:`draw_gaussians` with shapes that depend on N, B, C, H, W (and
+    ``max_radius``) only (its docstring): no host synchronisation, no
+    data-dependent shape."""
     num_images, num_classes, height, width = heatmap.shape
     device = heatmap.device
     if radii.dim() == 2:
@@ -216,8 +230,11 @@ def _draw_gaussians_static(heatmap: Tensor, batch_idx: Tensor,
         radius_y = radii[:, 1].view(-1, 1, 1)
     else:
         radius_x = radius_y = radii.view(-1, 1, 1)
-    dx = torch.arange(-(width - 1), width, device=device).view(1, 1, -1)
-    dy = torch.arange(-(height - 1), height, device=device).view(1, -1, 1)
+    reach_x, reach_y = width - 1, height - 1
+    if max_radius is not None:
+        reach_x, reach_y = min(reach_x, max_radius), min(reach_y, max_radius)
+    dx = torch.arange(-reach_x, reach_x + 1, device=device).view(1, 1, -1)
+    dy = torch.arange(-reach_y, reach_y + 1, device=device).view(1, -1, 1)
     xs = centers[:, 0].view(-1, 1, 1) + dx                        # (N, 1, Px)
     ys = centers[:, 1].view(-1, 1, 1) + dy                        # (N, Py, 1)
     inside = ((dx.abs() <= radius_x) & (dy.abs() <= radius_y) &

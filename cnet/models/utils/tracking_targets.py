@@ -25,7 +25,8 @@ from typing import NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .gaussian_target import draw_gaussians, heatmap_radius
+from .gaussian_target import draw_gaussians, gaussian_radius, heatmap_radius
+from .static_shapes import static_shapes
 
 # The spread of the false peak around its object, which CenterTrack hard
 # codes ("haven't tried other numbers", _get_pre_dets).
@@ -153,8 +154,19 @@ def disturb_previous_centers(centers: Tensor, sizes: Tensor, valid: Tensor,
         tracking_centers=torch.where(kept[..., None], centers, moved))
 
 
+def largest_previous_radius(height: int, width: int,
+                            min_overlap: float = 0.7) -> int:
+    """A bound of the radii :func:`previous_centers` gives on an H × W input,
+    known without reading them: the radius of a box of the whole clipped
+    frame, (W − 1) × (H − 1), since the radius grows with both sides."""
+    radius = gaussian_radius(float(height - 1), float(width - 1),
+                             min_overlap)
+    return max(0, int(radius))
+
+
 def render_previous_heatmap(centers: Tensor, radii: Tensor, valid: Tensor,
-                            height: int, width: int) -> Tensor:
+                            height: int, width: int,
+                            max_radius: Optional[int] = None) -> Tensor:
     """The one-channel heatmap of the previous frame's objects.
 
     Each object is CenterTrack's ``draw_umich_gaussian`` at its centre
@@ -168,15 +180,31 @@ def render_previous_heatmap(centers: Tensor, radii: Tensor, valid: Tensor,
         valid: (B, M) bool: the objects to draw.
         height: H of the map (the network input's).
         width: W of the map.
+        max_radius: a bound of ``radii`` that does not read them
+            (:func:`largest_previous_radius`); without it the static path
+            below reaches over the whole map.
 
     Returns:
         (B, 1, H, W) float map in [0, 1], the dtype of ``centers``.
+
+    While ``torch.compile`` traces (:func:`static_shapes`), the objects are
+    drawn straight into the map by :func:`draw_gaussians`' static path
+    (one patch of ``max_radius`` cells per object, centres outside the map
+    allowed), with no host synchronisation: the same values, as long as a
+    radius is below the map's width and height (true of every box inside
+    the frame).
     """
     num_images = centers.shape[0]
     heatmap = centers.new_zeros(num_images, 1, height, width)
+    cells = centers.to(torch.int64)           # truncation, as np.int32
+    if static_shapes():
+        batch_idx = torch.arange(num_images, device=centers.device)
+        batch_idx = batch_idx[:, None].expand_as(valid).reshape(-1)
+        return draw_gaussians(heatmap, batch_idx, torch.zeros_like(batch_idx),
+                              cells.reshape(-1, 2), radii.reshape(-1),
+                              keep=valid.reshape(-1), max_radius=max_radius)
     if not bool(valid.any()):
         return heatmap
-    cells = centers.to(torch.int64)           # truncation, as np.int32
     reach = int(radii[valid].max())
     # Draw on a map padded by the largest radius, so that every Gaussian
     # reaching into the map has its centre inside the padded one.

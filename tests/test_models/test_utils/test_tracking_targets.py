@@ -6,9 +6,11 @@ import pytest
 import torch
 from single_gaussian import draw_gaussian
 
-from cnet.models.utils import heatmap_radius
+from cnet.models.utils import gaussian_target, heatmap_radius
+from cnet.models.utils import tracking_targets as tracking_module
 from cnet.models.utils.tracking_targets import (
     disturb_previous_centers,
+    largest_previous_radius,
     ltrb_amodal_targets,
     previous_centers,
     render_previous_heatmap,
@@ -66,6 +68,37 @@ def test_a_centre_moved_outside_still_draws_its_inner_part():
     draw_gaussian(expected, torch.tensor([14, -2]), 5)
     assert expected.max() > 0
     assert torch.equal(heatmap[0, 0], expected)
+
+
+def test_the_static_shape_path_draws_the_same_heatmap(monkeypatch):
+    """What torch.compile traces (no host read of the radii or the valid
+    mask, patches as wide as the frame's largest radius) equals eager."""
+    height, width = 30, 44
+    generator = torch.Generator().manual_seed(0)
+    boxes = torch.rand(2, 7, 4, generator=generator) * 60 - 8
+    boxes[..., 2:] = boxes[..., :2] + torch.rand(
+        2, 7, 2, generator=generator) * 30
+    valid = torch.rand(2, 7, generator=generator) > 0.2
+    pre = previous_centers(boxes, valid, height, width)
+    # Centres moved past the border, as the disturbance does.
+    centers = pre.centers + torch.randn(2, 7, 2, generator=generator) * 8
+    bound = largest_previous_radius(height, width)
+    assert int(pre.radii.max()) <= bound
+    eager = render_previous_heatmap(centers, pre.radii, pre.valid, height,
+                                    width)
+    for module in (gaussian_target, tracking_module):
+        monkeypatch.setattr(module, 'static_shapes', lambda: True)
+    static = render_previous_heatmap(centers, pre.radii, pre.valid, height,
+                                     width, max_radius=bound)
+    assert eager.max() > 0
+    assert torch.equal(static, eager)
+
+
+def test_the_radius_bound_is_the_whole_frames_radius():
+    for height, width in ((96, 128), (512, 512), (544, 960), (2, 3)):
+        whole = heatmap_radius(torch.tensor([height - 1.]),
+                               torch.tensor([width - 1.]))
+        assert largest_previous_radius(height, width) == int(whole)
 
 
 def test_an_empty_previous_frame_gives_a_zero_heatmap():
