@@ -59,6 +59,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import types
@@ -482,6 +483,36 @@ def describe(name: str, figure: Dict, ours: Optional[Dict] = None) -> str:
     return line
 
 
+def report(measurement: str, args: argparse.Namespace,
+           **kwargs) -> None:
+    """Time ``measurement`` for cnet and the references; with
+    ``--baseline-root``, ``--rounds`` alternations of this checkout and the
+    baseline, each timed right after the other, so that a change in the
+    machine's load hits both alike: every round's ratio and their median."""
+    timer = globals()['time_' + measurement]
+    references = dict(centernet_root=args.centernet_root,
+                      mmdet_root=args.mmdet_root)
+    if measurement != 'decode':
+        references['ref_iters'] = args.ref_iters
+    figures = timer(**references, **kwargs)
+    ratios = []
+    if args.baseline_root:
+        for round_index in range(args.rounds):
+            if round_index:
+                figures['cnet'] = timer(**kwargs)['cnet']
+            figures['baseline'] = baseline_figures(
+                args.baseline_root, measurement, args.threads, **kwargs)
+            ratios.append(figures['baseline']['median'] /
+                          figures['cnet']['median'])
+    for name, figure in figures.items():
+        print(describe(name, figure,
+                       None if name == 'cnet' else figures['cnet']))
+    if len(ratios) > 1:
+        print(f'  baseline / cnet by round: '
+              f'{", ".join(f"{r:.2f}" for r in ratios)}; median '
+              f'{statistics.median(ratios):.2f}× (the last round above)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -502,6 +533,12 @@ def main() -> None:
         '--baseline-root',
         help='checkout of cnet at another commit, timed in '
         'the same run (the before of a change)')
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=1,
+        help='with --baseline-root: alternations of cnet and the baseline '
+        '(their ratio per round and its median)')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # The original's RegL1Loss uses F.l1_loss(size_average=False).
@@ -511,57 +548,13 @@ def main() -> None:
 
     print('(a) 16 images x 50 objects, 80 classes, 128x128 maps')
     print(' targets + loss forward + backward')
-    figures = time_targets_and_loss(
-        args.centernet_root,
-        args.mmdet_root,
-        iters=args.iters,
-        ref_iters=args.ref_iters)
-    if args.baseline_root:
-        figures['baseline'] = baseline_figures(
-            args.baseline_root,
-            'targets_and_loss',
-            args.threads,
-            iters=args.iters)
-    for name, figure in figures.items():
-        print(
-            describe(name, figure,
-                     None if name == 'cnet' else figures['cnet']))
+    report('targets_and_loss', args, iters=args.iters)
     print(' targets alone')
-    figures = time_target_building(
-        args.centernet_root,
-        args.mmdet_root,
-        iters=args.iters,
-        ref_iters=args.ref_iters)
-    if args.baseline_root:
-        figures['baseline'] = baseline_figures(
-            args.baseline_root,
-            'target_building',
-            args.threads,
-            iters=args.iters)
-    for name, figure in figures.items():
-        print(
-            describe(name, figure,
-                     None if name == 'cnet' else figures['cnet']))
-
+    report('target_building', args, iters=args.iters)
     print('(b) decode 80x128x128 -> top-100, batch 1 (sigmoid included)')
     for kind in DECODE_HEATMAPS:
-        decode = time_decode(
-            args.centernet_root,
-            args.mmdet_root,
-            iters=args.decode_iters,
-            kind=kind)
-        if args.baseline_root:
-            decode['baseline'] = baseline_figures(
-                args.baseline_root,
-                'decode',
-                args.threads,
-                iters=args.decode_iters,
-                kind=kind)
         print(f' {kind} heatmap')
-        for name, figure in decode.items():
-            print(
-                describe(name, figure,
-                         None if name == 'cnet' else decode['cnet']))
+        report('decode', args, iters=args.decode_iters, kind=kind)
 
 
 if __name__ == '__main__':
