@@ -48,8 +48,12 @@ class CocoDataset(BaseDataset):
     entry's position and id, and the field. Boxes that are usable after a
     repair are accepted with one warning per file: a box reaching outside
     its image is clipped to it, and one of zero or negative width or height
-    (before or after clipping) is dropped. Annotations of categories of the
-    file that are not among the classes are skipped.
+    (before or after clipping) is dropped. The clipping uses the file's
+    ``width``/``height``; where the decoded image turns out to have another
+    size, that size wins (``LoadImageFromFile`` warns naming the image and
+    both sizes, ``LoadAnnotations`` clips the file's box to the decoded
+    image; the instance keeps it as ``unclipped_bbox``). Annotations of
+    categories of the file that are not among the classes are skipped.
 
     A bad sample at training time (missing or undecodable image, or one a
     transform refuses with a ``ValueError``) is skipped: another index is
@@ -205,9 +209,13 @@ class CocoDataset(BaseDataset):
                     num_dropped += 1
                     repaired.append(ann['id'])
                     continue
+                # The file's box, for an image whose decoded size differs
+                # from the declared one (LoadAnnotations clips it to that).
+                unclipped = {}
                 if (x1, y1, x2, y2) != (x, y, x + w, y + h):
                     num_clipped += 1
                     repaired.append(ann['id'])
+                    unclipped = dict(unclipped_bbox=[x, y, x + w, y + h])
                 crowd = int(bool(ann.get('iscrowd', 0)))
                 num_crowd += crowd
                 num_boxes += 1
@@ -216,6 +224,7 @@ class CocoDataset(BaseDataset):
                         bbox=[x1, y1, x2, y2],
                         bbox_label=label,
                         ignore_flag=crowd,
+                        **unclipped,
                         **self.parse_instance_fields(ann)))
             data_list.append(
                 dict(
@@ -236,8 +245,10 @@ class CocoDataset(BaseDataset):
         if repaired:
             print_log(
                 f'{path}: clipped {num_clipped} boxes reaching outside their '
-                f'image and dropped {num_dropped} boxes of zero or negative '
-                f'width/height or outside their image; annotation ids '
+                f"image's declared width/height (where the decoded image is "
+                f'larger, the loader clips them to it instead) and dropped '
+                f'{num_dropped} boxes of zero or negative width/height or '
+                f'outside their image; annotation ids '
                 f'{repaired[:10]}{" ..." if len(repaired) > 10 else ""}',
                 logger='current',
                 level=logging.WARNING)
