@@ -245,10 +245,8 @@ class CocoDataset(BaseDataset):
         if repaired:
             print_log(
                 f'{path}: clipped {num_clipped} boxes reaching outside their '
-                f"image's declared width/height (where the decoded image is "
-                f'larger, the loader clips them to it instead) and dropped '
-                f'{num_dropped} boxes of zero or negative width/height or '
-                f'outside their image; annotation ids '
+                f'image and dropped {num_dropped} boxes of zero or negative '
+                f'width/height or outside their image; annotation ids '
                 f'{repaired[:10]}{" ..." if len(repaired) > 10 else ""}',
                 logger='current',
                 level=logging.WARNING)
