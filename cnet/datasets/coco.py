@@ -1,134 +1,25 @@
 """COCO-format detection datasets (COCO itself, or any set in its format)."""
 import contextlib
 import io
-import json
 import logging
 import math
 import os.path as osp
-from numbers import Real
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from pycocotools.coco import COCO
 
+from cnet.fileio.coco_json import (
+    IMAGE_FIELDS,
+    AnnotationError,
+    check_coco_entries,
+    load_coco_json,
+)
 from cnet.registry import DATASETS, TRANSFORMS
 
 from .samplers import seeded_sample
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) \
-        and math.isfinite(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-class AnnotationError(ValueError):
-    """An annotation file that cannot be used as it is.
-
-    The message names the file, the entry (its kind, position and id) and
-    the field; the same facts are attributes, for tools and tests.
-
-    Attributes:
-        path: the annotation file.
-        kind: ``'image'``, ``'annotation'``, ``'category'`` or ``'file'``.
-        index: position of the entry in its list (``None`` for the file).
-        entry_id: the entry's ``id`` when it has a usable one.
-        field: the offending key (``None`` when the entry as a whole is bad).
-    """
-
-    def __init__(self, path: str, kind: str, index: Optional[int],
-                 entry_id: Any, field: Optional[str], problem: str) -> None:
-        where = kind if index is None else f'{kind} {index}'
-        if entry_id is not None:
-            where += f' (id {entry_id!r})'
-        what = f": '{field}' {problem}" if field else f': {problem}'
-        super().__init__(f'{path}: {where}{what}')
-        self.path, self.kind, self.index = path, kind, index
-        self.entry_id, self.field = entry_id, field
-
-
-def load_coco_json(path: str) -> dict:
-    """Read a COCO-format json file and check its top level.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        AnnotationError (a ValueError): the file is not JSON, not an
-            object, or lacks ``images`` or ``categories``.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'annotation file {path} does not exist')
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise AnnotationError(path, 'file', None, None, None,
-                              f'is not valid JSON: {e}') from e
-    if not isinstance(data, dict):
-        raise AnnotationError(
-            path, 'file', None, None, None,
-            f'must hold a JSON object with images, '
-            f'annotations and categories, got '
-            f'{type(data).__name__}')
-    for key in ('images', 'annotations', 'categories'):
-        if key not in data:
-            if key == 'annotations':  # image lists (COCO test-dev) have none
-                data[key] = []
-                continue
-            raise AnnotationError(path, 'file', None, None, key, 'is missing')
-        if not isinstance(data[key], list):
-            raise AnnotationError(
-                path, 'file', None, None, key, f'must be a list, got '
-                f'{type(data[key]).__name__}')
-    return data
-
-
-def _entry_id(entry: Any) -> Any:
-    return entry.get('id') if isinstance(entry, dict) else None
-
-
-def _check_fields(path: str, kind: str, index: int, entry: Any,
-                  checks: Dict[str, tuple]) -> None:
-    """Raise an AnnotationError naming the file, the entry and the field."""
-    if not isinstance(entry, dict):
-        raise AnnotationError(path, kind, index, None, None,
-                              f'must be an object, got {entry!r}')
-    for field, (is_valid, expected) in checks.items():
-        if field not in entry:
-            raise AnnotationError(path, kind, index, _entry_id(entry), field,
-                                  'is missing')
-        if not is_valid(entry[field]):
-            raise AnnotationError(
-                path, kind, index, _entry_id(entry), field,
-                f'must be {expected}, got '
-                f'{entry[field]!r}')
-
-
-_CATEGORY_FIELDS = {
-    'id': (_is_int, 'an integer'),
-    'name': (lambda v: isinstance(v, str), 'a string'),
-}
-_IMAGE_FIELDS = {
-    'id': (_is_int, 'an integer'),
-    'file_name':
-    (lambda v: isinstance(v, str) and v != '', 'a non-empty string'),
-    'height': (lambda v: _is_int(v) and v > 0, 'a positive integer'),
-    'width': (lambda v: _is_int(v) and v > 0, 'a positive integer'),
-}
-_ANNOTATION_FIELDS = {
-    'image_id': (_is_int, 'an integer'),
-    'category_id': (_is_int, 'an integer'),
-    'bbox': (lambda v: isinstance(v, (list, tuple)) and len(v) == 4 and all(
-        _is_number(x) for x in v), '4 finite numbers'),
-}
-# Optional annotation fields, checked when present.
-_OPTIONAL_ANNOTATION_FIELDS = {
-    'id': (_is_int, 'an integer'),
-    'iscrowd': (lambda v: v in (0, 1) and not isinstance(v, float), '0 or 1'),
-}
 # What a dataset treats as a bad sample when skip_bad_samples is on: a
 # missing or undecodable image (FileNotFoundError, OSError) or a sample a
 # transform refuses (ValueError). Anything else is a bug and propagates.
@@ -157,8 +48,12 @@ class CocoDataset(BaseDataset):
     entry's position and id, and the field. Boxes that are usable after a
     repair are accepted with one warning per file: a box reaching outside
     its image is clipped to it, and one of zero or negative width or height
-    (before or after clipping) is dropped. Annotations of categories of the
-    file that are not among the classes are skipped.
+    (before or after clipping) is dropped. The clipping uses the file's
+    ``width``/``height``; where the decoded image turns out to have another
+    size, that size wins (``LoadImageFromFile`` warns naming the image and
+    both sizes, ``LoadAnnotations`` clips the file's box to the decoded
+    image; the instance keeps it as ``unclipped_bbox``). Annotations of
+    categories of the file that are not among the classes are skipped.
 
     A bad sample at training time (missing or undecodable image, or one a
     transform refuses with a ``ValueError``) is skipped: another index is
@@ -244,14 +139,6 @@ class CocoDataset(BaseDataset):
     def _select_categories(self, categories: List[dict]) -> List[dict]:
         """The categories of the classes, in label order."""
         path = self.ann_file
-        for index, category in enumerate(categories):
-            _check_fields(path, 'category', index, category, _CATEGORY_FIELDS)
-        seen = set()
-        for index, category in enumerate(categories):
-            if category['id'] in seen:
-                raise AnnotationError(path, 'category', index, category['id'],
-                                      'id', 'is used by an earlier category')
-            seen.add(category['id'])
         classes = self._metainfo.get('classes')
         if classes is None:
             if not categories:
@@ -279,6 +166,7 @@ class CocoDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         path = self.ann_file
         data = self.load_annotation_file(path)
+        check_coco_entries(path, data, IMAGE_FIELDS)
         categories = self._select_categories(data['categories'])
         self.cat_ids = [c['id'] for c in categories]
         self._metainfo['classes'] = tuple(c['name'] for c in categories)
@@ -287,38 +175,7 @@ class CocoDataset(BaseDataset):
             cat_id: label
             for label, cat_id in enumerate(self.cat_ids)
         }
-
-        images = {}
-        for index, image in enumerate(data['images']):
-            _check_fields(path, 'image', index, image, _IMAGE_FIELDS)
-            if image['id'] in images:
-                raise AnnotationError(path, 'image', index, image['id'], 'id',
-                                      'is used by an earlier image')
-            images[image['id']] = image
-        file_cat_ids = {c['id'] for c in data['categories']}
-        ann_ids = set()
-        for index, ann in enumerate(data['annotations']):
-            _check_fields(path, 'annotation', index, ann, _ANNOTATION_FIELDS)
-            for field, (is_valid, expected) in \
-                    _OPTIONAL_ANNOTATION_FIELDS.items():
-                if field in ann and not is_valid(ann[field]):
-                    raise AnnotationError(
-                        path, 'annotation', index, _entry_id(ann), field,
-                        f'must be {expected}, got {ann[field]!r}')
-            if ann['image_id'] not in images:
-                raise AnnotationError(
-                    path, 'annotation', index, _entry_id(ann), 'image_id',
-                    f"{ann['image_id']} is not the id of an image")
-            if ann['category_id'] not in file_cat_ids:
-                raise AnnotationError(
-                    path, 'annotation', index, _entry_id(ann), 'category_id',
-                    f"{ann['category_id']} is not the id of a category")
-            if 'id' in ann:
-                if ann['id'] in ann_ids:
-                    raise AnnotationError(path, 'annotation', index, ann['id'],
-                                          'id',
-                                          'is used by an earlier annotation')
-                ann_ids.add(ann['id'])
+        ann_ids = {ann['id'] for ann in data['annotations'] if 'id' in ann}
         for index, ann in enumerate(data['annotations']):
             if 'id' not in ann:  # pycocotools indexes by id
                 new_id = -1 - index
@@ -352,9 +209,13 @@ class CocoDataset(BaseDataset):
                     num_dropped += 1
                     repaired.append(ann['id'])
                     continue
+                # The file's box, for an image whose decoded size differs
+                # from the declared one (LoadAnnotations clips it to that).
+                unclipped = {}
                 if (x1, y1, x2, y2) != (x, y, x + w, y + h):
                     num_clipped += 1
                     repaired.append(ann['id'])
+                    unclipped = dict(unclipped_bbox=[x, y, x + w, y + h])
                 crowd = int(bool(ann.get('iscrowd', 0)))
                 num_crowd += crowd
                 num_boxes += 1
@@ -363,6 +224,7 @@ class CocoDataset(BaseDataset):
                         bbox=[x1, y1, x2, y2],
                         bbox_label=label,
                         ignore_flag=crowd,
+                        **unclipped,
                         **self.parse_instance_fields(ann)))
             data_list.append(
                 dict(
@@ -434,7 +296,16 @@ class CocoDataset(BaseDataset):
         return data
 
     def filter_data(self) -> List[dict]:
-        """Apply ``filter_cfg`` to training sets; keep every image in test."""
+        """Apply ``filter_cfg`` to training sets; keep every image in test.
+
+        Raises:
+            AnnotationError: the file has no image.
+            ValueError: ``filter_cfg`` keeps none of the images.
+        """
+        if not self.data_list:
+            raise AnnotationError(
+                self.ann_file, 'file', None, None, 'images',
+                'is empty: a dataset needs at least one image')
         if self.test_mode or not self.filter_cfg:
             return self.data_list
         filter_empty = self.filter_cfg.get('filter_empty_gt', False)
@@ -445,6 +316,13 @@ class CocoDataset(BaseDataset):
                 not filter_empty or any(not inst['ignore_flag']
                                         for inst in info['instances']))
         ]
+        if not kept:
+            raise ValueError(
+                f'{self.ann_file}: filter_cfg {self.filter_cfg} keeps none '
+                f'of its {len(self.data_list)} images (none has a box of the '
+                f"classes {self.metainfo['classes']} left after the "
+                f'annotation checks, or all are smaller than min_size): '
+                f'there is nothing to train on')
         if len(kept) != len(self.data_list):
             print_log(
                 f'{self.ann_file}: filter_cfg {self.filter_cfg} kept '

@@ -22,9 +22,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 from mmengine.dataset import BaseDataset
 
+from cnet.fileio.coco_json import AnnotationError
+from cnet.fileio.coco_json import check_fields as _check_fields
+from cnet.fileio.coco_json import is_int as _is_int
 from cnet.registry import DATASETS
 
-from .coco import AnnotationError, CocoDataset, _check_fields, _is_int
+from .coco import CocoDataset
 
 _VIDEO_FIELDS = {'id': (_is_int, 'an integer')}
 _FRAME_FIELDS = {

@@ -165,8 +165,12 @@ class KittiMonoDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         classes = tuple(self.metainfo['classes'])
         data_list = []
-        for image_id in read_split_file(
-                osp.join(self.data_root, self.split_file)):
+        split = osp.join(self.data_root, self.split_file)
+        image_ids = read_split_file(split)
+        if not image_ids:
+            raise ValueError(f'{split}: the split lists no image: a dataset '
+                             f'needs at least one')
+        for image_id in image_ids:
             cam2img = read_calib_p2(self._path(self.calib_dir,
                                                f'{image_id}.txt'))
             label_path = self._path(self.label_dir, f'{image_id}.txt')
@@ -185,6 +189,11 @@ class KittiMonoDataset(BaseDataset):
                 img_path=self._path(self.image_dir, f'{image_id}.png'),
                 img_id=int(image_id), label_path=label_path,
                 calib=cam2img.astype(np.float32), instances=instances))
+        if not data_list:
+            raise ValueError(
+                f'{split}: none of its {len(image_ids)} images has a box of '
+                f'the classes {classes} (filter_empty_gt): there is nothing '
+                f'to train on')
         return data_list
 
 

@@ -23,6 +23,7 @@ from cnet.engine.runner import CenterNetRunner
 from cnet.models.detectors import CenterNetTTAModel
 
 from .config_checks import check_cfg_options
+from .dataset_checks import DatasetCheckHook
 from .setup_env import register_all_modules
 
 
@@ -340,7 +341,9 @@ def build_runner(cfg: Config) -> Runner:
     :class:`~cnet.engine.runner.CenterNetRunner` (``load_from`` also takes
     the original CenterNet's and MMDetection's checkpoints) unless the
     config names a ``runner_type`` (cnet's configs name ``ResumableRunner``,
-    a ``CenterNetRunner``)."""
+    a ``CenterNetRunner``). Its :class:`DatasetCheckHook` compares the
+    datasets' classes with the head's ``num_classes`` before the first
+    iteration."""
     register_all_modules(init_default_scope=False)
     _init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
@@ -348,6 +351,9 @@ def build_runner(cfg: Config) -> Runner:
         runner = RUNNERS.build(cfg)
     else:
         runner = CenterNetRunner.from_cfg(cfg)
+    # The datasets' classes against the head's, before the first iteration.
+    runner.register_hook(
+        DatasetCheckHook(cfg.filename or 'the config'), 'VERY_HIGH')
     if cfg.get('compile_network', False):
         compile_network(runner.model)
     return runner

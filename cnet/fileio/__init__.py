@@ -1,5 +1,6 @@
-"""File I/O that every layer may use: atomic writes and the weights-only
-checkpoint loader with its allow-list. Importing it registers nothing;
+"""File I/O that every layer may use: atomic writes, the weights-only
+checkpoint loader with its allow-list, and the COCO json reader with its
+entry checks. Importing it registers nothing;
 :func:`register_checkpoint_loaders` and
 :func:`register_checkpoint_safe_globals` are called by
 ``register_all_modules`` and the runner set-up."""
@@ -17,12 +18,14 @@ from .checkpoint import (
                      register_checkpoint_loaders,
                      safe_torch_load,
 )
+from .coco_json import AnnotationError, check_coco_entries, load_coco_json
 from .safe_globals import (
                      checkpoint_safe_globals,
                      register_checkpoint_safe_globals,
 )
 
 __all__ = [
+    'AnnotationError', 'check_coco_entries', 'load_coco_json',
     'TEMP_SUFFIX', 'UnsafeCheckpointError', 'atomic_save', 'atomic_write',
     'checkpoint_safe_globals', 'dump_json_atomic', 'load_http_checkpoint',
     'load_local_checkpoint', 'register_checkpoint_loaders',

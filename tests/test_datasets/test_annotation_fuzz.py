@@ -160,7 +160,8 @@ def box_files(draw):
               for i in range(num_images)]
     boxes = draw(st.lists(st.lists(coordinate, min_size=4, max_size=4),
                           max_size=40))
-    annotations = [dict(id=n, image_id=draw(st.integers(0, num_images - 1)),
+    annotations = [dict(id=n + 1,
+                        image_id=draw(st.integers(0, num_images - 1)),
                         category_id=draw(st.sampled_from([1, 2])), bbox=box,
                         iscrowd=draw(st.sampled_from([0, 0, 0, 1])))
                    for n, box in enumerate(boxes)]
@@ -174,7 +175,7 @@ def crowded_file(num_boxes: int) -> dict:
     wh = rng.uniform(-2, 30, (num_boxes, 2))
     return dict(
         images=[dict(id=0, file_name='0.jpg', width=48, height=40)],
-        annotations=[dict(id=n, image_id=0, category_id=1 + n % 2,
+        annotations=[dict(id=n + 1, image_id=0, category_id=1 + n % 2,
                           bbox=[*map(float, xy[n]), *map(float, wh[n])])
                      for n in range(num_boxes)],
         categories=[dict(id=1, name='a'), dict(id=2, name='b')])

@@ -216,3 +216,21 @@ def test_synthetic_depth_range_is_checked(tmp_path):
             num_train=1,
             num_val=1,
             depth_range=(30., 10.))
+
+
+def test_an_empty_split_or_one_with_nothing_to_train_on_is_refused(
+        tiny_kitti, tmp_path):
+    # mmengine said 'need at least one array to concatenate'.
+    empty = tmp_path / 'empty.txt'
+    empty.write_text('\n')
+    with pytest.raises(ValueError, match=rf'{empty}: the split lists no '
+                       'image'):
+        KittiMonoDataset(data_root=tiny_kitti, split_file=str(empty),
+                         test_mode=True)
+    split = tmp_path / 'train.txt'
+    split.write_text('000005\n')
+    # A class the image does not hold (it has cars and pedestrians).
+    with pytest.raises(ValueError, match=rf'{split}: none of its 1 images '
+                       r"has a box of the classes \('Cyclist',\)"):
+        KittiMonoDataset(data_root=tiny_kitti, split_file=str(split),
+                         classes=('Cyclist', ), filter_empty_gt=True)

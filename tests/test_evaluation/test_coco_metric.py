@@ -416,3 +416,75 @@ def test_malformed_predictions_are_named(ann_file):
                                       labels=torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match=r'image 10 .* \(2, 5\)'):
         metric.process({}, [bad])
+
+
+def test_ground_truth_of_id_0_is_refused_not_scored_low(tmp_path):
+    # pycocotools marks "unmatched" with 0: this box could never be matched,
+    # and perfect detections would score below 1.
+    gt = coco_dict()
+    gt['annotations'][4]['id'] = 0
+    path = write_json(tmp_path / 'id0.json', gt)
+    with pytest.raises(ValueError, match=rf"{path}: annotation 4 \(id 0\): "
+                       r"'id' is 0, which pycocotools reserves for "
+                       r'"unmatched"'):
+        CocoMetric(ann_file=path)
+
+
+@pytest.mark.parametrize('index, field, value, problem', [
+    (2, 'id', 1, "'id' is used by an earlier annotation"),
+    (2, 'id', 2.5, "'id' must be an integer, got 2.5"),
+    (3, 'image_id', 99, "'image_id' 99 is not the id of an image"),
+    (3, 'category_id', 4, "'category_id' 4 is not the id of a category"),
+    (1, 'bbox', [1, 2, float('nan'), 4], "'bbox' must be 4 finite numbers"),
+    (1, 'bbox', [1, 2, 3], "'bbox' must be 4 finite numbers"),
+    (0, 'iscrowd', 2, "'iscrowd' must be 0 or 1"),
+    (0, 'area', -5.0, "'area' must be a finite number >= 0"),
+])
+def test_bad_annotation_values_are_named(tmp_path, index, field, value,
+                                         problem):
+    gt = coco_dict()
+    gt['annotations'][index][field] = value
+    path = write_json(tmp_path / 'bad.json', gt)
+    with pytest.raises(ValueError) as info:
+        CocoMetric(ann_file=path)
+    assert str(info.value).startswith(f'{path}: annotation {index} ')
+    assert problem in str(info.value)
+
+
+def test_repeated_image_id_is_named(tmp_path):
+    gt = coco_dict()
+    gt['images'][2]['id'] = gt['images'][0]['id']
+    path = write_json(tmp_path / 'bad.json', gt)
+    with pytest.raises(ValueError, match=r"image 2 \(id 10\): 'id' is used "
+                       r'by an earlier image'):
+        CocoMetric(ann_file=path)
+
+
+def test_annotations_without_iscrowd_evaluate_as_not_crowd(tmp_path):
+    # Without the default, pycocotools' evaluateImg raised a bare
+    # KeyError('iscrowd') at the first validation, after an epoch.
+    gt = coco_dict()
+    for ann in gt['annotations']:
+        if not ann['iscrowd']:
+            del ann['iscrowd']
+    path = write_json(tmp_path / 'no_crowd.json', gt)
+    samples = perfect_samples({2: 0, 7: 1, 5: 2})
+    result = run_metric(CocoMetric(ann_file=path), ALL_CLASSES, samples)
+    assert result == {k: pytest.approx(1.0, abs=1e-12)
+                      for k in coco_metric.BBOX_METRIC_NAMES}
+
+
+def test_zero_size_ground_truth_is_left_out_as_the_dataset_drops_it(
+        tmp_path, log_file):
+    gt = coco_dict()
+    gt['annotations'].append(dict(id=100, image_id=30, category_id=5,
+                                  bbox=[10, 10, 0, 20], area=0.0, iscrowd=0))
+    path = write_json(tmp_path / 'zero.json', gt)
+    samples = perfect_samples({2: 0, 7: 1, 5: 2})
+    result = run_metric(CocoMetric(ann_file=path), ALL_CLASSES, samples)
+    assert result['bbox_mAP'] == pytest.approx(1.0, abs=1e-12)
+    with open(log_file) as f:
+        log = f.read()
+    assert (f'CocoMetric: {path}: left out 1 ground-truth boxes of zero or '
+            'negative width/height') in log
+    assert 'annotation ids [100]' in log

@@ -109,3 +109,55 @@ def test_voc_ap_of_a_perfect_curve_is_one():
 def test_bad_eval_mode_is_rejected(ann_file):
     with pytest.raises(ValueError, match='eval_mode must be one of'):
         VOCMetric(ann_file=ann_file, eval_mode='12points')
+
+
+def reference_voc_ap(rec, prec, use_07_metric):
+    """``voc_ap`` of py-faster-rcnn's ``voc_eval.py`` (the original
+    CenterNet's ``src/tools/voc_eval_lib/datasets/voc_eval.py``), transcribed
+    loop for loop."""
+    if use_07_metric:
+        ap = 0.
+        for t in np.arange(0., 1.1, 0.1):
+            if np.sum(rec >= t) == 0:
+                p = 0
+            else:
+                p = np.max(prec[rec >= t])
+            ap = ap + p / 11.
+        return ap
+    mrec = np.concatenate(([0.], rec, [1.]))
+    mpre = np.concatenate(([0.], prec, [0.]))
+    for i in range(mpre.size - 1, 0, -1):
+        mpre[i - 1] = np.maximum(mpre[i - 1], mpre[i])
+    i = np.where(mrec[1:] != mrec[:-1])[0]
+    return np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1])
+
+
+def curve(hits, num_positives):
+    """Recall and precision after each detection, as ``voc_eval`` does."""
+    true_pos = np.cumsum(np.array(hits, np.float64))
+    false_pos = np.cumsum(1 - np.array(hits, np.float64))
+    recall = true_pos / float(num_positives)
+    precision = true_pos / np.maximum(true_pos + false_pos,
+                                      np.finfo(np.float64).eps)
+    return recall, precision
+
+
+@pytest.mark.parametrize('hits', [
+    [1, 1, 1, 0, 0],  # recall ends exactly at 3/10
+    [1, 1, 1, 0, 1, 1, 1, 0],  # ends at 6/10
+    [1, 0, 1, 1, 1, 1, 0, 1, 1, 0, 0],  # ends at 7/10
+    [1, 1, 1, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1],  # passes all three
+])
+def test_voc_ap_equals_the_original_at_recalls_of_exact_tenths(hits):
+    recall, precision = curve(hits, 10)
+    assert voc_ap(recall, precision, '11points') == pytest.approx(
+        reference_voc_ap(recall, precision, True), rel=0, abs=1e-15)
+    assert voc_ap(recall, precision, 'area') == pytest.approx(
+        reference_voc_ap(recall, precision, False), rel=0, abs=1e-15)
+
+
+def test_recall_of_exactly_three_tenths_does_not_reach_the_point_03():
+    # np.arange's 0.3 is 0.30000000000000004: the original counts points
+    # 0, 0.1 and 0.2 only.
+    recall, precision = curve([1, 1, 1], 10)
+    assert voc_ap(recall, precision, '11points') == pytest.approx(3 / 11)

@@ -1,10 +1,12 @@
 """Read an image and its annotations into the results dict."""
+import logging
 import os.path as osp
-from typing import Dict
+from typing import Dict, Optional, Set, Tuple
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
 
 from cnet.registry import TRANSFORMS
 
@@ -24,6 +26,45 @@ def is_truncated_jpeg(data: bytes) -> bool:
     return JPEG_END not in data.rstrip(b'\x00')[-1024:]
 
 
+# Images whose declared size was found wrong, warned about once per process.
+_WARNED_SIZES: Set[str] = set()
+
+
+def declared_size_mismatch(results: Dict) -> Optional[Tuple[int, int]]:
+    """The declared (height, width) of ``results`` when the annotation file
+    gave one (``height``/``width``) and it differs from the decoded image's
+    ``ori_shape``; ``None`` when they agree or either is unknown."""
+    declared = (results.get('height'), results.get('width'))
+    decoded = results.get('ori_shape')
+    if decoded is None or None in declared \
+            or tuple(decoded[:2]) == declared:
+        return None
+    return declared
+
+
+def use_decoded_size(results: Dict) -> None:
+    """The decoded image's size wins over the annotation file's (as the
+    original's loader, which never reads the file's size): ``height`` and
+    ``width`` become the decoded ones, with one warning per image naming it
+    and both sizes. Training and evaluation alike read boxes and
+    predictions in the decoded image's pixels."""
+    declared = declared_size_mismatch(results)
+    if declared is None:
+        return
+    height, width = results['ori_shape'][:2]
+    key = str(results.get('img_path') or results.get('img_id'))
+    if key not in _WARNED_SIZES:
+        _WARNED_SIZES.add(key)
+        print_log(
+            f"image {results.get('img_path')} (id {results.get('img_id')}): "
+            f'the annotation file says {declared[1]}x{declared[0]} (width x '
+            f'height), the decoded image is {width}x{height}; the decoded '
+            f'size is used (boxes are clipped to it, not to the declared '
+            f'one)', logger='current', level=logging.WARNING)
+    results['declared_shape'] = declared
+    results['height'], results['width'] = height, width
+
+
 @TRANSFORMS.register_module()
 class LoadImageFromFile(BaseTransform):
     """Read ``results['img_path']`` as a BGR uint8 image with OpenCV.
@@ -35,6 +76,10 @@ class LoadImageFromFile(BaseTransform):
     A JPEG without its end-of-image marker is refused: libjpeg decodes a
     truncated file with only a warning on stderr, grey below the cut, which
     would silently train on a broken image.
+
+    When the dataset gave the image's ``height`` and ``width`` (from its
+    annotation file) and they differ from the decoded image's, the decoded
+    size wins: see :func:`use_decoded_size`.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -59,6 +104,7 @@ class LoadImageFromFile(BaseTransform):
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
+        use_decoded_size(results)
         return results
 
 
@@ -109,6 +155,11 @@ class LoadAnnotations(BaseTransform):
     Adds ``gt_bboxes`` (N, 4) float32 xyxy, ``gt_bboxes_labels`` (N,) int64
     and ``gt_ignore_flags`` (N,) bool, in the order of ``instances``; an
     image without instances gets empty arrays of those shapes.
+
+    When the decoded image's size differs from the annotation file's
+    (``declared_shape``, set by the loader), the boxes are the file's
+    (``unclipped_bbox`` where the dataset clipped one to the declared size)
+    clipped to the decoded image instead.
     """
 
     def transform(self, results: Dict) -> Dict:
@@ -117,8 +168,17 @@ class LoadAnnotations(BaseTransform):
         bboxes = np.zeros((num, 4), dtype=np.float32)
         labels = np.zeros((num,), dtype=np.int64)
         ignore = np.zeros((num,), dtype=bool)
+        use_decoded_size(results)  # also for LoadImageFromNDArray's images
+        resized = 'declared_shape' in results
         for i, instance in enumerate(instances):
-            bboxes[i] = instance['bbox']
+            if resized:
+                x1, y1, x2, y2 = instance.get('unclipped_bbox',
+                                              instance['bbox'])
+                height, width = results['ori_shape'][:2]
+                bboxes[i] = (min(max(x1, 0.), width), min(max(y1, 0.), height),
+                             min(max(x2, 0.), width), min(max(y2, 0.), height))
+            else:
+                bboxes[i] = instance['bbox']
             labels[i] = instance['bbox_label']
             ignore[i] = bool(instance.get('ignore_flag', 0))
         results['gt_bboxes'] = bboxes

@@ -24,7 +24,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from terminaltables import AsciiTable
 
-from cnet.fileio import dump_json_atomic
+from cnet.fileio import check_coco_entries, dump_json_atomic
+from cnet.fileio.coco_json import IMAGE_ID_FIELDS
 from cnet.registry import METRICS
 
 # Names of COCOeval.stats[0:6], in order, as MMDetection reports them.
@@ -53,10 +54,17 @@ def load_coco_annotations(ann_file: str) -> COCO:
     Returns:
         COCO: The indexed annotations.
 
+    The entries are checked as ``CocoDataset`` checks them
+    (:func:`cnet.fileio.check_coco_entries`: no annotation id 0, which
+    pycocotools reserves for "unmatched", no repeated id, ``image_id`` and
+    ``category_id`` naming entries, finite boxes); ``iscrowd`` defaults to 0
+    and boxes of zero or negative size are left out, as the dataset does.
+
     Raises:
         FileNotFoundError: ``ann_file`` does not exist.
         ValueError: ``ann_file`` is not JSON, or lacks a list or an entry key
-            that COCO box evaluation needs.
+            that COCO box evaluation needs (an ``AnnotationError`` when an
+            entry's value is wrong).
     """
     if not osp.isfile(ann_file):
         raise FileNotFoundError(
@@ -90,11 +98,49 @@ def load_coco_annotations(ann_file: str) -> COCO:
                 raise ValueError(
                     f'CocoMetric: {list_key}[{index}] of annotation file '
                     f'{ann_file!r} lacks the key(s) {missing}')
+    # The dataset's entry checks: ids (none 0, none repeated), references,
+    # finite boxes, iscrowd 0 or 1, a finite area >= 0.
+    check_coco_entries(ann_file, dict(dataset, annotations=dataset.get(
+        'annotations', [])), IMAGE_ID_FIELDS)
+    if 'annotations' in dataset:
+        dataset['annotations'] = _evaluated_annotations(
+            ann_file, dataset['annotations'])
     coco = COCO()
     coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):  # "creating index..."
         coco.createIndex()
     return coco
+
+
+def _evaluated_annotations(ann_file: str,
+                           annotations: List[dict]) -> List[dict]:
+    """The ground truth as ``CocoDataset`` reads it: ``iscrowd`` 0 where
+    absent (pycocotools' ``evaluateImg`` would raise a bare KeyError at the
+    first evaluation), and boxes of zero or negative width or height left
+    out (the dataset drops them; pycocotools would count them as missed,
+    since no box overlaps them). Each change is logged once, with ids."""
+    without_crowd = [ann['id'] for ann in annotations if 'iscrowd' not in ann]
+    for ann in annotations:
+        ann.setdefault('iscrowd', 0)
+    degenerate = [ann['id'] for ann in annotations
+                  if ann['bbox'][2] <= 0 or ann['bbox'][3] <= 0]
+    if without_crowd:
+        print_log(
+            f'CocoMetric: {ann_file}: {len(without_crowd)} annotations '
+            f"without 'iscrowd' are evaluated as iscrowd=0 (as CocoDataset "
+            f'reads them); ids {without_crowd[:10]}'
+            f'{" ..." if len(without_crowd) > 10 else ""}',
+            logger='current')
+    if degenerate:
+        print_log(
+            f'CocoMetric: {ann_file}: left out {len(degenerate)} ground-truth '
+            f'boxes of zero or negative width/height (CocoDataset drops them '
+            f'too); annotation ids {degenerate[:10]}'
+            f'{" ..." if len(degenerate) > 10 else ""}',
+            logger='current', level=logging.WARNING)
+        dropped = set(degenerate)
+        annotations = [ann for ann in annotations if ann['id'] not in dropped]
+    return annotations
 
 
 def category_ids_of_classes(coco: COCO, classes: Sequence[str],

@@ -38,15 +38,17 @@ def voc_ap(recall: np.ndarray,
            precision: np.ndarray,
            eval_mode: str = '11points') -> float:
     """AP of a precision/recall curve (``voc_ap`` of the original's
-    ``voc_eval.py``).
+    ``voc_eval.py``, from py-faster-rcnn).
 
     Args:
         recall (np.ndarray): (D,) non-decreasing recall after each detection.
-        precision (np.ndarray): (D,) precision after each detection. eval_mode
-        (str): ``'11points'``: mean of the best precision at recall >= 0, 0.1,
-        ..., 1
-            (VOC2007); ``'area'``: area under the monotone precision envelope
-            (VOC2010+).
+        precision (np.ndarray): (D,) precision after each detection.
+        eval_mode (str): ``'11points'`` (VOC2007): the mean of the best
+            precision at recall >= each of ``np.arange(0., 1.1, 0.1)``, the
+            original's thresholds exactly: its 0.3, 0.6 and 0.7 are a little
+            above the decimals, so a recall of exactly 3/10, 6/10 or 7/10 does
+            not reach them; ``'area'`` (VOC2010+): the area under the
+            monotone precision envelope.
 
     Returns:
         float: the AP.
@@ -57,8 +59,8 @@ def voc_ap(recall: np.ndarray,
         )
     if eval_mode == '11points':
         ap = 0.0
-        for threshold in np.linspace(0.0, 1.0, 11):
-            reached = recall >= threshold - 1e-12
+        for threshold in np.arange(0., 1.1, 0.1):
+            reached = recall >= threshold
             ap += float(
                 precision[reached].max()) / 11 if reached.any() else 0.0
         return ap

@@ -10,7 +10,11 @@ from typing import Callable, Dict, Iterator, Optional, Tuple
 import torch
 from torch import Tensor
 
-from cnet.models.utils import topk_peaks, transpose_and_gather_feat
+from cnet.models.utils import (
+    coordinate_dtype,
+    topk_peaks,
+    transpose_and_gather_feat,
+)
 from cnet.registry import TASK_UTILS
 
 
@@ -120,7 +124,8 @@ class CenterNetBBoxCoder:
         cells = torch.stack([xs, ys], dim=-1)                     # (B, K, 2)
         offset_at = transpose_and_gather_feat(offset, inds)       # (B, K, 2)
         wh_at = transpose_and_gather_feat(wh, inds)                # (B, K, 2)
-        centers = cells.to(offset_at.dtype) + offset_at           # (B, K, 2)
+        # In float32 at least: bfloat16 would round column 257 to 256.
+        centers = cells.to(coordinate_dtype(offset_at.dtype)) + offset_at
         half = wh_at / 2
         bboxes = torch.cat([centers - half, centers + half], dim=-1)
         return DecodedPeaks(bboxes * self.stride, scores, labels, inds,
@@ -170,7 +175,7 @@ class LTRBBBoxCoder(CenterNetBBoxCoder):
                                                   activation)
         cells = torch.stack([xs, ys], dim=-1)                     # (B, K, 2)
         ltrb_at = transpose_and_gather_feat(ltrb, inds)           # (B, K, 4)
-        locations = cells.to(ltrb_at.dtype) * self.stride
+        locations = cells.to(coordinate_dtype(ltrb_at.dtype)) * self.stride
         bboxes = self.distances_to_boxes(locations, ltrb_at)
         return DecodedPeaks(bboxes, scores, labels, inds, cells,
                             (bboxes[..., :2] + bboxes[..., 2:]) / 2)

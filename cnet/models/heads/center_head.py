@@ -61,6 +61,7 @@ from cnet.models.utils import (
     inverse_affine_points,
     inverse_affine_vectors,
     merge_flipped,
+    row_bound_applies,
     stack_affine_matrices,
     transpose_and_gather_feat,
 )
@@ -167,6 +168,13 @@ def to_slots(values: Tensor, batch_idx: Tensor, slots: Tensor, num_images: int,
     out = values.new_zeros((num_images, num_slots) + values.shape[1:])
     out[batch_idx, slots] = values
     return out
+
+
+class LabelRangeError(ValueError, RuntimeError):
+    """A gt label outside ``0..num_classes - 1`` reached a head's targets.
+
+    A ``ValueError`` (bad input); also a ``RuntimeError``, what the
+    asynchronous check raises off the CPU."""
 
 
 def masked(values: Tensor, keep: Tensor) -> Tensor:
@@ -535,6 +543,39 @@ class CenterHead(BaseModule):
                                    ])
         return self.loss_by_feat(outputs, targets)
 
+    def check_labels(self, labels: Tensor) -> None:
+        """Refuse gt labels outside ``0..num_classes - 1``.
+
+        Such a label would draw into plane ``batch_idx · C + label``: the
+        next or the previous image's heatmap. On a CPU in eager mode one
+        ``.all()`` decides, and a ``ValueError`` names the labels; on an
+        accelerator, under compile or a trace, an asynchronous assert (no
+        host synchronisation) fails the step instead.
+
+        Args:
+            labels: (N,) int64 labels of the batch's objects.
+
+        Raises:
+            LabelRangeError (a ValueError): a label is outside the range
+                (CPU, eager).
+        """
+        in_range = (labels >= 0) & (labels < self.num_classes)
+        limits = (f'outside 0..{self.num_classes - 1} (num_classes='
+                  f'{self.num_classes})')
+        if not row_bound_applies(labels):  # the same eager-CPU test
+            torch._assert_async(
+                in_range.all(), f'{type(self).__name__}: a gt label lies '
+                f"{limits}; the dataset's classes and the head's "
+                'num_classes disagree')
+            return
+        if not bool(in_range.all()):
+            bad = sorted(set(labels[~in_range].tolist()))
+            raise LabelRangeError(
+                f'{type(self).__name__}: gt labels {bad} lie {limits}: the '
+                'dataset yields more classes than the head has, or a label '
+                "was mapped wrongly; compare the dataset's metainfo classes "
+                'with model.bbox_head.num_classes')
+
     def get_targets(
             self,
             batch_gt_instances: List[InstanceData],
@@ -580,13 +621,7 @@ class CenterHead(BaseModule):
             batch_gt_instances, self.instance_keys, device)
         fields['bboxes'] = fields['bboxes'].float().reshape(-1, 4)
         labels = fields['labels'].long()
-        # A label outside 0..C-1 would draw into another image's planes.
-        # An asynchronous check: no host synchronisation on an accelerator.
-        torch._assert_async(
-            ((labels >= 0) & (labels < self.num_classes)).all(),
-            f'{type(self).__name__}: a gt label lies outside '
-            f'0..{self.num_classes - 1} (num_classes={self.num_classes}); '
-            f"the dataset's classes and the head's num_classes disagree")
+        self.check_labels(labels)
         code = self.encode_centers(fields, (height, width))
         packed = PackedTargets(
             fields=fields,

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from cnet.models.coders import DecodedPeaks
 from cnet.models.utils import (
+    coordinate_dtype,
     draw_dense_offsets,
     draw_gaussians,
     flip_joint_maps,
@@ -291,7 +292,7 @@ class CenterPoseHead(CenterHead):
         """
         num_images, num_dets = peaks.scores.shape
         stride = self.bbox_coder.stride
-        corner = peaks.cells.to(peaks.centers.dtype)               # (B, K, 2)
+        corner = peaks.cells.to(coordinate_dtype(peaks.centers.dtype))
         keypoints = transpose_and_gather_feat(maps['hps'], peaks.inds).view(
             num_images, num_dets, self.num_joints, 2) + corner[:, :, None]
         keypoint_scores = keypoints.new_zeros(keypoints.shape[:-1])

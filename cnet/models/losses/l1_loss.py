@@ -2,6 +2,7 @@
 
 ``src/lib/models/losses.py`` of https://github.com/xingyizhou/CenterNet.
 """
+import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -23,7 +24,8 @@ def masked_l1_loss(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         Scalar loss.
     """
     mask = mask.unsqueeze(2).expand_as(pred).to(pred.dtype)
-    loss = ((pred - target).abs() * mask).sum()
+    # where, not a product: a NaN target in a masked slot adds exactly 0.
+    loss = torch.where(mask > 0, (pred - target).abs() * mask, 0.).sum()
     return loss / (mask.sum() + 1e-4)
 
 

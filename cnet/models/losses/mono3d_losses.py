@@ -34,7 +34,8 @@ def slot_mean_l1_loss(pred: Tensor, target: Tensor, mask: Tensor,
             all of them); ``None``: divide by ``D ·`` the masked objects.
     """
     mask = mask.unsqueeze(2).expand_as(pred).to(pred.dtype)
-    total = ((pred - target).abs() * mask).sum()
+    # where, not a product: a NaN target in a masked slot adds exactly 0.
+    total = torch.where(mask > 0, (pred - target).abs() * mask, 0.).sum()
     if num_slots is None:
         return total / (mask.sum() + 1e-4)
     return total / (pred.size(0) * max(num_slots, pred.size(1)) * pred.size(2))

@@ -4,6 +4,7 @@
 pose task uses it for the centre-to-joint offsets, where each joint of each
 person has its own mask (only labelled joints inside the input count).
 """
+import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -24,7 +25,9 @@ def weighted_l1_loss(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         Scalar loss (the original adds 1e-4 to the denominator).
     """
     mask = mask.to(pred.dtype)
-    return ((pred - target).abs() * mask).sum() / (mask.sum() + 1e-4)
+    # where, not a product: a NaN target in a masked slot adds exactly 0.
+    total = torch.where(mask > 0, (pred - target).abs() * mask, 0.).sum()
+    return total / (mask.sum() + 1e-4)
 
 
 @MODELS.register_module()

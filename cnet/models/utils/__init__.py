@@ -36,6 +36,7 @@ from .keypoints import (
 )
 from .nms import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
 from .peaks import (
+                                    coordinate_dtype,
                                     extract_peaks,
                                     row_bound_applies,
                                     topk,
@@ -57,7 +58,8 @@ from .tracking_targets import (
 __all__ = [
     'gaussian_radius', 'heatmap_radius', 'elliptical_radii', 'draw_gaussians',
     'draw_dense_offsets', 'dense_box_targets', 'cell_locations',
-    'window_max', 'extract_peaks', 'topk', 'topk_peaks', 'row_bound_applies',
+    'window_max', 'extract_peaks', 'coordinate_dtype', 'topk', 'topk_peaks',
+    'row_bound_applies',
     'transpose_and_gather_feat', 'affine_points', 'inverse_affine_points',
     'inverse_affine_vectors', 'inverse_affine_bboxes',
     'stack_affine_matrices', 'merge_flipped',

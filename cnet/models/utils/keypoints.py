@@ -9,7 +9,11 @@ from typing import Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .peaks import extract_peaks, transpose_and_gather_feat
+from .peaks import (
+    coordinate_dtype,
+    extract_peaks,
+    transpose_and_gather_feat,
+)
 
 # multi_pose_decode: a joint-heatmap peak below this score is never used.
 JOINT_SCORE_THRESHOLD = 0.1
@@ -103,7 +107,8 @@ def joint_peaks(joint_heatmap: Tensor, joint_offset: Tensor, k: int,
     offset = transpose_and_gather_feat(
         joint_offset, inds.view(num_images, -1)).view(
             num_images, num_joints, k, 2)
-    points = torch.stack([xs, ys], dim=-1).to(offset.dtype) + offset
+    cells = torch.stack([xs, ys], dim=-1)                       # (B, J, K, 2)
+    points = cells.to(coordinate_dtype(offset.dtype)) + offset
     return points, scores
 
 

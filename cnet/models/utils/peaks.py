@@ -57,6 +57,13 @@ def extract_peaks(heatmap: Tensor, kernel: int = 3) -> Tensor:
         window_max(heatmap, kernel) == heatmap, heatmap, heatmap.new_zeros(()))
 
 
+def coordinate_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The float type in which integer cells and a map's values add up to
+    coordinates: float32 at least (bfloat16 holds integers exactly only up
+    to 256, float16 up to 2048), float64 kept."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 def topk(scores: Tensor,
          k: int = 100) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """The ``k`` best scores over every class and position of each image.

@@ -80,3 +80,27 @@ def test_decode_drops_non_peaks_next_to_a_peak():
 def test_stride_must_be_positive():
     with pytest.raises(ValueError, match='stride'):
         CenterNetBBoxCoder(stride=0)
+
+
+@pytest.mark.parametrize('coder_type', ['CenterNetBBoxCoder',
+                                        'LTRBBBoxCoder'])
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_reduced_precision_decode_keeps_columns_past_256(coder_type, dtype):
+    # bfloat16 holds integers exactly only up to 256: column 257 would come
+    # back as 256 if the cells took the map's dtype.
+    coder = TASK_UTILS.build(dict(type=coder_type, stride=4))
+    heatmap = torch.zeros(1, 1, 3, 300, dtype=dtype)
+    heatmap[0, 0, 1, 257] = 0.9
+    if coder_type == 'LTRBBBoxCoder':
+        sizes = torch.full((1, 4, 3, 300), 2.0, dtype=dtype)
+        decoded = coder.decode(heatmap, sizes, topk=1)
+        expected = [257 * 4 - 2, 4 - 2, 257 * 4 + 2, 4 + 2]
+    else:
+        sizes = torch.full((1, 2, 3, 300), 2.0, dtype=dtype)
+        offset = torch.full((1, 2, 3, 300), 0.5, dtype=dtype)
+        decoded = coder.decode(heatmap, sizes, offset, topk=1)
+        expected = [256.5 * 4, -0.5 * 4 + 4, 258.5 * 4, 2.5 * 4]
+    assert decoded.cells.tolist() == [[[257, 1]]]
+    assert decoded.cells.dtype == torch.int64
+    assert decoded.scores.dtype == dtype
+    assert decoded.bboxes.float().tolist() == [[expected]]

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 import cnet.models.utils.peaks as peaks_module
 from cnet.models.utils import (
     extract_peaks,
+    joint_peaks,
     topk,
     topk_peaks,
     transpose_and_gather_feat,
@@ -178,3 +179,16 @@ def test_topk_peaks_keeps_zero_scored_picks_when_peaks_run_out():
     assert (scores[0, 1:] == 0).all()
     with pytest.raises(ValueError, match='odd'):
         topk_peaks(heatmap, 5, kernel=4)
+
+
+def test_bf16_topk_and_joint_peaks_keep_integer_columns_past_256():
+    heatmap = torch.zeros(1, 1, 4, 300, dtype=torch.bfloat16)
+    heatmap[0, 0, 2, 257] = 0.75
+    for decode in (topk, topk_peaks):
+        scores, inds, labels, ys, xs = decode(heatmap, 1)
+        assert (xs.item(), ys.item(), inds.item()) == (257, 2, 2 * 300 + 257)
+        assert xs.dtype == ys.dtype == inds.dtype == torch.int64
+        assert scores.dtype == torch.bfloat16
+    offset = torch.zeros(1, 2, 4, 300, dtype=torch.bfloat16)
+    points, scores = joint_peaks(heatmap, offset, 1)
+    assert points.tolist() == [[[[257.0, 2.0]]]]

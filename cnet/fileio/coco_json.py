@@ -1,0 +1,203 @@
+"""COCO-format annotation files: reading them and checking their entries.
+
+One reader and one set of entry checks for every part that takes a COCO
+json (``CocoDataset`` and its subclasses, ``CocoMetric`` and ``VOCMetric``),
+so that a file the dataset accepts is one the metric evaluates the same way,
+and a file either refuses names the file, the entry and the field.
+"""
+import json
+import math
+import os.path as osp
+from numbers import Real
+from typing import Any, Callable, Dict, Optional, Tuple
+
+# field → (is_valid(value), what a valid value is)
+FieldChecks = Dict[str, Tuple[Callable[[Any], bool], str]]
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, Real) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def is_int(value: Any) -> bool:
+    """An int (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class AnnotationError(ValueError):
+    """An annotation file that cannot be used as it is.
+
+    The message names the file, the entry (its kind, position and id) and
+    the field; the same facts are attributes, for tools and tests.
+
+    Attributes:
+        path: the annotation file.
+        kind: ``'image'``, ``'annotation'``, ``'category'`` or ``'file'``.
+        index: position of the entry in its list (``None`` for the file).
+        entry_id: the entry's ``id`` when it has a usable one.
+        field: the offending key (``None`` when the entry as a whole is bad).
+    """
+
+    def __init__(self, path: str, kind: str, index: Optional[int],
+                 entry_id: Any, field: Optional[str], problem: str) -> None:
+        where = kind if index is None else f'{kind} {index}'
+        if entry_id is not None:
+            where += f' (id {entry_id!r})'
+        what = f": '{field}' {problem}" if field else f': {problem}'
+        super().__init__(f'{path}: {where}{what}')
+        self.path, self.kind, self.index = path, kind, index
+        self.entry_id, self.field = entry_id, field
+
+
+def load_coco_json(path: str) -> dict:
+    """Read a COCO-format json file and check its top level.
+
+    A file without ``annotations`` (an image list such as COCO test-dev) gets
+    an empty list.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        AnnotationError (a ValueError): the file is not JSON, not an
+            object, or lacks ``images`` or ``categories``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'annotation file {path} does not exist')
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AnnotationError(path, 'file', None, None, None,
+                              f'is not valid JSON: {e}') from e
+    if not isinstance(data, dict):
+        raise AnnotationError(
+            path, 'file', None, None, None,
+            f'must hold a JSON object with images, '
+            f'annotations and categories, got '
+            f'{type(data).__name__}')
+    for key in ('images', 'annotations', 'categories'):
+        if key not in data:
+            if key == 'annotations':  # image lists (COCO test-dev) have none
+                data[key] = []
+                continue
+            raise AnnotationError(path, 'file', None, None, key, 'is missing')
+        if not isinstance(data[key], list):
+            raise AnnotationError(
+                path, 'file', None, None, key, f'must be a list, got '
+                f'{type(data[key]).__name__}')
+    return data
+
+
+def entry_id(entry: Any) -> Any:
+    """An entry's ``id`` (``None`` when it has none or is not a dict)."""
+    return entry.get('id') if isinstance(entry, dict) else None
+
+
+def check_fields(path: str, kind: str, index: int, entry: Any,
+                 checks: FieldChecks) -> None:
+    """Raise an AnnotationError naming the file, the entry and the field."""
+    if not isinstance(entry, dict):
+        raise AnnotationError(path, kind, index, None, None,
+                              f'must be an object, got {entry!r}')
+    for field, (is_valid, expected) in checks.items():
+        if field not in entry:
+            raise AnnotationError(path, kind, index, entry_id(entry), field,
+                                  'is missing')
+        if not is_valid(entry[field]):
+            raise AnnotationError(
+                path, kind, index, entry_id(entry), field,
+                f'must be {expected}, got '
+                f'{entry[field]!r}')
+
+
+CATEGORY_FIELDS: FieldChecks = {
+    'id': (is_int, 'an integer'),
+    'name': (lambda v: isinstance(v, str), 'a string'),
+}
+# What evaluation needs of an image; a dataset needs IMAGE_FIELDS.
+IMAGE_ID_FIELDS: FieldChecks = {'id': (is_int, 'an integer')}
+IMAGE_FIELDS: FieldChecks = {
+    'id': (is_int, 'an integer'),
+    'file_name':
+    (lambda v: isinstance(v, str) and v != '', 'a non-empty string'),
+    'height': (lambda v: is_int(v) and v > 0, 'a positive integer'),
+    'width': (lambda v: is_int(v) and v > 0, 'a positive integer'),
+}
+ANNOTATION_FIELDS: FieldChecks = {
+    'image_id': (is_int, 'an integer'),
+    'category_id': (is_int, 'an integer'),
+    'bbox': (lambda v: isinstance(v, (list, tuple)) and len(v) == 4 and all(
+        is_number(x) for x in v), '4 finite numbers'),
+}
+# Optional annotation fields, checked when present.
+OPTIONAL_ANNOTATION_FIELDS: FieldChecks = {
+    'id': (is_int, 'an integer'),
+    'iscrowd': (lambda v: v in (0, 1) and not isinstance(v, float), '0 or 1'),
+    'area': (lambda v: is_number(v) and v >= 0, 'a finite number >= 0'),
+}
+
+
+def check_coco_entries(path: str, data: dict,
+                       image_fields: FieldChecks = IMAGE_FIELDS) -> None:
+    """Check every entry of a COCO dict read by :func:`load_coco_json`.
+
+    Categories: an integer ``id`` (unique) and a ``name``. Images: the
+    ``image_fields`` (an integer ``id``, unique; a dataset also needs
+    ``file_name``, ``height`` and ``width``). Annotations: an integer
+    ``image_id`` naming an image, an integer ``category_id`` naming a
+    category, a ``bbox`` of 4 finite numbers and, when present, an ``id``
+    that is an integer other than 0 (pycocotools' "unmatched") used once,
+    ``iscrowd`` 0 or 1, ``area`` a finite number >= 0.
+
+    Raises:
+        AnnotationError (a ValueError): the first entry that fails, with the
+            file, the entry's kind, position and id, and the field.
+    """
+    for kind, key, fields in (('category', 'categories', CATEGORY_FIELDS),
+                              ('image', 'images', image_fields)):
+        seen = set()
+        for index, entry in enumerate(data[key]):
+            check_fields(path, kind, index, entry, fields)
+            if entry['id'] in seen:
+                raise AnnotationError(path, kind, index, entry['id'], 'id',
+                                      f'is used by an earlier {kind}')
+            seen.add(entry['id'])
+    image_ids = {image['id'] for image in data['images']}
+    category_ids = {category['id'] for category in data['categories']}
+    annotation_ids = set()
+    for index, ann in enumerate(data['annotations']):
+        check_fields(path, 'annotation', index, ann, ANNOTATION_FIELDS)
+        for field, (is_valid, expected) in OPTIONAL_ANNOTATION_FIELDS.items():
+            if field in ann and not is_valid(ann[field]):
+                raise AnnotationError(
+                    path, 'annotation', index, entry_id(ann), field,
+                    f'must be {expected}, got {ann[field]!r}')
+        if ann['image_id'] not in image_ids:
+            raise AnnotationError(
+                path, 'annotation', index, entry_id(ann), 'image_id',
+                f"{ann['image_id']} is not the id of an image")
+        if ann['category_id'] not in category_ids:
+            raise AnnotationError(
+                path, 'annotation', index, entry_id(ann), 'category_id',
+                f"{ann['category_id']} is not the id of a category")
+        if 'id' in ann:
+            if ann['id'] == 0:
+                # COCOeval's match arrays hold 0 for "unmatched".
+                raise AnnotationError(
+                    path, 'annotation', index, 0, 'id',
+                    'is 0, which pycocotools reserves for "unmatched": this '
+                    'ground truth could never be matched and would count as '
+                    'missed; number annotations from 1')
+            if ann['id'] in annotation_ids:
+                raise AnnotationError(path, 'annotation', index, ann['id'],
+                                      'id', 'is used by an earlier annotation')
+            annotation_ids.add(ann['id'])
+
+
+__all__ = [
+    'AnnotationError', 'load_coco_json', 'check_coco_entries',
+    'check_fields', 'entry_id', 'is_int', 'is_number', 'CATEGORY_FIELDS',
+    'IMAGE_FIELDS', 'IMAGE_ID_FIELDS', 'ANNOTATION_FIELDS',
+    'OPTIONAL_ANNOTATION_FIELDS'
+]
