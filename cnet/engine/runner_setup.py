@@ -20,6 +20,7 @@ from mmengine.runner import Runner
 
 from cnet.datasets.transforms import ORIGINAL_TEST_SCALES
 from cnet.engine.runner import CenterNetRunner
+from cnet.fileio import check_checkpoint_path
 from cnet.models.detectors import CenterNetTTAModel
 
 from .config_checks import check_cfg_options
@@ -116,9 +117,7 @@ def setup_train_config(config: str,
         cfg.resume = True
         cfg.load_from = None
     elif resume is not None:
-        if not osp.isfile(resume):
-            raise FileNotFoundError(f'--resume checkpoint {resume!r} does '
-                                    f'not exist')
+        check_checkpoint_path(resume)
         cfg.resume = True
         cfg.load_from = resume
     return cfg
@@ -171,8 +170,7 @@ def setup_test_config(config: str,
             unless the config has one.
         compile: ``torch.compile`` the network (see :func:`compile_network`).
     """
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    check_checkpoint_path(checkpoint)
     cfg = load_config(config, cfg_options, work_dir, launcher)
     if compile:
         cfg.compile_network = True
