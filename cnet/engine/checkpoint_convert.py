@@ -50,6 +50,7 @@ from cnet.fileio import (
     atomic_save,
     check_checkpoint_content,
     check_checkpoint_path,
+    register_checkpoint_loaders,
     safe_torch_load,
 )
 
@@ -461,6 +462,7 @@ def load_checkpoint(model: nn.Module, filename: str,
         CheckpointError: the file is not a usable checkpoint, or its weights
             do not fit ``model`` (``CheckpointMismatchError``).
     """
+    register_checkpoint_loaders()  # idempotent: cnet's safe loaders
     checkpoint = _load_checkpoint(filename, map_location)
     check_checkpoint_content(checkpoint, filename)
     checkpoint, converted = maybe_convert_checkpoint(

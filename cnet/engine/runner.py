@@ -34,7 +34,12 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch.utils.data import DataLoader
 
-from cnet.fileio import TEMP_SUFFIX, check_checkpoint_content, replace_durably
+from cnet.fileio import (
+    TEMP_SUFFIX,
+    check_checkpoint_content,
+    register_checkpoint_loaders,
+    replace_durably,
+)
 from cnet.registry import RUNNERS
 
 from .checkpoint_convert import maybe_convert_checkpoint
@@ -94,6 +99,7 @@ class CenterNetRunner(Runner):
                         strict: bool = False,
                         revise_keys: List[Tuple[str, str]] = [
                             (r'^module.', '')]) -> dict:
+        register_checkpoint_loaders()  # idempotent: cnet's safe loaders
         checkpoint = _load_checkpoint(filename, map_location=map_location)
         check_checkpoint_content(checkpoint, filename)
         model = unwrap_model(self.model)
