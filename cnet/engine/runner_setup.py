@@ -23,7 +23,7 @@ from cnet.engine.runner import CenterNetRunner
 from cnet.fileio import check_checkpoint_path
 from cnet.models.detectors import CenterNetTTAModel
 
-from .config_checks import check_cfg_options
+from .config_checks import check_cfg_options, check_config_keys
 from .setup_env import register_all_modules
 
 
@@ -38,6 +38,9 @@ def load_config(config: str,
     if cfg_options:
         check_cfg_options(cfg, cfg_options, config)
         cfg.merge_from_dict(cfg_options)
+    # Typos in keys mmengine would ignore, before anything is written.
+    register_all_modules(init_default_scope=False)
+    check_config_keys(cfg, config)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
