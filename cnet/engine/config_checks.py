@@ -87,8 +87,8 @@ SECTION_SUFFIXES = ('_cfg', '_dataloader', '_evaluator', '_hooks',
 
 
 def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance with adjacent transpositions (``trian`` →
-    ``train`` is 1)."""
+    """Levenshtein distance with adjacent transpositions (``trian_cfg`` →
+    ``train_cfg`` is 1)."""
     previous2: List[int] = []
     previous = list(range(len(b) + 1))
     for i, char_a in enumerate(a, 1):
@@ -254,7 +254,7 @@ def check_section_keys(cfg: Config, config_name: str) -> None:
     """Refuse keys of mmengine's own sections that nothing reads.
 
     mmengine reads ``auto_scale_lr``, ``env_cfg`` and ``randomness`` by
-    name and silently ignores other keys (``auto_scale_lr.enabel=True``
+    name and silently ignores other keys (a misspelt ``auto_scale_lr.enable``
     changes nothing); the loops, hooks, log processor and optimizer wrapper
     fail only once built, some (a checkpoint hook's extra arguments) only
     at the first save. Each section's keys are checked against what reads
