@@ -68,6 +68,8 @@ from cnet.models.utils.static_shapes import static_shapes
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
 
+from .arg_checks import check_finite_float, check_positive_int
+
 ConfigType = Union[dict, ConfigDict]
 OptConfigType = Optional[ConfigType]
 
@@ -364,10 +366,13 @@ class CenterHead(BaseModule):
             raise ValueError(f'{name}: branch_init must be one of '
                              f'{sorted(BRANCH_INITS)}, got {branch_init!r}')
         self.branch_init = branch_init
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) \
-                or num_classes < 1:
-            raise ValueError(f'{name}: num_classes must be a positive '
-                             f'integer, got {num_classes!r}')
+        for arg, value in (('num_classes', num_classes),
+                           ('in_channels', in_channels),
+                           ('feat_channels', feat_channels),
+                           ('num_stacks', num_stacks)):
+            check_positive_int(name, arg, value)
+        check_finite_float(name, 'ltrb_scale', ltrb_scale, positive=True)
+        check_finite_float(name, 'ltrb_bias_init', ltrb_bias_init)
         if branches is None:
             branches = dict(hm=num_classes, wh=2, reg=2)
         branches = dict(branches)
@@ -382,9 +387,6 @@ class CenterHead(BaseModule):
                     f'{name}: branches[{branch!r}] must be {channels} '
                     f'(num_classes={num_classes}), got '
                     f'{branches.get(branch)}; branches={branches}')
-        if num_stacks < 1:
-            raise ValueError(f'{name}: num_stacks must be ≥ 1, got '
-                             f'{num_stacks}')
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.feat_channels = feat_channels
