@@ -3,7 +3,10 @@
 ``CenterNetRunner``: ``load_from`` also takes the original CenterNet's and
 MMDetection's checkpoints (converted on load); testing, validation and
 resuming load strictly, fine-tuning from ``load_from`` partially with a
-summary (:mod:`cnet.engine.weights_loading`).
+summary (:mod:`cnet.engine.weights_loading`); the validation inside
+distributed training uses rank 0's BatchNorm statistics on every rank
+(:class:`~cnet.engine.hooks.BroadcastBuffersHook`), so it scores what the
+checkpoint holds.
 
 ``ResumableRunner`` (``runner_type`` in ``configs/_base_/default_runtime.py``),
 a ``CenterNetRunner`` whose checkpoints an interrupted run resumes exactly:
@@ -43,6 +46,7 @@ from cnet.fileio import (
 from cnet.registry import RUNNERS
 
 from .checkpoint_convert import maybe_convert_checkpoint
+from .hooks.broadcast_buffers_hook import BroadcastBuffersHook
 from .rng import get_rng_states, set_rng_states
 from .weights_loading import load_weights, unwrap_model
 
@@ -93,6 +97,16 @@ class CenterNetRunner(Runner):
             super().resume(filename, resume_optimizer=resume_optimizer,
                            resume_param_scheduler=resume_param_scheduler,
                            map_location=map_location)
+
+    def register_hooks(self, default_hooks: Optional[Dict] = None,
+                       custom_hooks: Optional[List] = None) -> None:
+        """mmengine's hooks, and a :class:`BroadcastBuffersHook` unless the
+        config has one: the validation inside distributed training then
+        scores rank 0's BatchNorm statistics, the checkpoint's."""
+        super().register_hooks(default_hooks, custom_hooks)
+        if not any(
+                isinstance(hook, BroadcastBuffersHook) for hook in self.hooks):
+            self.register_hook(BroadcastBuffersHook())
 
     def load_checkpoint(self, filename: str,
                         map_location: Union[str, Callable] = 'cpu',
