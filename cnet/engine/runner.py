@@ -98,6 +98,22 @@ class CenterNetRunner(Runner):
                            resume_param_scheduler=resume_param_scheduler,
                            map_location=map_location)
 
+    _config_dump_pending = False
+
+    def dump_config(self) -> None:
+        """mmengine writes the config to ``work_dir/<config name>`` when the
+        runner is built; cnet writes it once the run has loaded (or resumed
+        from) its checkpoint, so that a run refused before it starts (a
+        checkpoint that does not fit) leaves the copy of the run that made
+        the work dir's checkpoints as it was."""
+        self._config_dump_pending = True
+
+    def load_or_resume(self) -> None:
+        super().load_or_resume()
+        if self._config_dump_pending:
+            self._config_dump_pending = False
+            super().dump_config()
+
     def register_hooks(self, default_hooks: Optional[Dict] = None,
                        custom_hooks: Optional[List] = None) -> None:
         """mmengine's hooks, and a :class:`BroadcastBuffersHook` unless the
