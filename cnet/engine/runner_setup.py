@@ -111,6 +111,7 @@ def setup_train_config(config: str,
         cfg.compile_network = True
     if amp:
         use_autocast(cfg)
+    refuse_unguarded_amp(cfg, config)
     if auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise KeyError(f'{config}: --auto-scale-lr needs '
@@ -144,6 +145,19 @@ def use_autocast(cfg: Config) -> None:
                          f'not an OptimWrapper that cnet can autocast')
     wrapper.type = 'AutocastOptimWrapper'
     wrapper.dtype = 'auto'
+
+
+def refuse_unguarded_amp(cfg: Config, config: str) -> None:
+    """Refuse mmengine's ``AmpOptimWrapper`` named in a config: it has no
+    non-finite-loss guard. ``--amp`` turns it into cnet's guarded
+    ``AutocastOptimWrapper``; a config writes that one itself."""
+    wrapper_type = (cfg.get('optim_wrapper') or {}).get('type')
+    if wrapper_type in ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper'):
+        raise ValueError(
+            f"{config}: optim_wrapper.type='AmpOptimWrapper' (mmengine's) "
+            f'applies updates from NaN or infinite losses; use '
+            f"type='AutocastOptimWrapper' with dtype='float16' (the same "
+            f"loss_scale values) or dtype='auto', or pass --amp")
 
 
 def setup_test_config(config: str,
