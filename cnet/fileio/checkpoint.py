@@ -87,8 +87,9 @@ def _describe_unreadable(source: Any, name: str) -> Optional[str]:
         return (f'checkpoint {name!r} is not a complete torch checkpoint: '
                 f'a legacy-format file of {size} bytes that cannot be read '
                 f'(truncated or corrupt)')
-    return (f'checkpoint {name!r} is not a torch checkpoint: its {size} '
-            f"bytes start with {head[:8]!r}, neither torch.save's zip "
+    count = f'{size} bytes start with' if size > 1 else 'one byte is'
+    return (f'checkpoint {name!r} is not a torch checkpoint: its {count} '
+            f"{head[:8]!r}, neither torch.save's zip "
             f'format nor its legacy format (a text file, a plain pickle or '
             f'another format?)')
 
