@@ -6,7 +6,9 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ['check_positive_int', 'check_finite_float']
+__all__ = [
+    'check_positive_int', 'check_non_negative_int', 'check_finite_float'
+]
 
 
 def check_positive_int(owner: str, name: str, value: Any) -> int:
@@ -19,6 +21,20 @@ def check_positive_int(owner: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
             or value < 1:
         raise ValueError(f'{owner}: {name} must be a positive integer, got '
+                         f'{value!r}')
+    return int(value)
+
+
+def check_non_negative_int(owner: str, name: str, value: Any) -> int:
+    """``value`` if it is an integer ≥ 0 (``bool`` is not one).
+
+    Raises:
+        ValueError: ``'{owner}: {name} must be an integer ≥ 0, got
+            {value!r}'``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or value < 0:
+        raise ValueError(f'{owner}: {name} must be an integer ≥ 0, got '
                          f'{value!r}')
     return int(value)
 

@@ -68,7 +68,11 @@ from cnet.models.utils.static_shapes import static_shapes
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
 
-from .arg_checks import check_finite_float, check_positive_int
+from .arg_checks import (
+    check_finite_float,
+    check_non_negative_int,
+    check_positive_int,
+)
 
 ConfigType = Union[dict, ConfigDict]
 OptConfigType = Optional[ConfigType]
@@ -368,9 +372,11 @@ class CenterHead(BaseModule):
         self.branch_init = branch_init
         for arg, value in (('num_classes', num_classes),
                            ('in_channels', in_channels),
-                           ('feat_channels', feat_channels),
                            ('num_stacks', num_stacks)):
             check_positive_int(name, arg, value)
+        # 0: no 3×3 conv, one 1×1 conv per branch (the original's
+        # head_conv=0).
+        check_non_negative_int(name, 'feat_channels', feat_channels)
         check_finite_float(name, 'ltrb_scale', ltrb_scale, positive=True)
         check_finite_float(name, 'ltrb_bias_init', ltrb_bias_init)
         if branches is None:

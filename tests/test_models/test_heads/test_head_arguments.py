@@ -27,14 +27,24 @@ def head_cfg(head: str) -> dict:
 
 
 @pytest.mark.parametrize('head', sorted(HEADS))
-@pytest.mark.parametrize('arg', ['num_classes', 'in_channels',
-                                 'feat_channels', 'num_stacks'])
+@pytest.mark.parametrize('arg', ['num_classes', 'in_channels', 'num_stacks'])
 @pytest.mark.parametrize('value', ['abc', 0, -2, 2.5, True, None])
 def test_integer_arguments_must_be_positive_integers(head, arg, value):
     cfg = dict(head_cfg(head), **{arg: value})
     cfg.pop('branches', None)  # the defaults follow num_classes
     with pytest.raises(ValueError,
                        match=f'{head}: {arg} must be a positive integer, '
+                       f'got {value!r}'):
+        MODELS.build(cfg)
+
+
+@pytest.mark.parametrize('head', sorted(HEADS))
+@pytest.mark.parametrize('value', ['abc', -1, 2.5, True, None])
+def test_feat_channels_must_be_an_integer_of_at_least_zero(head, value):
+    """0 is valid: one 1×1 conv per branch, the original's head_conv=0."""
+    cfg = dict(head_cfg(head), feat_channels=value)
+    with pytest.raises(ValueError,
+                       match=f'{head}: feat_channels must be an integer ≥ 0, '
                        f'got {value!r}'):
         MODELS.build(cfg)
 
