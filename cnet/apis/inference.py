@@ -25,6 +25,7 @@ from cnet.engine.config_checks import check_cfg_options
 from cnet.engine.heatmaps import HeatmapRecorder, attach_heatmaps
 from cnet.engine.precision import resolve_precision
 from cnet.engine.setup_env import register_all_modules
+from cnet.fileio import check_checkpoint_path
 from cnet.registry import MODELS, TRANSFORMS
 from cnet.structures import DetDataSample
 
@@ -71,6 +72,9 @@ def init_detector(config: Union[str, Path, Config],
 
     Raises:
         FileNotFoundError: ``config`` or ``checkpoint`` does not exist.
+        CheckpointError: ``checkpoint`` is not a checkpoint, or its weights
+            do not fit the config's model key for key and shape for shape
+            (``CheckpointMismatchError``, listing the keys).
         TypeError: ``config`` is neither a path nor a ``Config``.
     """
     if isinstance(config, (str, Path)):
@@ -97,10 +101,10 @@ def init_detector(config: Union[str, Path, Config],
 
     dataset_meta = None
     if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint {checkpoint!r} does not '
-                                    f'exist')
-        loaded = load_checkpoint(model, checkpoint, map_location='cpu')
+        check_checkpoint_path(checkpoint)
+        # Strict: every key of the model from the checkpoint, none left over.
+        loaded = load_checkpoint(model, checkpoint, map_location='cpu',
+                                 strict=True)
         meta = loaded.get('meta', {}) if isinstance(loaded, dict) else {}
         if meta.get('dataset_meta'):
             dataset_meta = {key.lower(): value

@@ -43,9 +43,18 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor
 
-from cnet.fileio import atomic_save, safe_torch_load
+from cnet.fileio import (
+    atomic_save,
+    check_checkpoint_content,
+    check_checkpoint_path,
+    register_checkpoint_loaders,
+    safe_torch_load,
+)
+
+from .weights_loading import load_weights, unwrap_model
 
 __all__ = [
     'CheckpointConversionError', 'SOURCE_FORMATS', 'detect_checkpoint_format',
@@ -371,10 +380,12 @@ def convert_checkpoint(checkpoint: Mapping,
 
 def read_checkpoint(filename: str) -> dict:
     """``torch.load(filename, weights_only=True)`` on the CPU, with cnet's
-    allow-list (see ``cnet/fileio/safe_globals.py``)."""
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
-    return safe_torch_load(filename, filename, map_location='cpu')
+    allow-list (see ``cnet/fileio/safe_globals.py``); a path or file that
+    is not a checkpoint is a ``CheckpointError`` naming it."""
+    check_checkpoint_path(filename)
+    checkpoint = safe_torch_load(filename, filename, map_location='cpu')
+    check_checkpoint_content(checkpoint, filename)
+    return checkpoint
 
 
 def build_model_from_config(config: Union[str, Config]) -> nn.Module:
@@ -438,21 +449,24 @@ def maybe_convert_checkpoint(model: nn.Module, checkpoint: Mapping,
 
 
 def load_checkpoint(model: nn.Module, filename: str,
-                    map_location: str = 'cpu', strict: bool = False,
+                    map_location: str = 'cpu', strict: bool = True,
                     revise_keys: List[Tuple[str, str]] = [(r'^module\.', '')]
                     ) -> dict:
-    """mmengine's ``load_checkpoint`` that also takes the original
-    CenterNet's and MMDetection's checkpoints (converted, then loaded
-    strictly); any other checkpoint loads exactly as with mmengine's."""
-    from mmengine.runner.checkpoint import (
-        _load_checkpoint,
-        _load_checkpoint_to_model,
-    )
+    """Read ``filename`` and load its weights into ``model``: a checkpoint
+    of the original CenterNet or of MMDetection is converted first (and
+    then always loaded strictly); any other is loaded strictly unless
+    ``strict=False`` (see :func:`cnet.engine.weights_loading.load_weights`:
+    a partial load logs its counts and refuses one of which nothing fits).
+
+    Raises:
+        CheckpointError: the file is not a usable checkpoint, or its weights
+            do not fit ``model`` (``CheckpointMismatchError``).
+    """
+    register_checkpoint_loaders()  # idempotent: cnet's safe loaders
     checkpoint = _load_checkpoint(filename, map_location)
-    if not isinstance(checkpoint, dict):
-        raise RuntimeError(
-            f'No state_dict found in checkpoint file {filename}')
-    checkpoint, converted = maybe_convert_checkpoint(model, checkpoint,
-                                                     filename)
-    return _load_checkpoint_to_model(model, checkpoint, strict or converted,
-                                     revise_keys=revise_keys)
+    check_checkpoint_content(checkpoint, filename)
+    checkpoint, converted = maybe_convert_checkpoint(
+        unwrap_model(model), checkpoint, filename)
+    load_weights(model, checkpoint, filename, strict=strict or converted,
+                 revise_keys=revise_keys)
+    return checkpoint

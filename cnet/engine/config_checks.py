@@ -1,6 +1,7 @@
 """Checks that make a wrong config key fail loudly instead of silently."""
 import difflib
-from typing import Any, Dict, Mapping
+import inspect
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from mmengine.config import Config
 
@@ -52,3 +53,280 @@ def check_cfg_options(cfg: Config, cfg_options: Dict[str, Any],
                 raise KeyError(f'{config_name}: --cfg-options {option}: the '
                                f'config has no key {path!r}{hint}')
             node = node[part]
+
+
+class ConfigKeyError(KeyError):
+    """A config key that nothing reads (a typo): the message names the
+    config, the key and the closest valid one."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ''
+
+
+# Runner keys mmengine's Runner reads besides those of ``from_cfg``
+# (Runner.__init__ / wrap_model / _maybe_compile in mmengine 0.10).
+EXTRA_RUNNER_KEYS = frozenset({
+    'compile', 'activation_checkpointing', 'efficient_conv_bn_eval', 'cfg'
+})
+
+# Top-level keys cnet itself reads (beside mmengine's): build_runner
+# (runner_type, compile_network), load_config (tensorboard), apply_tta
+# (tta_model, tta_pipeline, tta_note), init_detector (classes); and
+# mmengine's Config (_base_, custom_imports).
+CNET_KEYS = frozenset({
+    'runner_type', 'compile_network', 'tensorboard', 'tta_model',
+    'tta_pipeline', 'tta_note', 'classes', '_base_', 'custom_imports'
+})
+
+KNOWN_TOP_LEVEL_KEYS = RUNNER_KEYS | EXTRA_RUNNER_KEYS | CNET_KEYS
+
+# A top-level key with one of these endings names a runner section: one
+# that is not a known key is a typo or a section nothing reads.
+SECTION_SUFFIXES = ('_cfg', '_dataloader', '_evaluator', '_hooks',
+                    '_wrapper', '_scheduler')
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance with adjacent transpositions (``trian_cfg`` →
+    ``train_cfg`` is 1)."""
+    previous2: List[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1,
+                             previous[j - 1] + (char_a != char_b))
+            if (i > 1 and j > 1 and char_a == b[j - 2]
+                    and a[i - 2] == char_b):
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def closest_key(key: str, candidates: Iterable[str]) -> Optional[str]:
+    """The candidate nearest ``key`` by edit distance, if any is within
+    half of ``key``'s length."""
+    candidates = list(candidates)
+    scored = sorted((edit_distance(key, c), c) for c in candidates)
+    if scored and scored[0][0] <= max(1, len(key) // 2):
+        return scored[0][1]
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _hint(key: str, candidates: Iterable[str]) -> str:
+    close = closest_key(key, candidates)
+    return f'; did you mean {close!r}?' if close else ''
+
+
+def check_top_level_keys(cfg: Config, config_name: str) -> None:
+    """Refuse a top-level key that looks like a misspelt runner key.
+
+    Configs also define helper variables at the top level (``data_root``,
+    ``input_size``, ``train_pipeline`` ...), so an unknown key alone is not
+    an error. One is when it is within edit distance 2 of a key mmengine's
+    Runner or cnet reads without being it (``trian_cfg``, ``default_hook``,
+    ``optim_wraper``), or when it ends like a runner section
+    (``SECTION_SUFFIXES``: ``training_cfg``, ``val_dataloder``) without
+    being one: mmengine ignores such a key and the base's value runs.
+
+    Raises:
+        ConfigKeyError: naming the config, the key and the closest valid key.
+    """
+    for key in cfg.keys():
+        if key in KNOWN_TOP_LEVEL_KEYS:
+            continue
+        near = [
+            known for known in KNOWN_TOP_LEVEL_KEYS
+            if edit_distance(key, known) <= (2 if len(known) > 6 else 1)
+        ]
+        if near or key.endswith(SECTION_SUFFIXES):
+            raise ConfigKeyError(
+                f'{config_name}: unknown top-level key {key!r}'
+                f'{_hint(key, near or KNOWN_TOP_LEVEL_KEYS)} (mmengine '
+                f'ignores keys it does not read, so it would change nothing)')
+
+
+# Sections of mmengine's own whose keys are read by name rather than passed
+# to a class, with where they are read (mmengine 0.10.7):
+SECTION_KEYS = {
+    # Runner.scale_lr
+    'auto_scale_lr': frozenset({'enable', 'base_batch_size'}),
+    # Runner.setup_env
+    'env_cfg': frozenset({'cudnn_benchmark', 'mp_cfg', 'dist_cfg',
+                          'resource_limit'}),
+    # Runner._set_multi_processing
+    'env_cfg.mp_cfg': frozenset({'mp_start_method', 'opencv_num_threads'}),
+    # mmengine.dist.init_dist(launcher, backend, init_backend, **kwargs)
+    # hands the rest to torch.distributed.init_process_group; cnet's
+    # _init_cpu_process_group reads backend and timeout.
+    'env_cfg.dist_cfg': frozenset({'backend', 'init_backend', 'timeout',
+                                   'init_method', 'store', 'group_name',
+                                   'pg_options', 'device_id', 'port'}),
+}
+
+# Keys a class takes through **kwargs and hands on, by class name.
+# CheckpointHook keeps them as ``self.args`` for
+# ``runner.save_checkpoint(..., **self.args)``, to which it already passes
+# every argument by name: any key there fails at the first save, after an
+# epoch of training.
+FORWARDED_KWARGS: Dict[str, frozenset] = {'CheckpointHook': frozenset()}
+
+
+def _parameters(function) -> Tuple[Set[str], bool]:
+    """The keyword names ``function`` takes (``self`` left out), and
+    whether it also takes ``**kwargs``."""
+    params = list(inspect.signature(function).parameters.values())
+    if params and params[0].name == 'self':
+        params = params[1:]
+    names = {
+        p.name
+        for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    return names, any(p.kind == p.VAR_KEYWORD for p in params)
+
+
+def init_arguments(cls: type) -> Optional[Set[str]]:
+    """The constructor arguments of ``cls``: its ``__init__``'s names and,
+    where it takes ``**kwargs`` and hands them to ``super().__init__``, its
+    bases' (and those in :data:`FORWARDED_KWARGS`). ``None`` where the
+    ``**kwargs`` go somewhere it cannot tell."""
+    names: Set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        if klass is object:
+            return names
+        own, takes_kwargs = _parameters(init)
+        names |= own
+        if klass.__name__ in FORWARDED_KWARGS:
+            return names | FORWARDED_KWARGS[klass.__name__]
+        if not takes_kwargs:
+            return names
+    return None
+
+
+def _registered_class(registry, type_name: Any) -> Optional[type]:
+    if isinstance(type_name, type):
+        return type_name
+    if not isinstance(type_name, str):
+        return None
+    try:
+        return registry.get(type_name)
+    except KeyError:
+        return None
+
+
+def _check_keys(section: str, keys: Iterable[str], allowed: Set[str],
+                owner: str, config_name: str) -> None:
+    for key in keys:
+        if key not in allowed:
+            raise ConfigKeyError(
+                f'{config_name}: {section}.{key} is not a key of {owner} '
+                f'(it takes {", ".join(sorted(allowed)) or "none"})'
+                f'{_hint(key, allowed)}')
+
+
+def _check_built(section: str, node: Any, registry, default_type: Any,
+                 ignored: Set[str], config_name: str) -> None:
+    """``node``'s keys against the constructor of the class it builds."""
+    if not isinstance(node, Mapping):
+        return
+    cls = _registered_class(registry, node.get('type', default_type))
+    if cls is None:
+        return  # an unknown type is the registry's error, at build time
+    allowed = init_arguments(cls)
+    if allowed is None:
+        return
+    _check_keys(section, node.keys(), (allowed - ignored) | {'type'},
+                cls.__name__, config_name)
+
+
+def _without_priority(hook: Any) -> Any:
+    """A hook's config less ``priority`` (Runner.register_hook takes it)."""
+    if not isinstance(hook, Mapping):
+        return hook
+    return {key: value for key, value in hook.items() if key != 'priority'}
+
+
+def check_section_keys(cfg: Config, config_name: str) -> None:
+    """Refuse keys of mmengine's own sections that nothing reads.
+
+    mmengine reads ``auto_scale_lr``, ``env_cfg`` and ``randomness`` by
+    name and silently ignores other keys (a misspelt ``auto_scale_lr.enable``
+    changes nothing); the loops, hooks, log processor and optimizer wrapper
+    fail only once built, some (a checkpoint hook's extra arguments) only
+    at the first save. Each section's keys are checked against what reads
+    them: :data:`SECTION_KEYS`, ``Runner.set_randomness``, or the signature
+    of the class the section builds (the train loop ``train_cfg`` names or
+    implies, ``ValLoop``, ``TestLoop``, ``LogProcessor``, each hook of
+    ``default_hooks`` and ``custom_hooks``, the ``optim_wrapper``'s type).
+
+    Raises:
+        ConfigKeyError: naming the config, the key, the class or section
+            that does not take it, and the closest valid key.
+    """
+    from mmengine.runner import Runner
+
+    from cnet.registry import HOOKS, LOG_PROCESSORS, LOOPS, OPTIM_WRAPPERS
+    for section, allowed in SECTION_KEYS.items():
+        node: Any = cfg.to_dict()
+        for part in section.split('.'):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, Mapping):
+            _check_keys(section, node.keys(), set(allowed), section,
+                        config_name)
+    randomness = cfg.get('randomness')
+    if isinstance(randomness, Mapping):
+        _check_keys('randomness', randomness.keys(),
+                    _parameters(Runner.set_randomness)[0],
+                    'Runner.set_randomness', config_name)
+
+    train_cfg = cfg.get('train_cfg')
+    if isinstance(train_cfg, Mapping):
+        default = ('EpochBasedTrainLoop' if train_cfg.get('by_epoch', True)
+                   else 'IterBasedTrainLoop')
+        by_epoch = set() if 'type' in train_cfg else {'by_epoch'}
+        _check_built('train_cfg', {k: v for k, v in train_cfg.items()
+                                   if k not in by_epoch}, LOOPS, default,
+                     {'runner', 'dataloader'}, config_name)
+    for section, default in (('val_cfg', 'ValLoop'), ('test_cfg',
+                                                     'TestLoop')):
+        _check_built(section, cfg.get(section), LOOPS, default,
+                     {'runner', 'dataloader', 'evaluator'}, config_name)
+    _check_built('log_processor', cfg.get('log_processor'), LOG_PROCESSORS,
+                 'LogProcessor', set(), config_name)
+    default_hooks = cfg.get('default_hooks') or {}
+    if not isinstance(default_hooks, Mapping):
+        raise ConfigKeyError(f'{config_name}: default_hooks must be a dict '
+                             f'of hook configs, got {default_hooks!r}')
+    for name, hook in default_hooks.items():
+        _check_built(f'default_hooks.{name}', _without_priority(hook),
+                     HOOKS, None, set(), config_name)
+    custom_hooks = cfg.get('custom_hooks') or []
+    if not isinstance(custom_hooks, (list, tuple)):
+        raise ConfigKeyError(f'{config_name}: custom_hooks must be a list of '
+                             f'hook configs, got {custom_hooks!r}')
+    for index, hook in enumerate(custom_hooks):
+        _check_built(f'custom_hooks.{index}', _without_priority(hook), HOOKS,
+                     None, set(), config_name)
+    wrapper = cfg.get('optim_wrapper')
+    if isinstance(wrapper, Mapping) and 'optimizer' in wrapper and (
+            wrapper.get('constructor', 'DefaultOptimWrapperConstructor')
+            == 'DefaultOptimWrapperConstructor'):
+        # The default constructor takes these two, hands the rest to the
+        # wrapper with the optimizer it builds.
+        _check_built('optim_wrapper', {
+            k: v
+            for k, v in wrapper.items()
+            if k not in ('constructor', 'paramwise_cfg')
+        }, OPTIM_WRAPPERS, 'OptimWrapper', set(), config_name)
+
+
+def check_config_keys(cfg: Config, config_name: str) -> None:
+    """:func:`check_top_level_keys` and :func:`check_section_keys`: what
+    ``tools/train.py`` and ``tools/test.py`` run on a config (after its
+    ``--cfg-options``) before anything is built or written."""
+    check_top_level_keys(cfg, config_name)
+    check_section_keys(cfg, config_name)

@@ -1,7 +1,12 @@
 """cnet's mmengine runners.
 
 ``CenterNetRunner``: ``load_from`` also takes the original CenterNet's and
-MMDetection's checkpoints (converted on load).
+MMDetection's checkpoints (converted on load); testing, validation and
+resuming load strictly, fine-tuning from ``load_from`` partially with a
+summary (:mod:`cnet.engine.weights_loading`); the validation inside
+distributed training uses rank 0's BatchNorm statistics on every rank
+(:class:`~cnet.engine.hooks.BroadcastBuffersHook`), so it scores what the
+checkpoint holds.
 
 ``ResumableRunner`` (``runner_type`` in ``configs/_base_/default_runtime.py``),
 a ``CenterNetRunner`` whose checkpoints an interrupted run resumes exactly:
@@ -22,61 +27,122 @@ Checkpoints are read through cnet's safe loaders
 (:mod:`cnet.fileio.checkpoint`).
 """
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 from mmengine.dist import master_only
 from mmengine.fileio import LocalBackend, get_file_backend
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import (
-    _load_checkpoint,
-    _load_checkpoint_to_model,
-)
+from mmengine.runner.checkpoint import _load_checkpoint
 from torch.utils.data import DataLoader
 
-from cnet.fileio import TEMP_SUFFIX, replace_durably
+from cnet.fileio import (
+    TEMP_SUFFIX,
+    check_checkpoint_content,
+    register_checkpoint_loaders,
+    replace_durably,
+)
 from cnet.registry import RUNNERS
 
 from .checkpoint_convert import maybe_convert_checkpoint
+from .hooks.broadcast_buffers_hook import BroadcastBuffersHook
 from .rng import get_rng_states, set_rng_states
+from .weights_loading import load_weights, unwrap_model
 
 __all__ = ['CenterNetRunner', 'ResumableRunner']
 
 
 @RUNNERS.register_module()
 class CenterNetRunner(Runner):
-    """mmengine's ``Runner``, converting foreign checkpoints on load.
+    """mmengine's ``Runner``, converting foreign checkpoints on load and
+    loading strictly where the weights must be the checkpoint's.
 
     :meth:`load_checkpoint` (what ``load_from`` goes through, e.g.
     ``tools/test.py CONFIG ctdet_coco_dla_2x.pth``) makes the same calls as
     mmengine's, with one step between reading the file and the
     ``after_load_checkpoint`` hooks: a checkpoint of the original CenterNet
     or of MMDetection is converted for this runner's model
-    (``cnet/engine/checkpoint_convert.py``) and then loaded strictly, so a
-    key that does not fit is an error, not a warning. Any other checkpoint,
-    cnet's own included, loads exactly as with mmengine's ``Runner``.
-    ``torch.load`` keeps ``weights_only=True``; resuming is unchanged.
+    (``cnet/engine/checkpoint_convert.py``). The weights then go in through
+    :func:`~cnet.engine.weights_loading.load_weights`: strictly (a missing,
+    unexpected or shape-mismatched key is an error naming the file and the
+    keys) for :meth:`test`, :meth:`val`, :meth:`resume` and converted
+    checkpoints; partially, with a one-line summary, only for ``load_from``
+    before training (fine-tuning), which still refuses a checkpoint of
+    which nothing fits. ``torch.load`` keeps ``weights_only=True``.
     """
+
+    _strict_loading = False
+
+    @contextmanager
+    def _loading_strictly(self) -> Iterator[None]:
+        previous, self._strict_loading = self._strict_loading, True
+        try:
+            yield
+        finally:
+            self._strict_loading = previous
+
+    def test(self) -> dict:
+        with self._loading_strictly():
+            return super().test()
+
+    def val(self) -> dict:
+        with self._loading_strictly():
+            return super().val()
+
+    def resume(self, filename: str, resume_optimizer: bool = True,
+               resume_param_scheduler: bool = True,
+               map_location: Union[str, Callable] = 'default') -> None:
+        with self._loading_strictly():
+            super().resume(filename, resume_optimizer=resume_optimizer,
+                           resume_param_scheduler=resume_param_scheduler,
+                           map_location=map_location)
+
+    _config_dump_pending = False
+
+    def dump_config(self) -> None:
+        """mmengine writes the config to ``work_dir/<config name>`` when the
+        runner is built; cnet writes it once the run has loaded (or resumed
+        from) its checkpoint, so that a run refused before it starts (a
+        checkpoint that does not fit) leaves the copy of the run that made
+        the work dir's checkpoints as it was."""
+        self._config_dump_pending = True
+
+    def load_or_resume(self) -> None:
+        super().load_or_resume()
+        if self._config_dump_pending:
+            self._config_dump_pending = False
+            super().dump_config()
+
+    def register_hooks(self, default_hooks: Optional[Dict] = None,
+                       custom_hooks: Optional[List] = None) -> None:
+        """mmengine's hooks, and a :class:`BroadcastBuffersHook` unless the
+        config has one: the validation inside distributed training then
+        scores rank 0's BatchNorm statistics, the checkpoint's."""
+        super().register_hooks(default_hooks, custom_hooks)
+        if not any(
+                isinstance(hook, BroadcastBuffersHook) for hook in self.hooks):
+            self.register_hook(BroadcastBuffersHook())
 
     def load_checkpoint(self, filename: str,
                         map_location: Union[str, Callable] = 'cpu',
                         strict: bool = False,
                         revise_keys: List[Tuple[str, str]] = [
                             (r'^module.', '')]) -> dict:
+        register_checkpoint_loaders()  # idempotent: cnet's safe loaders
         checkpoint = _load_checkpoint(filename, map_location=map_location)
-        model = self.model.module if is_model_wrapper(self.model) else (
-            self.model)
+        check_checkpoint_content(checkpoint, filename)
+        model = unwrap_model(self.model)
         checkpoint, converted = maybe_convert_checkpoint(
             model, checkpoint, filename)
         if converted:
-            strict = True
             self.logger.info(
                 f'Converted the {checkpoint["meta"]["converted_from"]} '
                 f'checkpoint {filename} for cnet')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        checkpoint = _load_checkpoint_to_model(
-            model, checkpoint, strict, revise_keys=revise_keys)
+        load_weights(model, checkpoint, filename,
+                     strict=strict or converted or self._strict_loading,
+                     revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

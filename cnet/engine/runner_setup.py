@@ -20,9 +20,10 @@ from mmengine.runner import Runner
 
 from cnet.datasets.transforms import ORIGINAL_TEST_SCALES
 from cnet.engine.runner import CenterNetRunner
+from cnet.fileio import check_checkpoint_path
 from cnet.models.detectors import CenterNetTTAModel
 
-from .config_checks import check_cfg_options
+from .config_checks import check_cfg_options, check_config_keys
 from .dataset_checks import DatasetCheckHook
 from .setup_env import register_all_modules
 
@@ -38,6 +39,9 @@ def load_config(config: str,
     if cfg_options:
         check_cfg_options(cfg, cfg_options, config)
         cfg.merge_from_dict(cfg_options)
+    # Typos in keys mmengine would ignore, before anything is written.
+    register_all_modules(init_default_scope=False)
+    check_config_keys(cfg, config)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -108,6 +112,7 @@ def setup_train_config(config: str,
         cfg.compile_network = True
     if amp:
         use_autocast(cfg)
+    refuse_unguarded_amp(cfg, config)
     if auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise KeyError(f'{config}: --auto-scale-lr needs '
@@ -117,9 +122,7 @@ def setup_train_config(config: str,
         cfg.resume = True
         cfg.load_from = None
     elif resume is not None:
-        if not osp.isfile(resume):
-            raise FileNotFoundError(f'--resume checkpoint {resume!r} does '
-                                    f'not exist')
+        check_checkpoint_path(resume)
         cfg.resume = True
         cfg.load_from = resume
     return cfg
@@ -143,6 +146,19 @@ def use_autocast(cfg: Config) -> None:
                          f'not an OptimWrapper that cnet can autocast')
     wrapper.type = 'AutocastOptimWrapper'
     wrapper.dtype = 'auto'
+
+
+def refuse_unguarded_amp(cfg: Config, config: str) -> None:
+    """Refuse mmengine's ``AmpOptimWrapper`` named in a config: it has no
+    non-finite-loss guard. ``--amp`` turns it into cnet's guarded
+    ``AutocastOptimWrapper``; a config writes that one itself."""
+    wrapper_type = (cfg.get('optim_wrapper') or {}).get('type')
+    if wrapper_type in ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper'):
+        raise ValueError(
+            f"{config}: optim_wrapper.type='AmpOptimWrapper' (mmengine's) "
+            f'applies updates from NaN or infinite losses; use '
+            f"type='AutocastOptimWrapper' with dtype='float16' (the same "
+            f"loss_scale values) or dtype='auto', or pass --amp")
 
 
 def setup_test_config(config: str,
@@ -172,8 +188,7 @@ def setup_test_config(config: str,
             unless the config has one.
         compile: ``torch.compile`` the network (see :func:`compile_network`).
     """
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    check_checkpoint_path(checkpoint)
     cfg = load_config(config, cfg_options, work_dir, launcher)
     if compile:
         cfg.compile_network = True

@@ -12,7 +12,12 @@ from .atomic import (
                      replace_durably,
 )
 from .checkpoint import (
+                     CheckpointError,
+                     CheckpointNotFoundError,
+                     CorruptCheckpointError,
                      UnsafeCheckpointError,
+                     check_checkpoint_content,
+                     check_checkpoint_path,
                      load_http_checkpoint,
                      load_local_checkpoint,
                      register_checkpoint_loaders,
@@ -26,7 +31,9 @@ from .safe_globals import (
 
 __all__ = [
     'AnnotationError', 'check_coco_entries', 'load_coco_json',
-    'TEMP_SUFFIX', 'UnsafeCheckpointError', 'atomic_save', 'atomic_write',
+    'TEMP_SUFFIX', 'CheckpointError', 'CheckpointNotFoundError',
+    'CorruptCheckpointError', 'UnsafeCheckpointError', 'atomic_save',
+    'atomic_write', 'check_checkpoint_content', 'check_checkpoint_path',
     'checkpoint_safe_globals', 'dump_json_atomic', 'load_http_checkpoint',
     'load_local_checkpoint', 'register_checkpoint_loaders',
     'register_checkpoint_safe_globals', 'replace_durably', 'safe_torch_load'

@@ -8,13 +8,15 @@ its local paths and ``http(s)://`` there (mmengine's documented extension
 point) to ``torch.load(weights_only=True)`` with the allow-list of
 :mod:`cnet.fileio.safe_globals`. A file that asks pickle for anything else
 (a function to call, a class to build) is refused with
-:class:`UnsafeCheckpointError`, naming the file; a truncated file is named
-too.
+:class:`UnsafeCheckpointError`, naming the file. Every other way a
+checkpoint can be unusable (missing, a directory, empty, truncated, text, a
+plain pickle, no weights in it) is a :class:`CheckpointError` (a
+``ValueError``) naming the file and what is wrong with it.
 """
 import os
 import os.path as osp
 import pickle
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import torch
 from mmengine.dist import barrier, get_dist_info
@@ -23,8 +25,73 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from .safe_globals import register_checkpoint_safe_globals
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class CheckpointError(ValueError):
+    """A checkpoint file that cnet cannot load: missing, not a file, not a
+    torch checkpoint, cut short, unsafe, or holding no weights. The message
+    names the file and says what is wrong with it."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The checkpoint path does not exist."""
+
+
+class CorruptCheckpointError(CheckpointError, RuntimeError):
+    """The file is not a whole torch checkpoint (empty, truncated, text,
+    a plain pickle, another format)."""
+
+
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """A checkpoint holds Python objects outside cnet's allow-list."""
+
+
+# The first bytes of torch.save's zip format and of its legacy pickle format
+# (protocol 2, then the long 0x1950a86a20f9469cfc6c, torch's magic number).
+ZIP_MAGIC = b'PK\x03\x04'
+LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19'
+
+
+def check_checkpoint_path(filename: str) -> None:
+    """Refuse a checkpoint path that is missing or not a regular file.
+
+    Raises:
+        CheckpointNotFoundError: nothing at ``filename``.
+        CheckpointError: a directory or another non-file.
+    """
+    if osp.isdir(filename):
+        raise CheckpointError(f'checkpoint {filename!r} is a directory, not '
+                              f'a checkpoint file')
+    if not osp.exists(filename):
+        raise CheckpointNotFoundError(
+            f'checkpoint {filename!r} does not exist')
+    if not osp.isfile(filename):
+        raise CheckpointError(f'checkpoint {filename!r} is not a regular '
+                              f'file')
+
+
+def _describe_unreadable(source: Any, name: str) -> Optional[str]:
+    """What is wrong with a file ``torch.load`` failed on, from its size and
+    first bytes; ``None`` when ``source`` is not a path."""
+    if not isinstance(source, (str, os.PathLike)) or not osp.isfile(source):
+        return None
+    size = osp.getsize(source)
+    with open(source, 'rb') as f:
+        head = f.read(len(LEGACY_MAGIC))
+    if size == 0:
+        return f'checkpoint {name!r} is empty (0 bytes)'
+    if head.startswith(ZIP_MAGIC):
+        return (f'checkpoint {name!r} is not a complete torch checkpoint: '
+                f'a zip archive of {size} bytes that cannot be read '
+                f'(truncated, e.g. cut short while it was written, or '
+                f'corrupt)')
+    if head == LEGACY_MAGIC:
+        return (f'checkpoint {name!r} is not a complete torch checkpoint: '
+                f'a legacy-format file of {size} bytes that cannot be read '
+                f'(truncated or corrupt)')
+    count = f'{size} bytes start with' if size > 1 else 'one byte is'
+    return (f'checkpoint {name!r} is not a torch checkpoint: its {count} '
+            f"{head[:8]!r}, neither torch.save's zip "
+            f'format nor its legacy format (a text file, a plain pickle or '
+            f'another format?)')
 
 
 def safe_torch_load(source: Any, name: str,
@@ -35,8 +102,9 @@ def safe_torch_load(source: Any, name: str,
     Raises:
         UnsafeCheckpointError: the pickle asks for a global outside
             ``torch.serialization.get_safe_globals()`` (code it would run).
-        RuntimeError: the file is not a whole torch checkpoint (e.g. cut
-            short by a crash while it was written).
+        CorruptCheckpointError: the file is not a whole torch checkpoint
+            (empty, cut short by a crash while it was written, text, a
+            plain pickle, another format).
     """
     register_checkpoint_safe_globals()
     try:
@@ -46,30 +114,69 @@ def safe_torch_load(source: Any, name: str,
         # torch's message also suggests turning the safe load off: keep only
         # its reason (the blocked global).
         lines = [line.strip() for line in str(err).splitlines()]
-        reason = next((line for line in lines
-                       if 'GLOBAL' in line or 'Unsupported' in line),
-                      'a global outside the allow-list')
+        reason = next((line for line in lines if 'GLOBAL' in line), None)
+        problem = _describe_unreadable(source, name)
+        if reason is None and problem is not None:
+            # e.g. 'Unsupported operand 149': not torch's format at all.
+            detail = next((line for line in lines if 'Unsupported' in line),
+                          type(err).__name__)
+            raise CorruptCheckpointError(f'{problem} ({detail})') from err
         raise UnsafeCheckpointError(
             f'refused to load checkpoint {name!r}: it holds Python objects '
             f'that torch.load(weights_only=True) will not build, and '
             f'unpickling them could run arbitrary code. Only tensors, plain '
             f'containers and the classes of cnet/fileio/safe_globals.py are '
-            f'allowed ({reason})') from err
-    except RuntimeError as err:
-        if 'PytorchStreamReader' in str(err) or 'zip archive' in str(err):
-            raise RuntimeError(
-                f'checkpoint {name!r} is not a complete torch checkpoint '
-                f'(truncated or another format): {err}') from err
-        raise
+            f'allowed ({reason or "a global outside the allow-list"})'
+        ) from err
+    except (RuntimeError, OSError, EOFError, KeyError, IndexError,
+            ValueError, UnicodeDecodeError, AttributeError,
+            TypeError) as err:
+        problem = _describe_unreadable(source, name)
+        if problem is None:
+            raise
+        raise CorruptCheckpointError(
+            f'{problem}; torch.load said: {type(err).__name__}: {err}'
+        ) from err
+
+
+def check_checkpoint_content(checkpoint: Any, name: str) -> None:
+    """Refuse a loaded object that holds no weights.
+
+    A checkpoint is a dict of tensors (a state dict) or a dict with one
+    under ``'state_dict'`` (mmengine's, the original CenterNet's and
+    MMDetection's), holding at least one tensor.
+
+    Raises:
+        CheckpointError: naming ``name`` and what the file holds instead.
+    """
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointError(
+            f'checkpoint {name!r} holds a {type(checkpoint).__name__}, not '
+            f'a dict of weights (a state dict, or a dict with one under '
+            f'"state_dict")')
+    weights = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(weights, Mapping):
+        raise CheckpointError(
+            f'checkpoint {name!r}: its "state_dict" is a '
+            f'{type(weights).__name__}, not a dict of weights')
+    if not any(isinstance(value, torch.Tensor) for value in weights.values()):
+        where = ('its "state_dict"' if 'state_dict' in checkpoint else
+                 'it')
+        keys = sorted(map(str, weights))[:8]
+        raise CheckpointError(
+            f'checkpoint {name!r} holds no weights: {where} has no tensor '
+            f'(keys {keys}{" ..." if len(weights) > 8 else ""})')
 
 
 def load_local_checkpoint(filename: str,
                           map_location: Optional[Any] = None) -> Any:
-    """cnet's ``CheckpointLoader`` scheme for local paths."""
+    """cnet's ``CheckpointLoader`` scheme for local paths: the path, the
+    file and what it holds are checked (see :class:`CheckpointError`)."""
     filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
-    return safe_torch_load(filename, filename, map_location)
+    check_checkpoint_path(filename)
+    checkpoint = safe_torch_load(filename, filename, map_location)
+    check_checkpoint_content(checkpoint, filename)
+    return checkpoint
 
 
 def load_http_checkpoint(url: str, map_location: Optional[Any] = None,
@@ -88,7 +195,9 @@ def load_http_checkpoint(url: str, map_location: Optional[Any] = None,
         barrier()
         if rank > 0 and not osp.isfile(cached):
             download_url_to_file(url, cached, progress=progress)
-    return safe_torch_load(cached, url, map_location)
+    checkpoint = safe_torch_load(cached, url, map_location)
+    check_checkpoint_content(checkpoint, url)
+    return checkpoint
 
 
 def register_checkpoint_loaders() -> None:

@@ -69,6 +69,12 @@ from cnet.models.utils.static_shapes import static_shapes
 from cnet.registry import MODELS, TASK_UTILS
 from cnet.structures import DetDataSample
 
+from .arg_checks import (
+    check_finite_float,
+    check_non_negative_int,
+    check_positive_int,
+)
+
 ConfigType = Union[dict, ConfigDict]
 OptConfigType = Optional[ConfigType]
 
@@ -372,10 +378,15 @@ class CenterHead(BaseModule):
             raise ValueError(f'{name}: branch_init must be one of '
                              f'{sorted(BRANCH_INITS)}, got {branch_init!r}')
         self.branch_init = branch_init
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) \
-                or num_classes < 1:
-            raise ValueError(f'{name}: num_classes must be a positive '
-                             f'integer, got {num_classes!r}')
+        for arg, value in (('num_classes', num_classes),
+                           ('in_channels', in_channels),
+                           ('num_stacks', num_stacks)):
+            check_positive_int(name, arg, value)
+        # 0: no 3×3 conv, one 1×1 conv per branch (the original's
+        # head_conv=0).
+        check_non_negative_int(name, 'feat_channels', feat_channels)
+        check_finite_float(name, 'ltrb_scale', ltrb_scale, positive=True)
+        check_finite_float(name, 'ltrb_bias_init', ltrb_bias_init)
         if branches is None:
             branches = dict(hm=num_classes, wh=2, reg=2)
         branches = dict(branches)
@@ -390,9 +401,6 @@ class CenterHead(BaseModule):
                     f'{name}: branches[{branch!r}] must be {channels} '
                     f'(num_classes={num_classes}), got '
                     f'{branches.get(branch)}; branches={branches}')
-        if num_stacks < 1:
-            raise ValueError(f'{name}: num_stacks must be ≥ 1, got '
-                             f'{num_stacks}')
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.feat_channels = feat_channels

@@ -35,6 +35,7 @@ from cnet.models.utils import (
 )
 from cnet.registry import MODELS
 
+from .arg_checks import check_finite_float
 from .center_head import (
     CenterHead,
     ConfigType,
@@ -162,6 +163,9 @@ class CenterTrackHead(CenterHead):
                  loss_bbox: ConfigType = dict(
                      type='IoUFamilyLoss', mode='giou', loss_weight=5.0),
                  ltrb_scale: float = 16.0) -> None:
+        if heatmap_prior_bias is not None:
+            check_finite_float('CenterTrackHead', 'heatmap_prior_bias',
+                               heatmap_prior_bias)
         if branches is None:
             branches = dict(hm=num_classes, reg=2, wh=2, tracking=2)
         branches = dict(branches)

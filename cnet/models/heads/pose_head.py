@@ -34,6 +34,7 @@ from cnet.models.utils import (
 from cnet.registry import MODELS
 from cnet.structures.keypoints import COCO_FLIP_PAIRS
 
+from .arg_checks import check_positive_int
 from .center_head import (
     CenterHead,
     ConfigType,
@@ -119,6 +120,7 @@ class CenterPoseHead(CenterHead):
                  test_cfg: OptConfigType = None,
                  branch_init: str = 'resnet_dcn',
                  init_cfg: OptConfigType = None) -> None:
+        check_positive_int('CenterPoseHead', 'num_joints', num_joints)
         if branches is None:
             branches = dict(hm=num_classes, wh=2, hps=2 * num_joints, reg=2,
                             hm_hp=num_joints, hp_offset=2)

@@ -1,0 +1,177 @@
+"""Putting a checkpoint's weights into a model: strictly, or for fine-tuning.
+
+mmengine's ``load_state_dict`` only logs missing and unexpected keys, so a
+checkpoint of another architecture tests to mAP 0.000 with exit status 0.
+cnet loads strictly wherever the weights must be the checkpoint's: testing
+(``tools/test.py``, validation), inference (``init_detector``, the demos)
+and ``--resume``. Only ``load_from`` for fine-tuning may load part of a
+checkpoint; it then logs one line with the counts and refuses a checkpoint
+of which nothing loads.
+"""
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import List, Mapping, Sequence, Tuple
+
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model import BaseTTAModel, is_model_wrapper
+
+from cnet.fileio import CheckpointError, check_checkpoint_content
+
+__all__ = [
+    'CheckpointMismatchError', 'StateDictDiff', 'diff_state_dict',
+    'load_weights'
+]
+
+# Keys of each kind the error message lists before '... and N more'.
+SHOWN_KEYS = 5
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint's weights do not fit the model (missing, unexpected or
+    shape-mismatched keys where the load is strict; nothing that fits where
+    it is partial)."""
+
+
+@dataclass
+class StateDictDiff:
+    """How a checkpoint's state dict fits a model's.
+
+    Attributes:
+        loaded: keys of the model the checkpoint fills (same name, shape).
+        missing: keys of the model the checkpoint lacks.
+        unexpected: keys of the checkpoint the model lacks.
+        mismatched: ``(key, checkpoint shape, model shape)`` for keys both
+            have with different shapes.
+    """
+    loaded: List[str] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    mismatched: List[Tuple[str, tuple, tuple]] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def summary(self) -> str:
+        """One line of counts."""
+        return (f'{len(self.loaded)} loaded, {len(self.missing)} missing, '
+                f'{len(self.unexpected)} unexpected, {len(self.mismatched)} '
+                f'shape-mismatched')
+
+    def details(self) -> str:
+        """The first few keys of each kind, with their counts."""
+        parts = []
+        for title, items in (('missing', self.missing), ('unexpected',
+                                                         self.unexpected)):
+            if items:
+                parts.append(f'{len(items)} {title} keys: '
+                             f'{_first(items)}')
+        if self.mismatched:
+            shown = [f'{key} (checkpoint {list(ckpt)}, model {list(model)})'
+                     for key, ckpt, model in self.mismatched]
+            parts.append(f'{len(shown)} shape-mismatched keys: '
+                         f'{_first(shown)}')
+        return '; '.join(parts)
+
+
+def _first(items: Sequence[str]) -> str:
+    shown = ', '.join(items[:SHOWN_KEYS])
+    more = len(items) - SHOWN_KEYS
+    return shown + (f' ... and {more} more' if more > 0 else '')
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The detector inside DDP and test-time-augmentation wrappers (whose
+    checkpoint keys are the detector's)."""
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    return model
+
+
+def diff_state_dict(model: nn.Module,
+                    state_dict: Mapping[str, object]) -> StateDictDiff:
+    """Compare ``state_dict``'s keys and shapes with ``model``'s."""
+    expected = model.state_dict()
+    diff = StateDictDiff()
+    for key, value in expected.items():
+        if key not in state_dict:
+            diff.missing.append(key)
+            continue
+        given = state_dict[key]
+        model_shape = tuple(getattr(value, 'shape', ()))
+        given_shape = tuple(getattr(given, 'shape', ()))
+        if hasattr(value, 'shape') and model_shape != given_shape:
+            diff.mismatched.append((key, given_shape, model_shape))
+        else:
+            diff.loaded.append(key)
+    diff.unexpected = [key for key in state_dict if key not in expected]
+    return diff
+
+
+def _revised(state_dict: Mapping[str, object],
+             revise_keys: Sequence[Tuple[str, str]]) -> 'OrderedDict':
+    """``state_dict`` with each ``(pattern, replacement)`` applied to its
+    keys (``^module.`` of a DDP-saved file), torch's version metadata
+    kept."""
+    metadata = getattr(state_dict, '_metadata', None)
+    revised = OrderedDict(state_dict)
+    for pattern, replacement in revise_keys:
+        revised = OrderedDict((re.sub(pattern, replacement, key), value)
+                              for key, value in revised.items())
+    if metadata is not None:
+        revised._metadata = metadata
+    return revised
+
+
+def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
+                 strict: bool = True,
+                 revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.',
+                                                            ''), )
+                 ) -> StateDictDiff:
+    """Load ``checkpoint``'s weights (its ``state_dict``, or itself) into
+    ``model`` (DDP and TTA wrappers are looked through).
+
+    Args:
+        filename: named in errors and in the summary.
+        strict: any missing, unexpected or shape-mismatched key is an error
+            raised before anything is loaded. ``False`` (fine-tuning from
+            ``load_from``): the keys that fit load, the rest keep their
+            initialisation, and one line gives the counts.
+
+    Returns:
+        How the checkpoint fits the model.
+
+    Raises:
+        CheckpointMismatchError: strict and not an exact fit; or not strict
+            and no key fits.
+        CheckpointError: ``checkpoint`` holds no weights.
+    """
+    check_checkpoint_content(checkpoint, filename)
+    state_dict = _revised(checkpoint.get('state_dict', checkpoint),
+                          revise_keys)
+    module = unwrap_model(model)
+    diff = diff_state_dict(module, state_dict)
+    if strict and not diff.exact:
+        raise CheckpointMismatchError(
+            f'checkpoint {filename!r} does not fit the '
+            f'{type(module).__name__} of this config ({diff.summary()}): '
+            f'{diff.details()}. Testing, inference and --resume load '
+            f'strictly; is it the checkpoint of this config?')
+    if not strict:
+        if not diff.loaded:
+            raise CheckpointMismatchError(
+                f'load_from {filename!r}: none of its weights fit the '
+                f'{type(module).__name__} of this config '
+                f'({diff.summary()}): {diff.details()}')
+        for key, _, _ in diff.mismatched:
+            del state_dict[key]
+        print_log(
+            f'load_from {filename}: {diff.summary()} keys (fine-tuning '
+            f'loads what fits; the rest keep their initialisation)',
+            logger='current',
+            level=logging.INFO if diff.exact else logging.WARNING)
+    module.load_state_dict(state_dict, strict=strict)
+    return diff
