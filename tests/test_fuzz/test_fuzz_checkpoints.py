@@ -1,5 +1,5 @@
 """Fuzz: 1 040 mutated checkpoint files through the loader tools/test.py
-uses.
+uses, and 264 through ``tools/train.py --resume``.
 
 ``tools/test.py CONFIG CHECKPOINT`` runs :func:`setup_test_config` (which
 sets ``load_from``), :func:`build_runner`, and then the runner's
@@ -10,8 +10,14 @@ then points its ``load_from`` at the mutated file and calls
 ``load_or_resume()`` again, after the model's weights were set to a sentinel
 state. A mutation must either load the valid checkpoint's state_dict exactly
 or be refused with an error naming the file (and the offending key where
-there is one). Derandomized: each case draws from ``random.Random(seed)``.
+there is one). The resume cases go through the runner ``tools/train.py
+--resume CKPT`` builds (:func:`setup_train_config`, :func:`build_runner`, the
+steps of ``runner.train()`` before ``load_or_resume()``) and must restore the
+model, epoch, iteration, optimizer and schedulers of the valid checkpoint or
+be refused the same way. Derandomized: each case draws from
+``random.Random(seed)``.
 """
+import copy
 import json
 import os.path as osp
 import random
@@ -23,7 +29,13 @@ import torch
 from mmengine.config import Config
 from mutations import Case, Failures, kind_counts, pickled, typo
 
-from cnet.engine.runner_setup import build_runner, setup_test_config
+from cnet.engine.runner_setup import (
+    build_runner,
+    setup_test_config,
+    setup_train_config,
+)
+
+from shapes_setup import tiny_options
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SHAPES_CONFIG = osp.join(ROOT, 'configs', 'centernet_resnet18_shapes.py')
@@ -384,4 +396,199 @@ def test_mutated_checkpoints_load_the_valid_weights_or_a_clear_error(
                        lambda: runner_loader.load(path), runner_loader.state,
                        compare=compare_state)
     assert set(kind_counts(cases)) == set(KINDS[category])
+    assert not failures.items, failures.summary()
+
+
+# ------------------------------------------------------------------ resume
+def r_identity(ckpt, rng, case):
+    """The valid checkpoint written again: resumes equal."""
+    return ckpt
+
+
+def r_meta_junk(ckpt, rng, case):
+    key = rng.choice(('epoch', 'iter'))
+    ckpt['meta'][key] = rng.choice(('x', None, -1, 1.5, [1], '2'))
+    case.names = [[key]]
+    case.detail = f'meta.{key}={ckpt["meta"][key]!r}'
+    return ckpt
+
+
+def r_meta_missing(ckpt, rng, case):
+    key = rng.choice(('epoch', 'iter', 'meta'))
+    if key == 'meta':
+        del ckpt['meta']
+    else:
+        del ckpt['meta'][key]
+    case.names, case.detail = [[key]], f'without {key}'
+    return ckpt
+
+
+def r_section_missing(ckpt, rng, case):
+    key = rng.choice(('optimizer', 'param_schedulers', 'message_hub'))
+    del ckpt[key]
+    case.names, case.detail = [[key]], f'without {key}'
+    return ckpt
+
+
+def r_section_junk(ckpt, rng, case):
+    key = rng.choice(('optimizer', 'param_schedulers', 'message_hub'))
+    ckpt[key] = rng.choice((None, 'abc', 3, [1, 2], {}, [{}]))
+    case.names, case.detail = [[key]], f'{key}={ckpt[key]!r}'
+    return ckpt
+
+
+def r_optimizer_value_junk(ckpt, rng, case):
+    group = ckpt['optimizer']['param_groups'][0]
+    key = rng.choice(('lr', 'betas', 'eps', 'params'))
+    group[key] = rng.choice(('abc', None, [1], -1))
+    case.names = [[key, 'optimizer']]
+    case.detail = f'optimizer.param_groups[0].{key}={group[key]!r}'
+    return ckpt
+
+
+def r_scheduler_count(ckpt, rng, case):
+    schedulers = ckpt['param_schedulers']
+    ckpt['param_schedulers'] = rng.choice(
+        (schedulers[:1], schedulers + schedulers[:1], schedulers[::-1]))
+    case.names = [['param_schedulers', 'scheduler']]
+    case.detail = f'{len(ckpt["param_schedulers"])} schedulers'
+    return ckpt
+
+
+RESUME_KINDS: Dict[str, Callable] = dict(
+    identity=r_identity, drop_key=k_drop_key, rename_key=k_rename_key,
+    wrong_shape=v_wrong_shape, not_a_tensor=v_not_a_tensor,
+    meta_junk=r_meta_junk, meta_missing=r_meta_missing,
+    section_missing=r_section_missing, section_junk=r_section_junk,
+    optimizer_value_junk=r_optimizer_value_junk,
+    scheduler_count=r_scheduler_count, truncated=b_truncated)
+RESUME_CASES = 264
+
+
+def _nested_difference(a: Any, b: Any, path: str = '') -> Optional[str]:
+    """Where two nested states (tensors inside) first differ."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        same = (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+                and a.shape == b.shape and torch.equal(a, b))
+        return None if same else f'{path} differs'
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return f'{path} keys {sorted(set(a) ^ set(b), key=str)[:3]}'
+        for key in a:
+            found = _nested_difference(a[key], b[key], f'{path}.{key}')
+            if found:
+                return found
+        return None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return f'{path}: {len(a)} items vs {len(b)}'
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = _nested_difference(x, y, f'{path}[{i}]')
+            if found:
+                return found
+        return None
+    return None if a == b else f'{path}: {a!r} vs {b!r}'
+
+
+class ResumeLoader:
+    """The runner tools/train.py --resume builds, with train()'s steps
+    before ``load_or_resume()`` (train loop, optimizer, schedulers) done
+    once; each case resets what resuming restores, then resumes."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        runner._train_loop = runner.build_train_loop(runner._train_loop)
+        runner.optim_wrapper = runner.build_optim_wrapper(
+            runner.optim_wrapper)
+        runner.param_schedulers = runner.build_param_scheduler(
+            runner.param_schedulers)
+        self.fresh = self.snapshot(copy_tensors=True)
+
+    def snapshot(self, copy_tensors: bool = False) -> dict:
+        runner = self.runner
+        state = dict(
+            model=runner.model.state_dict(),
+            epoch=runner.train_loop._epoch, iter=runner.train_loop._iter,
+            optimizer=runner.optim_wrapper.state_dict(),
+            schedulers=[s.state_dict() for s in runner.param_schedulers])
+        if copy_tensors:
+            state = copy.deepcopy(state)
+        return state
+
+    def reset(self) -> None:
+        runner = self.runner
+        runner.model.load_state_dict(
+            {k: torch.full_like(v, 7) for k, v in self.fresh['model'].items()})
+        runner.train_loop._epoch = self.fresh['epoch']
+        runner.train_loop._iter = self.fresh['iter']
+        runner.optim_wrapper.load_state_dict(self.fresh['optimizer'])
+        for scheduler, state in zip(runner.param_schedulers,
+                                    self.fresh['schedulers']):
+            scheduler.load_state_dict(state)
+
+    def resume(self, path: str) -> dict:
+        self.reset()
+        self.runner._load_from = path
+        self.runner._resume = True
+        self.runner._has_loaded = False
+        self.runner.load_or_resume()
+        return self.snapshot()
+
+
+@pytest.fixture(scope='module')
+def resume_loader(tiny_shapes_root, tmp_path_factory):
+    root = tmp_path_factory.mktemp('fuzz_resume')
+    base = str(root / 'fuzz_base_shapes.py')
+    Config.fromfile(SHAPES_CONFIG).dump(base)
+    options = dict(tiny_options(tiny_shapes_root), **TINY_MODEL)
+    cfg = setup_train_config(base, work_dir=str(root / 'work_dir'),
+                             cfg_options=options)
+    loader = ResumeLoader(build_runner(cfg))
+    runner = loader.runner
+    # A state worth resuming: distinct weights, one Adam step, a later
+    # epoch and iteration.
+    runner.model.load_state_dict(valid_state(runner.model))
+    generator = torch.Generator().manual_seed(1)
+    for param in runner.model.parameters():
+        param.grad = torch.randn(param.shape, generator=generator)
+    runner.optim_wrapper.step()
+    runner.optim_wrapper.zero_grad()
+    runner.train_loop._epoch, runner.train_loop._iter = 1, 3
+    runner.save_checkpoint(str(root), 'valid.pth')
+    valid_path = str(root / 'valid.pth')
+    expected = loader.resume(valid_path)
+    expected = dict(expected, model={k: v.clone()
+                                     for k, v in expected['model'].items()})
+    assert expected['epoch'] == 2 and expected['iter'] == 3
+    assert _nested_difference(loader.snapshot(), expected) is None
+    return loader, expected, str(root)
+
+
+def test_mutated_checkpoints_resume_the_valid_run_or_a_clear_error(
+        resume_loader):
+    """``--resume`` (mmengine's resume through cnet's runner): the model,
+    epoch, iteration, optimizer and schedulers equal the valid checkpoint's,
+    or a clear refusal."""
+    loader, expected, root = resume_loader
+    valid_path = osp.join(root, 'valid.pth')
+    with open(valid_path, 'rb') as f:
+        valid_bytes = f.read()
+    valid_ckpt = torch.load(valid_path, weights_only=False)
+    failures = Failures()
+    cases: List[Case] = []
+    for seed in range(RESUME_CASES):
+        rng = random.Random(f'checkpoints/resume/{seed}')
+        kind = list(RESUME_KINDS)[seed % len(RESUME_KINDS)]
+        case = Case('resume', kind, seed)
+        cases.append(case)
+        path = osp.join(root, f'resume_{seed:04d}.pth')
+        if kind == 'truncated':
+            with open(path, 'wb') as f:
+                f.write(b_truncated(valid_bytes, rng, case))
+        else:
+            ckpt = copy.deepcopy(valid_ckpt)
+            torch.save(RESUME_KINDS[kind](ckpt, rng, case), path)
+        failures.check(case, 'resume', path, lambda: loader.resume(path),
+                       expected, compare=_nested_difference)
+    assert set(kind_counts(cases)) == set(RESUME_KINDS)
     assert not failures.items, failures.summary()
