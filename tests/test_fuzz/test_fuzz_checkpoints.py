@@ -503,6 +503,12 @@ class ResumeLoader:
         runner.param_schedulers = runner.build_param_scheduler(
             runner.param_schedulers)
         self.fresh = self.snapshot(copy_tensors=True)
+        # A scheduler's load_state_dict only adds to its __dict__ (a wrong
+        # scheduler's state leaves keys behind): reset restores it whole.
+        self.fresh_schedulers = [
+            copy.deepcopy({k: v for k, v in s.__dict__.items()
+                           if k != 'optimizer'})
+            for s in runner.param_schedulers]
 
     def snapshot(self, copy_tensors: bool = False) -> dict:
         runner = self.runner
@@ -523,8 +529,11 @@ class ResumeLoader:
         runner.train_loop._iter = self.fresh['iter']
         runner.optim_wrapper.load_state_dict(self.fresh['optimizer'])
         for scheduler, state in zip(runner.param_schedulers,
-                                    self.fresh['schedulers']):
-            scheduler.load_state_dict(state)
+                                    self.fresh_schedulers):
+            optimizer = scheduler.optimizer
+            scheduler.__dict__.clear()
+            scheduler.__dict__.update(copy.deepcopy(state))
+            scheduler.optimizer = optimizer
 
     def resume(self, path: str) -> dict:
         self.reset()
