@@ -76,6 +76,18 @@ def valid_checkpoint(state: dict) -> dict:
         state_dict=OrderedDict(state))
 
 
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """One intra-op thread while this module runs: its torch work (saving,
+    loading and comparing 166k-number states) is small and memory-bound,
+    and with 2 threads on a busy 2-core machine OpenMP's waiting workers
+    made it 3-5x slower (measured: the resume test 72 s instead of 14 s)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ------------------------------------------------------------- mutations
 # Each returns the object to torch.save, or bytes to write as they are.
 def k_drop_key(ckpt, rng, case):
@@ -503,6 +515,8 @@ class ResumeLoader:
         runner.param_schedulers = runner.build_param_scheduler(
             runner.param_schedulers)
         self.fresh = self.snapshot(copy_tensors=True)
+        self.sentinel = {k: torch.full_like(v, 7)
+                         for k, v in self.fresh['model'].items()}
         # A scheduler's load_state_dict only adds to its __dict__ (a wrong
         # scheduler's state leaves keys behind): reset restores it whole.
         self.fresh_schedulers = [
@@ -523,8 +537,7 @@ class ResumeLoader:
 
     def reset(self) -> None:
         runner = self.runner
-        runner.model.load_state_dict(
-            {k: torch.full_like(v, 7) for k, v in self.fresh['model'].items()})
+        runner.model.load_state_dict(self.sentinel)
         runner.train_loop._epoch = self.fresh['epoch']
         runner.train_loop._iter = self.fresh['iter']
         runner.optim_wrapper.load_state_dict(self.fresh['optimizer'])
