@@ -29,6 +29,7 @@ import torch
 from mmengine.config import Config
 from mutations import Case, Failures, kind_counts, pickled, typo
 
+from cnet.engine.rng import get_rng_states, set_rng_states
 from cnet.engine.runner_setup import (
     build_runner,
     setup_test_config,
@@ -86,6 +87,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def keep_rng_states():
+    """Building runners seeds, and resuming sets, the global random
+    generators: put them back for the tests that run after this module."""
+    states = get_rng_states()
+    yield
+    set_rng_states(states)
 
 
 # ------------------------------------------------------------- mutations
