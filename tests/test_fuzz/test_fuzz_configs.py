@@ -97,8 +97,12 @@ OUT_OF_RANGE_WORDS = {
     'interval': ('0', '-5'),
     'backend': ('xyz', ''),
     'seed': ('-1', '-5'),
-    'classes': ('0', '-1', '3', '5'),
+    'classes': ('0', '-1'),
 }
+# A num_classes of 3 or 5 (the shapes set has 4 classes) is a valid value
+# here: it is refused when the Runner has read the dataset, before training
+# (check_classes_match_head, tests/test_engine/test_dataset_checks.py), not
+# by setup_train_config, which reads no dataset.
 # What replaces a whole section or sub-dict (None would disable a default
 # hook, a valid input, so it is not used there).
 GARBAGE_TARGETS = ('train_cfg', 'optim_wrapper', 'optim_wrapper.optimizer',
@@ -288,7 +292,12 @@ def _set_leaf(lines, rng, case, words: Dict[str, tuple]):
 
 def _python_value(word: str) -> Any:
     """A command-line word as the Python value a config file would hold
-    (a string for what is not a literal: 'abc' stays a string)."""
+    (a string for what is not a literal: 'abc' stays a string). A quoted
+    word stays quoted (:func:`_unquote` makes it the string inside):
+    DictAction strips the quotes and would read ``'2'`` as the integer 2,
+    a valid value, not the string the mutation means."""
+    if len(word) > 1 and word[0] == word[-1] == "'":
+        return word
     return parse_cfg_options([f'x={word}'])['x']
 
 
