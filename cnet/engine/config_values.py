@@ -90,13 +90,15 @@ VALUE_RULES: List[Tuple[str, Tuple[Callable[[Any], bool], str]]] = [
     ('model.*num_classes', int_at_least(1)),
 ]
 
-# Sections that must be dicts; those of the first set may also be None
-# (mmengine then leaves the part out: no validation, no testing).
-DICT_SECTIONS = ('model', 'train_dataloader', 'train_cfg', 'optim_wrapper',
-                 'env_cfg', 'randomness', 'log_processor', 'default_hooks',
-                 'auto_scale_lr', 'optim_wrapper.optimizer', 'model.backbone',
-                 'model.bbox_head')
-OPTIONAL_DICT_SECTIONS = ('val_dataloader', 'val_cfg', 'test_dataloader',
+# Sections that must be dicts; those of the second set may also be None
+# (mmengine then leaves the part out: no training, validation, testing).
+# Training needs its three sections (check_train_sections); testing does
+# not.
+DICT_SECTIONS = ('model', 'env_cfg', 'randomness', 'log_processor',
+                 'default_hooks', 'auto_scale_lr', 'optim_wrapper.optimizer',
+                 'model.backbone', 'model.bbox_head')
+OPTIONAL_DICT_SECTIONS = ('train_dataloader', 'train_cfg', 'optim_wrapper',
+                          'val_dataloader', 'val_cfg', 'test_dataloader',
                           'test_cfg', 'model.neck', 'model.data_preprocessor',
                           'train_dataloader.sampler',
                           'train_dataloader.dataset')
