@@ -2,7 +2,6 @@
 import contextlib
 import io
 import logging
-import math
 import os.path as osp
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
@@ -15,6 +14,8 @@ from cnet.fileio.coco_json import (
     AnnotationError,
     check_coco_entries,
     load_coco_json,
+    repair_box,
+    repair_message,
 )
 from cnet.registry import DATASETS, TRANSFORMS
 
@@ -189,8 +190,9 @@ class CocoDataset(BaseDataset):
             coco.dataset = data
             coco.createIndex()
 
-        num_dropped = num_clipped = num_skipped = num_crowd = num_boxes = 0
-        repaired: List[Any] = []  # ids of the first clipped/dropped boxes
+        num_skipped = num_crowd = num_boxes = 0
+        clipped: List[Any] = []  # ids of the clipped and dropped boxes
+        dropped: List[Any] = []
         data_list = []
         for image in data['images']:
             instances = []
@@ -201,20 +203,16 @@ class CocoDataset(BaseDataset):
                     num_skipped += 1
                     continue
                 x, y, w, h = (float(v) for v in ann['bbox'])
-                x1, y1 = min(max(x, 0.), width), min(max(y, 0.), height)
-                x2, y2 = min(max(x + w, 0.),
-                             width), min(max(y + h, 0.), height)
-                if w <= 0 or h <= 0 or x2 <= x1 or y2 <= y1 \
-                        or not math.isfinite(x + w + y + h):
-                    num_dropped += 1
-                    repaired.append(ann['id'])
+                box = repair_box(ann['bbox'], width, height)
+                if box is None:
+                    dropped.append(ann['id'])
                     continue
+                x1, y1, x2, y2 = box
                 # The file's box, for an image whose decoded size differs
                 # from the declared one (LoadAnnotations clips it to that).
                 unclipped = {}
-                if (x1, y1, x2, y2) != (x, y, x + w, y + h):
-                    num_clipped += 1
-                    repaired.append(ann['id'])
+                if box != (x, y, x + w, y + h):
+                    clipped.append(ann['id'])
                     unclipped = dict(unclipped_bbox=[x, y, x + w, y + h])
                 crowd = int(bool(ann.get('iscrowd', 0)))
                 num_crowd += crowd
@@ -234,22 +232,17 @@ class CocoDataset(BaseDataset):
                     height=height,
                     width=width,
                     instances=instances))
-        self.num_dropped_boxes = num_dropped
-        self.num_clipped_boxes = num_clipped
+        self.num_dropped_boxes = len(dropped)
+        self.num_clipped_boxes = len(clipped)
         print_log(
             f'{path}: {len(data_list)} images, {num_boxes} boxes '
             f'({num_crowd} crowd → ignore regions); skipped {num_skipped} '
             f'annotations of categories outside the {len(self.cat_ids)} '
             f'classes',
             logger='current')
-        if repaired:
-            print_log(
-                f'{path}: clipped {num_clipped} boxes reaching outside their '
-                f'image and dropped {num_dropped} boxes of zero or negative '
-                f'width/height or outside their image; annotation ids '
-                f'{repaired[:10]}{" ..." if len(repaired) > 10 else ""}',
-                logger='current',
-                level=logging.WARNING)
+        if clipped or dropped:
+            print_log(repair_message(path, clipped, dropped),
+                      logger='current', level=logging.WARNING)
         return data_list
 
     def load_annotation_file(self, path: str) -> dict:

@@ -1,5 +1,6 @@
 """Checks that make a wrong config key fail loudly instead of silently."""
 import difflib
+import functools
 import inspect
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
@@ -30,8 +31,21 @@ def check_cfg_options(cfg: Config, cfg_options: Dict[str, Any],
     Raises:
         KeyError: naming the config, the option and the closest existing key.
     """
-    for option in cfg_options:
+    for option, value in cfg_options.items():
+        inner = [other for other in cfg_options
+                 if other.startswith(option + '.')]
+        if inner and not isinstance(value, Mapping):
+            raise KeyError(
+                f'{config_name}: --cfg-options {option}={value!r} sets '
+                f'{option} to a value that is not a dict, and '
+                f'{inner[0]} sets a key inside it: they cannot both hold')
         parts = option.split('.')
+        if len(parts) > 1 and parts[-1].isdigit() and not isinstance(
+                value, Mapping):
+            raise KeyError(
+                f'{config_name}: --cfg-options {option}={value!r}: an item '
+                f'of a list of configs must be a dict (mmengine merges '
+                f'into it)')
         if parts[0] in RUNNER_KEYS and parts[0] not in cfg:
             continue  # e.g. randomness.seed=0 on a config without randomness
         node: Any = cfg
@@ -165,6 +179,13 @@ SECTION_KEYS = {
                                    'pg_options', 'device_id', 'port'}),
 }
 
+# The default hooks of mmengine's Runner (register_default_hooks): a
+# ``default_hooks`` entry of one of these names may leave its type out.
+DEFAULT_HOOK_NAMES = frozenset({
+    'runtime_info', 'timer', 'sampler_seed', 'logger', 'param_scheduler',
+    'checkpoint'
+})
+
 # Keys a class takes through **kwargs and hands on, by class name.
 # CheckpointHook keeps them as ``self.args`` for
 # ``runner.save_checkpoint(..., **self.args)``, to which it already passes
@@ -186,6 +207,7 @@ def _parameters(function) -> Tuple[Set[str], bool]:
     return names, any(p.kind == p.VAR_KEYWORD for p in params)
 
 
+@functools.lru_cache(maxsize=None)
 def init_arguments(cls: type) -> Optional[Set[str]]:
     """The constructor arguments of ``cls``: its ``__init__``'s names and,
     where it takes ``**kwargs`` and hands them to ``super().__init__``, its
@@ -302,6 +324,13 @@ def check_section_keys(cfg: Config, config_name: str) -> None:
         raise ConfigKeyError(f'{config_name}: default_hooks must be a dict '
                              f'of hook configs, got {default_hooks!r}')
     for name, hook in default_hooks.items():
+        if isinstance(hook, Mapping) and 'type' not in hook \
+                and name not in DEFAULT_HOOK_NAMES:
+            raise ConfigKeyError(
+                f'{config_name}: default_hooks.{name} has no type and is '
+                f"not one of mmengine's default hooks "
+                f'({", ".join(sorted(DEFAULT_HOOK_NAMES))})'
+                f'{_hint(name, DEFAULT_HOOK_NAMES)}')
         _check_built(f'default_hooks.{name}', _without_priority(hook),
                      HOOKS, None, set(), config_name)
     custom_hooks = cfg.get('custom_hooks') or []
@@ -324,9 +353,120 @@ def check_section_keys(cfg: Config, config_name: str) -> None:
         }, OPTIM_WRAPPERS, 'OptimWrapper', set(), config_name)
 
 
+# Keys mmengine's Runner.build_dataloader takes out of a dataloader dict
+# before handing the rest to torch's DataLoader.
+DATALOADER_EXTRAS = frozenset({
+    'dataset', 'sampler', 'batch_sampler', 'collate_fn', 'worker_init_fn',
+    'num_batch_per_epoch'
+})
+# Keys Runner._build_param_scheduler reads of a scheduler dict itself.
+SCHEDULER_EXTRAS = frozenset({'convert_to_iter_based'})
+
+
+@functools.lru_cache(maxsize=None)
+def dataloader_arguments() -> frozenset:
+    """The keys a dataloader dict may hold: torch DataLoader's arguments
+    and mmengine's extras (:data:`DATALOADER_EXTRAS`)."""
+    from torch.utils.data import DataLoader
+    return frozenset(_parameters(DataLoader.__init__)[0]) | DATALOADER_EXTRAS
+
+
+def _typed_class(registries: Tuple, type_name: Any) -> Optional[type]:
+    for registry in registries:
+        cls = _registered_class(registry, type_name)
+        if cls is not None:
+            return cls
+    return None
+
+
+def _check_typed_tree(path: str, node: Any, registries: Tuple,
+                      config_name: str, extras: frozenset = frozenset()
+                      ) -> None:
+    """Every dict with a ``type`` in ``node`` against the constructor of
+    the class it names, looked up in ``registries`` in turn (skipped when
+    none has it: the builder reports an unknown type, or when the class
+    takes ``**kwargs`` it hands on to something it cannot tell)."""
+    if isinstance(node, (list, tuple)):
+        for index, item in enumerate(node):
+            _check_typed_tree(f'{path}.{index}', item, registries,
+                              config_name, extras)
+        return
+    if not isinstance(node, Mapping):
+        return
+    if 'type' in node:
+        cls = _typed_class(registries, node['type'])
+        allowed = init_arguments(cls) if cls is not None else None
+        if allowed is not None:
+            _check_keys(path, node.keys(), set(allowed) | {'type'} | extras,
+                        cls.__name__, config_name)
+    for key, value in node.items():
+        if isinstance(value, (Mapping, list, tuple)):
+            _check_typed_tree(f'{path}.{key}', value, registries,
+                              config_name)
+
+
+def _check_dataloader(section: str, node: Any, config_name: str) -> None:
+    from cnet.registry import DATA_SAMPLERS, DATASETS, TRANSFORMS
+    if not isinstance(node, Mapping):
+        return
+    _check_keys(section, node.keys(), set(dataloader_arguments()),
+                'a dataloader (torch DataLoader and mmengine)', config_name)
+    # Datasets hold pipelines of transforms, wrappers hold datasets.
+    _check_typed_tree(f'{section}.dataset', node.get('dataset'),
+                      (DATASETS, TRANSFORMS), config_name)
+    for key in ('sampler', 'batch_sampler'):
+        _check_typed_tree(f'{section}.{key}', node.get(key),
+                          (DATA_SAMPLERS, ), config_name)
+
+
+def check_typed_keys(cfg: Config, config_name: str) -> None:
+    """Refuse a key that the class a dict builds does not take.
+
+    Every dict with a ``type`` in ``model`` (MODELS, TASK_UTILS), the
+    dataloaders' datasets and pipelines (DATASETS, TRANSFORMS) and samplers,
+    ``param_scheduler`` (PARAM_SCHEDULERS) and ``optim_wrapper.optimizer``
+    (OPTIMIZERS) is checked against its class's constructor
+    (:func:`init_arguments`); a dataloader dict against torch's DataLoader
+    and mmengine's extras. Cheap: nothing is built.
+
+    Raises:
+        ConfigKeyError: naming the config, the dotted key, the class and
+            the closest valid key.
+    """
+    from cnet.registry import MODELS, OPTIMIZERS, PARAM_SCHEDULERS, TASK_UTILS
+    _check_typed_tree('model', cfg.get('model'), (MODELS, TASK_UTILS),
+                      config_name)
+    for section in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        _check_dataloader(section, cfg.get(section), config_name)
+    schedulers = cfg.get('param_scheduler')
+    if isinstance(schedulers, Mapping):
+        schedulers = [schedulers]
+    for index, scheduler in enumerate(schedulers or ()):
+        if isinstance(scheduler, Mapping):
+            _check_typed_tree(f'param_scheduler.{index}', scheduler,
+                              (PARAM_SCHEDULERS, ), config_name,
+                              SCHEDULER_EXTRAS)
+    wrapper = cfg.get('optim_wrapper')
+    if isinstance(wrapper, Mapping) and isinstance(
+            wrapper.get('optimizer'), Mapping):
+        optimizer = wrapper['optimizer']
+        cls = _typed_class((OPTIMIZERS, ), optimizer.get('type'))
+        allowed = init_arguments(cls) if cls is not None else None
+        if allowed is not None:  # params: the constructor's own
+            _check_keys('optim_wrapper.optimizer', optimizer.keys(),
+                        (set(allowed) - {'params'}) | {'type'},
+                        cls.__name__, config_name)
+
+
 def check_config_keys(cfg: Config, config_name: str) -> None:
-    """:func:`check_top_level_keys` and :func:`check_section_keys`: what
-    ``tools/train.py`` and ``tools/test.py`` run on a config (after its
-    ``--cfg-options``) before anything is built or written."""
+    """What ``tools/train.py`` and ``tools/test.py`` run on a config (after
+    its ``--cfg-options``) before anything is built or written: the shapes
+    of its sections and its well-known values
+    (:mod:`cnet.engine.config_values`), :func:`check_top_level_keys`,
+    :func:`check_section_keys` and :func:`check_typed_keys`."""
+    from .config_values import check_section_types, check_values
     check_top_level_keys(cfg, config_name)
+    check_section_types(cfg, config_name)
     check_section_keys(cfg, config_name)
+    check_typed_keys(cfg, config_name)
+    check_values(cfg, config_name)

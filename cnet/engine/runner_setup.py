@@ -24,6 +24,7 @@ from cnet.fileio import check_checkpoint_path
 from cnet.models.detectors import CenterNetTTAModel
 
 from .config_checks import check_cfg_options, check_config_keys
+from .config_values import check_train_sections
 from .dataset_checks import DatasetCheckHook
 from .setup_env import register_all_modules
 
@@ -35,7 +36,7 @@ def load_config(config: str,
     """Read ``config``, apply ``--cfg-options``, settle work dir and DDP."""
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file {config!r} does not exist')
-    cfg = Config.fromfile(config)
+    cfg = read_config(config)
     if cfg_options:
         check_cfg_options(cfg, cfg_options, config)
         cfg.merge_from_dict(cfg_options)
@@ -51,6 +52,17 @@ def load_config(config: str,
     _settle_device(cfg)
     _add_tensorboard(cfg, config)
     return cfg
+
+
+def read_config(config: str) -> Config:
+    """``Config.fromfile``, with a syntax error naming the file (mmengine
+    parses the text without its name: ``(<unknown>, line 2)``)."""
+    try:
+        return Config.fromfile(config)
+    except SyntaxError as error:
+        where = f'line {error.lineno}' if error.lineno else 'its text'
+        raise SyntaxError(f'{config}: is not valid Python ({error.msg}, '
+                          f'{where})') from error
 
 
 def _add_tensorboard(cfg: Config, config: str) -> None:
@@ -108,6 +120,7 @@ def setup_train_config(config: str,
         compile: ``torch.compile`` the network (see :func:`compile_network`).
     """
     cfg = load_config(config, cfg_options, work_dir, launcher)
+    check_train_sections(cfg, config)
     if compile:
         cfg.compile_network = True
     if amp:

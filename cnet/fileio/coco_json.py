@@ -9,7 +9,7 @@ import json
 import math
 import os.path as osp
 from numbers import Real
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 # field → (is_valid(value), what a valid value is)
 FieldChecks = Dict[str, Tuple[Callable[[Any], bool], str]]
@@ -195,8 +195,45 @@ def check_coco_entries(path: str, data: dict,
             annotation_ids.add(ann['id'])
 
 
+Box = Tuple[float, float, float, float]
+
+
+def repair_box(bbox: Any, width: Any = None,
+               height: Any = None) -> Optional[Box]:
+    """A COCO ``[x, y, w, h]`` box as the corners every reader uses.
+
+    The one rule of the dataset and the metric for boxes the file cannot
+    mean as written: clipped to its image ``width`` x ``height`` (when both
+    are positive numbers; a reader without them only drops), and ``None``
+    (drop it) when its width or height is zero or negative, a coordinate is
+    not finite, or nothing of it is left inside the image.
+    """
+    x, y, w, h = (float(v) for v in bbox)
+    if not math.isfinite(x + y + w + h) or w <= 0 or h <= 0:
+        return None
+    x1, y1, x2, y2 = x, y, x + w, y + h
+    if is_number(width) and is_number(height) and width > 0 and height > 0:
+        x1, x2 = min(max(x1, 0.), width), min(max(x2, 0.), width)
+        y1, y2 = min(max(y1, 0.), height), min(max(y2, 0.), height)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return x1, y1, x2, y2
+
+
+def repair_message(path: str, clipped: List[Any], dropped: List[Any]) -> str:
+    """The one warning a reader logs per file for :func:`repair_box`'s
+    repairs, naming the file and the first ids of each."""
+    def ids(values: List[Any]) -> str:
+        return f'{values[:10]}{" ..." if len(values) > 10 else ""}'
+    return (f'{path}: clipped {len(clipped)} boxes reaching outside their '
+            f'image (annotation ids {ids(clipped)}) and dropped '
+            f'{len(dropped)} boxes of zero or negative width/height or '
+            f'outside their image (annotation ids {ids(dropped)})')
+
+
 __all__ = [
-    'AnnotationError', 'load_coco_json', 'check_coco_entries',
+    'repair_box', 'repair_message', 'AnnotationError', 'load_coco_json',
+    'check_coco_entries',
     'check_fields', 'entry_id', 'is_int', 'is_number', 'CATEGORY_FIELDS',
     'IMAGE_FIELDS', 'IMAGE_ID_FIELDS', 'ANNOTATION_FIELDS',
     'OPTIONAL_ANNOTATION_FIELDS'

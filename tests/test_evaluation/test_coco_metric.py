@@ -488,3 +488,41 @@ def test_zero_size_ground_truth_is_left_out_as_the_dataset_drops_it(
     assert (f'CocoMetric: {path}: left out 1 ground-truth boxes of zero or '
             'negative width/height') in log
     assert 'annotation ids [100]' in log
+
+
+def test_ground_truth_outside_its_image_is_left_out_as_the_dataset_does(
+        tmp_path, log_file):
+    """A box wholly outside its 640x480 image (x=1e9): CocoDataset drops
+    it, so the metric must not count it as missed (mAP was 0.83)."""
+    gt = coco_dict()
+    gt['annotations'].append(dict(id=101, image_id=30, category_id=5,
+                                  bbox=[1e9, 10, 20, 20], area=400.0,
+                                  iscrowd=0))
+    path = write_json(tmp_path / 'outside.json', gt)
+    samples = perfect_samples({2: 0, 7: 1, 5: 2})
+    result = run_metric(CocoMetric(ann_file=path), ALL_CLASSES, samples)
+    assert result['bbox_mAP'] == pytest.approx(1.0, abs=1e-12)
+    with open(log_file) as f:
+        log = f.read()
+    assert f'CocoMetric: {path}: left out 1 ground-truth boxes' in log
+    assert 'annotation ids [101] left out' in log
+
+
+def test_ground_truth_reaching_outside_is_clipped_as_the_dataset_does(
+        tmp_path, log_file):
+    """Image 30's box [500, 400, 25, 20] stretched to w=1000: clipped to
+    the image (x2=640), so the detection of the clipped box matches it."""
+    gt = coco_dict()
+    gt['annotations'][-1]['bbox'] = [500, 400, 1000, 20]
+    path = write_json(tmp_path / 'clipped.json', gt)
+    samples = perfect_samples({2: 0, 7: 1, 5: 2})
+    for sample in samples:
+        if sample.img_id == 30:
+            sample.pred_instances.bboxes[1] = torch.tensor(
+                [500., 400., 640., 420.])
+    result = run_metric(CocoMetric(ann_file=path), ALL_CLASSES, samples)
+    assert result['bbox_mAP'] == pytest.approx(1.0, abs=1e-12)
+    with open(log_file) as f:
+        log = f.read()
+    assert f'CocoMetric: {path}: left out 0' in log
+    assert '[8] clipped' in log

@@ -25,7 +25,7 @@ from pycocotools.cocoeval import COCOeval
 from terminaltables import AsciiTable
 
 from cnet.fileio import check_coco_entries, dump_json_atomic
-from cnet.fileio.coco_json import IMAGE_ID_FIELDS
+from cnet.fileio.coco_json import IMAGE_ID_FIELDS, repair_box
 from cnet.registry import METRICS
 
 # Names of COCOeval.stats[0:6], in order, as MMDetection reports them.
@@ -104,7 +104,7 @@ def load_coco_annotations(ann_file: str) -> COCO:
         'annotations', [])), IMAGE_ID_FIELDS)
     if 'annotations' in dataset:
         dataset['annotations'] = _evaluated_annotations(
-            ann_file, dataset['annotations'])
+            ann_file, dataset['annotations'], dataset['images'])
     coco = COCO()
     coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):  # "creating index..."
@@ -112,18 +112,34 @@ def load_coco_annotations(ann_file: str) -> COCO:
     return coco
 
 
-def _evaluated_annotations(ann_file: str,
-                           annotations: List[dict]) -> List[dict]:
+def _evaluated_annotations(ann_file: str, annotations: List[dict],
+                           images: Sequence[Any] = ()) -> List[dict]:
     """The ground truth as ``CocoDataset`` reads it: ``iscrowd`` 0 where
     absent (pycocotools' ``evaluateImg`` would raise a bare KeyError at the
-    first evaluation), and boxes of zero or negative width or height left
-    out (the dataset drops them; pycocotools would count them as missed,
-    since no box overlaps them). Each change is logged once, with ids."""
+    first evaluation), and each box through the dataset's rule
+    (:func:`repair_box`): clipped to its image where it reaches outside,
+    left out where it has zero or negative width or height or lies wholly
+    outside its image (the dataset drops them; pycocotools would count them
+    as missed, since no detection inside the image overlaps them). Each
+    change is logged once per file, with ids."""
     without_crowd = [ann['id'] for ann in annotations if 'iscrowd' not in ann]
     for ann in annotations:
         ann.setdefault('iscrowd', 0)
-    degenerate = [ann['id'] for ann in annotations
-                  if ann['bbox'][2] <= 0 or ann['bbox'][3] <= 0]
+    sizes = {image['id']: (image.get('width'), image.get('height'))
+             for image in images if isinstance(image, dict)}
+    kept, clipped, dropped = [], [], []
+    for ann in annotations:
+        x, y, w, h = (float(v) for v in ann['bbox'])
+        box = repair_box(ann['bbox'], *sizes.get(ann['image_id'],
+                                                 (None, None)))
+        if box is None:
+            dropped.append(ann['id'])
+            continue
+        if box != (x, y, x + w, y + h):
+            clipped.append(ann['id'])
+            x1, y1, x2, y2 = box
+            ann['bbox'] = [x1, y1, x2 - x1, y2 - y1]
+        kept.append(ann)
     if without_crowd:
         print_log(
             f'CocoMetric: {ann_file}: {len(without_crowd)} annotations '
@@ -131,16 +147,16 @@ def _evaluated_annotations(ann_file: str,
             f'reads them); ids {without_crowd[:10]}'
             f'{" ..." if len(without_crowd) > 10 else ""}',
             logger='current')
-    if degenerate:
+    if clipped or dropped:
         print_log(
-            f'CocoMetric: {ann_file}: left out {len(degenerate)} ground-truth '
-            f'boxes of zero or negative width/height (CocoDataset drops them '
-            f'too); annotation ids {degenerate[:10]}'
-            f'{" ..." if len(degenerate) > 10 else ""}',
+            f'CocoMetric: {ann_file}: left out {len(dropped)} ground-truth '
+            f'boxes of zero or negative width/height or outside their image'
+            f' and clipped {len(clipped)} reaching outside it, as '
+            f'CocoDataset does; annotation ids {dropped[:10]}'
+            f'{" ..." if len(dropped) > 10 else ""} left out, '
+            f'{clipped[:10]}{" ..." if len(clipped) > 10 else ""} clipped',
             logger='current', level=logging.WARNING)
-        dropped = set(degenerate)
-        annotations = [ann for ann in annotations if ann['id'] not in dropped]
-    return annotations
+    return kept
 
 
 def category_ids_of_classes(coco: COCO, classes: Sequence[str],
