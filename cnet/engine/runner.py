@@ -75,7 +75,11 @@ class CenterNetRunner(Runner):
     _strict_loading = False
 
     @contextmanager
-    def _loading_strictly(self) -> Iterator[None]:
+    def loading_strictly(self) -> Iterator[None]:
+        """Inside it, :meth:`load_checkpoint` loads strictly whatever the
+        ``strict`` argument (what :meth:`test`, :meth:`val` and
+        :meth:`resume` use; a caller running ``load_or_resume()`` itself
+        for testing or inference wraps it in this too)."""
         previous, self._strict_loading = self._strict_loading, True
         try:
             yield
@@ -83,17 +87,17 @@ class CenterNetRunner(Runner):
             self._strict_loading = previous
 
     def test(self) -> dict:
-        with self._loading_strictly():
+        with self.loading_strictly():
             return super().test()
 
     def val(self) -> dict:
-        with self._loading_strictly():
+        with self.loading_strictly():
             return super().val()
 
     def resume(self, filename: str, resume_optimizer: bool = True,
                resume_param_scheduler: bool = True,
                map_location: Union[str, Callable] = 'default') -> None:
-        with self._loading_strictly():
+        with self.loading_strictly():
             super().resume(filename, resume_optimizer=resume_optimizer,
                            resume_param_scheduler=resume_param_scheduler,
                            map_location=map_location)

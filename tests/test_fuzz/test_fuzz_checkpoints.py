@@ -367,7 +367,10 @@ class RunnerLoader:
         self.model.load_state_dict(self.sentinel)
         self.runner._load_from = path
         self.runner._has_loaded = False
-        self.runner.load_or_resume()
+        # runner.test() loads inside loading_strictly(), as tools/test.py
+        # does.
+        with self.runner.loading_strictly():
+            self.runner.load_or_resume()
         return self.model.state_dict()
 
 
