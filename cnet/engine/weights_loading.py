@@ -12,7 +12,7 @@ import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import List, Mapping, Sequence, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -163,7 +163,8 @@ def _revised(state_dict: Mapping[str, object],
 def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
                  strict: bool = True,
                  revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.',
-                                                            ''), )
+                                                            ''), ),
+                 before_load: Optional[Callable[[], None]] = None
                  ) -> StateDictDiff:
     """Load ``checkpoint``'s weights (its ``state_dict``, or itself) into
     ``model`` (DDP and TTA wrappers are looked through).
@@ -174,6 +175,8 @@ def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
             raised before anything is loaded. ``False`` (fine-tuning from
             ``load_from``): the keys that fit load, the rest keep their
             initialisation, and one line gives the counts.
+        before_load: called once the weights are known to fit, before any
+            is loaded (``--resume``'s checks of the rest of the file).
 
     Returns:
         How the checkpoint fits the model.
@@ -207,5 +210,7 @@ def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
             f'loads what fits; the rest keep their initialisation)',
             logger='current',
             level=logging.INFO if diff.exact else logging.WARNING)
+    if before_load is not None:
+        before_load()
     module.load_state_dict(state_dict, strict=strict)
     return diff
