@@ -142,7 +142,8 @@ def _check_param_groups(groups: Any, reference: List[Mapping], where: str,
 
 
 def _check_optimizer(state: Any, reference: Mapping, where: str,
-                     problems: List[str]) -> None:
+                     problems: List[str],
+                     shapes: Optional[List[List[tuple]]] = None) -> None:
     if not isinstance(state, Mapping):
         problems.append(f'{where} is {_short(state)}, not a dict')
         return
@@ -161,8 +162,39 @@ def _check_optimizer(state: Any, reference: Mapping, where: str,
     if not isinstance(state['state'], Mapping):
         problems.append(f'{where}.state is {_short(state["state"])}, not a '
                         f'dict')
+        return
+    before = len(problems)
     _check_param_groups(state['param_groups'], reference['param_groups'],
                         f'{where}.param_groups', problems)
+    if len(problems) == before and shapes is not None:
+        _check_optimizer_state(state, shapes, where, problems)
+
+
+def _check_optimizer_state(state: Mapping, shapes: List[List[tuple]],
+                           where: str, problems: List[str]) -> None:
+    """Each per-parameter state (Adam's moments) belongs to a parameter of
+    the checkpoint's groups, and its tensors have that parameter's shape
+    (the parameters taken in order, as torch's ``load_state_dict``
+    does)."""
+    shape_of = {}
+    for group, group_shapes in zip(state['param_groups'], shapes):
+        shape_of.update(zip(group['params'], group_shapes))
+    for index, entry in state['state'].items():
+        if index not in shape_of:
+            problems.append(f'{where}.state[{index!r}] belongs to no '
+                            f'parameter of its param_groups')
+            continue
+        if not isinstance(entry, Mapping):
+            problems.append(f'{where}.state[{index!r}] is {_short(entry)}, '
+                            f'not a dict')
+            continue
+        for key, value in entry.items():
+            if (isinstance(value, torch.Tensor) and value.dim() > 0
+                    and tuple(value.shape) != shape_of[index]):
+                problems.append(
+                    f'{where}.state[{index!r}].{key} has shape '
+                    f'{list(value.shape)}; its parameter has '
+                    f'{list(shape_of[index])}')
 
 
 def _check_schedulers(state: Any, schedulers: Any, where: str,
@@ -234,9 +266,14 @@ def check_resume_state(checkpoint: Mapping, filename: str,
             problems.append('optimizer is missing (the run would go on with '
                             'a fresh optimizer state)')
         else:
+            optimizer = getattr(optim_wrapper, 'optimizer', None)
+            shapes = None
+            if isinstance(optimizer, torch.optim.Optimizer):
+                shapes = [[tuple(p.shape) for p in group['params']]
+                          for group in optimizer.param_groups]
             _check_optimizer(checkpoint['optimizer'],
                              optim_wrapper.state_dict(), 'optimizer',
-                             problems)
+                             problems, shapes)
     if param_schedulers is not None:
         if 'param_schedulers' not in checkpoint:
             problems.append('param_schedulers is missing (the schedulers '

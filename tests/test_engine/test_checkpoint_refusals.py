@@ -289,6 +289,8 @@ def resume_parts():
     model = torch.nn.Linear(3, 2)
     optim_wrapper = OptimWrapper(torch.optim.Adam(model.parameters(),
                                                   lr=1e-3))
+    model(torch.ones(1, 3)).sum().backward()
+    optim_wrapper.step()  # Adam's moments in optimizer.state
     schedulers = [LinearLR(optim_wrapper, start_factor=0.1, end=2),
                   MultiStepLR(optim_wrapper, milestones=[4], begin=2)]
     checkpoint = dict(
@@ -322,6 +324,11 @@ def test_resume_checks_accept_a_valid_checkpoint():
      r'param_groups\[0\].betas has 1 items where this config has 2'),
     (lambda c: c['optimizer']['param_groups'][0].update(eps=-1),
      r'param_groups\[0\].eps is -1, a negative number'),
+    (lambda c: c['optimizer']['state'][0].update(exp_avg=torch.zeros(3)),
+     r'optimizer.state\[0\].exp_avg has shape \[3\]; its parameter has '
+     r'\[2, 3\]'),
+    (lambda c: c['optimizer']['state'].update({7: {}}),
+     r'optimizer.state\[7\] belongs to no parameter'),
     (lambda c: c.pop('param_schedulers'), 'param_schedulers is missing'),
     (lambda c: c.update(param_schedulers=c['param_schedulers'][:1]),
      'param_schedulers holds 1 scheduler states; this config has 2 '
