@@ -193,9 +193,9 @@ def check_checkpoint_content(checkpoint: Any, name: str) -> None:
             f'"state_dict")')
     if 'meta' in checkpoint and not isinstance(checkpoint['meta'], Mapping):
         raise CheckpointError(
-            f'checkpoint {name!r}: its "meta" is a '
-            f'{type(checkpoint["meta"]).__name__} '
-            f'({_short(checkpoint["meta"])}), not a dict')
+            f'checkpoint {name!r}: its "meta" is '
+            f'{_short(checkpoint["meta"])} (of type '
+            f'{type(checkpoint["meta"]).__name__}), not a dict')
     weights = checkpoint.get('state_dict', checkpoint)
     if not isinstance(weights, Mapping):
         raise CheckpointError(
@@ -246,7 +246,7 @@ def check_finite_weights(weights: Mapping, name: str) -> None:
         more = f' ... and {len(bad) - 5} more' if len(bad) > 5 else ''
         raise CheckpointError(
             f'checkpoint {name!r} holds NaN or infinite values in '
-            f'{len(bad)} tensors: {", ".join(bad[:5])}{more}')
+            f'{len(bad)} tensor(s): {", ".join(bad[:5])}{more}')
 
 
 def load_local_checkpoint(filename: str,

@@ -251,7 +251,7 @@ def test_a_tensor_of_another_dtype_kind_or_no_tensor_is_refused_strict(
 
 @pytest.mark.parametrize('checkpoint, message', [
     ({'meta': 5, 'state_dict': {'w': torch.ones(1)}},
-     'its "meta" is a int'),
+     r'its "meta" is 5 \(of type int\), not a dict'),
     ({'meta': {}, 'model': {'w': torch.ones(1)}},
      'no "state_dict" entry and its top level has no tensor'),
     ({'state_dict': {'model': {'w': torch.ones(1)}}},
