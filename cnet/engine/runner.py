@@ -28,6 +28,7 @@ Checkpoints are read through cnet's safe loaders
 """
 import os.path as osp
 from contextlib import contextmanager
+from functools import partial
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
@@ -47,6 +48,7 @@ from cnet.registry import RUNNERS
 
 from .checkpoint_convert import maybe_convert_checkpoint
 from .hooks.broadcast_buffers_hook import BroadcastBuffersHook
+from .resume_checks import check_resume_state
 from .rng import get_rng_states, set_rng_states
 from .weights_loading import load_weights, unwrap_model
 
@@ -75,7 +77,11 @@ class CenterNetRunner(Runner):
     _strict_loading = False
 
     @contextmanager
-    def _loading_strictly(self) -> Iterator[None]:
+    def loading_strictly(self) -> Iterator[None]:
+        """Inside it, :meth:`load_checkpoint` loads strictly whatever the
+        ``strict`` argument (what :meth:`test`, :meth:`val` and
+        :meth:`resume` use; a caller running ``load_or_resume()`` itself
+        for testing or inference wraps it in this too)."""
         previous, self._strict_loading = self._strict_loading, True
         try:
             yield
@@ -83,20 +89,46 @@ class CenterNetRunner(Runner):
             self._strict_loading = previous
 
     def test(self) -> dict:
-        with self._loading_strictly():
+        with self.loading_strictly():
             return super().test()
 
     def val(self) -> dict:
-        with self._loading_strictly():
+        with self.loading_strictly():
             return super().val()
+
+    # (resume_optimizer, resume_param_scheduler) while resume() runs.
+    _resuming: Optional[Tuple[bool, bool]] = None
 
     def resume(self, filename: str, resume_optimizer: bool = True,
                resume_param_scheduler: bool = True,
                map_location: Union[str, Callable] = 'default') -> None:
-        with self._loading_strictly():
-            super().resume(filename, resume_optimizer=resume_optimizer,
-                           resume_param_scheduler=resume_param_scheduler,
-                           map_location=map_location)
+        """mmengine's ``resume``, loading strictly, after
+        :func:`~cnet.engine.resume_checks.check_resume_state` has checked
+        what it restores against this run's optimizer and schedulers."""
+        self._resuming = (resume_optimizer, resume_param_scheduler)
+        try:
+            with self.loading_strictly():
+                super().resume(filename, resume_optimizer=resume_optimizer,
+                               resume_param_scheduler=resume_param_scheduler,
+                               map_location=map_location)
+        finally:
+            self._resuming = None
+
+    def _check_resume_state(self, checkpoint: dict, filename: str) -> None:
+        """Once the weights fit, before any is loaded: what ``resume``
+        will restore, against the optimizer and schedulers it restores them
+        into (built here as mmengine's ``resume`` builds them next)."""
+        resume_optimizer, resume_schedulers = self._resuming
+        optim_wrapper = schedulers = None
+        if resume_optimizer:
+            self.optim_wrapper = self.build_optim_wrapper(self.optim_wrapper)
+            optim_wrapper = self.optim_wrapper
+        if resume_schedulers and self.param_schedulers is not None:
+            self.optim_wrapper = self.build_optim_wrapper(self.optim_wrapper)
+            self.param_schedulers = self.build_param_scheduler(
+                self.param_schedulers)
+            schedulers = self.param_schedulers
+        check_resume_state(checkpoint, filename, optim_wrapper, schedulers)
 
     _config_dump_pending = False
 
@@ -140,9 +172,13 @@ class CenterNetRunner(Runner):
                 f'Converted the {checkpoint["meta"]["converted_from"]} '
                 f'checkpoint {filename} for cnet')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        resume_checks = None
+        if self._resuming is not None:
+            resume_checks = partial(self._check_resume_state, checkpoint,
+                                    filename)
         load_weights(model, checkpoint, filename,
                      strict=strict or converted or self._strict_loading,
-                     revise_keys=revise_keys)
+                     revise_keys=revise_keys, before_load=resume_checks)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

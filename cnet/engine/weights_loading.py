@@ -12,8 +12,9 @@ import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import List, Mapping, Sequence, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import BaseTTAModel, is_model_wrapper
@@ -45,21 +46,28 @@ class StateDictDiff:
         unexpected: keys of the checkpoint the model lacks.
         mismatched: ``(key, checkpoint shape, model shape)`` for keys both
             have with different shapes.
+        wrong_type: ``(key, checkpoint value, model value)`` (described)
+            where the checkpoint's is not a tensor, or a tensor of another
+            kind of dtype (integers or booleans for floating-point weights,
+            and so on), which ``load_state_dict`` would cast or refuse with
+            a bare error.
     """
     loaded: List[str] = field(default_factory=list)
     missing: List[str] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
     mismatched: List[Tuple[str, tuple, tuple]] = field(default_factory=list)
+    wrong_type: List[Tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def exact(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched)
+        return not (self.missing or self.unexpected or self.mismatched
+                    or self.wrong_type)
 
     def summary(self) -> str:
         """One line of counts."""
         return (f'{len(self.loaded)} loaded, {len(self.missing)} missing, '
                 f'{len(self.unexpected)} unexpected, {len(self.mismatched)} '
-                f'shape-mismatched')
+                f'shape-mismatched, {len(self.wrong_type)} wrong-type')
 
     def details(self) -> str:
         """The first few keys of each kind, with their counts."""
@@ -74,6 +82,10 @@ class StateDictDiff:
                      for key, ckpt, model in self.mismatched]
             parts.append(f'{len(shown)} shape-mismatched keys: '
                          f'{_first(shown)}')
+        if self.wrong_type:
+            shown = [f'{key} (checkpoint {ckpt}, model {model})'
+                     for key, ckpt, model in self.wrong_type]
+            parts.append(f'{len(shown)} wrong-type keys: {_first(shown)}')
         return '; '.join(parts)
 
 
@@ -91,6 +103,22 @@ def unwrap_model(model: nn.Module) -> nn.Module:
     return model
 
 
+def _dtype_kind(dtype: torch.dtype) -> str:
+    if dtype == torch.bool:
+        return 'bool'
+    if dtype.is_complex:
+        return 'complex'
+    return 'float' if dtype.is_floating_point else 'int'
+
+
+def describe_value(value: object) -> str:
+    """``'float32 tensor [8, 3]'``, or the type of what is not a tensor."""
+    if isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).replace('torch.', '')
+        return f'{dtype} tensor {list(value.shape)}'
+    return f'a {type(value).__name__}, not a tensor'
+
+
 def diff_state_dict(model: nn.Module,
                     state_dict: Mapping[str, object]) -> StateDictDiff:
     """Compare ``state_dict``'s keys and shapes with ``model``'s."""
@@ -101,6 +129,12 @@ def diff_state_dict(model: nn.Module,
             diff.missing.append(key)
             continue
         given = state_dict[key]
+        if isinstance(value, torch.Tensor) and (
+                not isinstance(given, torch.Tensor)
+                or _dtype_kind(given.dtype) != _dtype_kind(value.dtype)):
+            diff.wrong_type.append(
+                (key, describe_value(given), describe_value(value)))
+            continue
         model_shape = tuple(getattr(value, 'shape', ()))
         given_shape = tuple(getattr(given, 'shape', ()))
         if hasattr(value, 'shape') and model_shape != given_shape:
@@ -129,7 +163,8 @@ def _revised(state_dict: Mapping[str, object],
 def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
                  strict: bool = True,
                  revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.',
-                                                            ''), )
+                                                            ''), ),
+                 before_load: Optional[Callable[[], None]] = None
                  ) -> StateDictDiff:
     """Load ``checkpoint``'s weights (its ``state_dict``, or itself) into
     ``model`` (DDP and TTA wrappers are looked through).
@@ -140,6 +175,8 @@ def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
             raised before anything is loaded. ``False`` (fine-tuning from
             ``load_from``): the keys that fit load, the rest keep their
             initialisation, and one line gives the counts.
+        before_load: called once the weights are known to fit, before any
+            is loaded (``--resume``'s checks of the rest of the file).
 
     Returns:
         How the checkpoint fits the model.
@@ -166,12 +203,14 @@ def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
                 f'load_from {filename!r}: none of its weights fit the '
                 f'{type(module).__name__} of this config '
                 f'({diff.summary()}): {diff.details()}')
-        for key, _, _ in diff.mismatched:
+        for key, _, _ in diff.mismatched + diff.wrong_type:
             del state_dict[key]
         print_log(
             f'load_from {filename}: {diff.summary()} keys (fine-tuning '
             f'loads what fits; the rest keep their initialisation)',
             logger='current',
             level=logging.INFO if diff.exact else logging.WARNING)
+    if before_load is not None:
+        before_load()
     module.load_state_dict(state_dict, strict=strict)
     return diff

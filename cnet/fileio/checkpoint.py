@@ -16,6 +16,7 @@ plain pickle, no weights in it) is a :class:`CheckpointError` (a
 import os
 import os.path as osp
 import pickle
+import zipfile
 from typing import Any, Mapping, Optional
 
 import torch
@@ -108,8 +109,8 @@ def safe_torch_load(source: Any, name: str,
     """
     register_checkpoint_safe_globals()
     try:
-        return torch.load(source, map_location=map_location,
-                          weights_only=True)
+        checkpoint = torch.load(source, map_location=map_location,
+                                weights_only=True)
     except pickle.UnpicklingError as err:
         # torch's message also suggests turning the safe load off: keep only
         # its reason (the blocked global).
@@ -137,14 +138,50 @@ def safe_torch_load(source: Any, name: str,
         raise CorruptCheckpointError(
             f'{problem}; torch.load said: {type(err).__name__}: {err}'
         ) from err
+    check_zip_crcs(source, name)
+    return checkpoint
+
+
+def check_zip_crcs(source: Any, name: str) -> None:
+    """Refuse a zip-format checkpoint file whose members fail their CRC32.
+
+    torch's zip reader does not verify the checksums its writer stores, so
+    a flipped bit in a tensor's bytes loads as a different weight. Every
+    member is read once more here (zlib's CRC32; what it costs is in
+    docs/reliability.md). Other sources (legacy format, file objects) are
+    not checked.
+
+    Raises:
+        CorruptCheckpointError: naming ``name`` and the damaged member.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        return
+    with open(source, 'rb') as f:
+        if f.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
+            return
+    try:
+        with zipfile.ZipFile(source) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError,
+            NotImplementedError, RuntimeError) as err:
+        raise CorruptCheckpointError(
+            f'checkpoint {name!r} is a damaged zip archive: '
+            f'{type(err).__name__}: {err}') from err
+    if damaged is not None:
+        raise CorruptCheckpointError(
+            f'checkpoint {name!r} is corrupt: its member {damaged!r} fails '
+            f'its CRC32 check (a changed byte: a disk, copy or download '
+            f'error); torch.load would have read it without noticing')
 
 
 def check_checkpoint_content(checkpoint: Any, name: str) -> None:
-    """Refuse a loaded object that holds no weights.
+    """Refuse a loaded object that holds no usable weights.
 
     A checkpoint is a dict of tensors (a state dict) or a dict with one
     under ``'state_dict'`` (mmengine's, the original CenterNet's and
-    MMDetection's), holding at least one tensor.
+    MMDetection's), holding at least one tensor and no NaN or infinity in
+    its floating-point tensors; its ``'meta'``, where there is one, is a
+    dict.
 
     Raises:
         CheckpointError: naming ``name`` and what the file holds instead.
@@ -154,6 +191,11 @@ def check_checkpoint_content(checkpoint: Any, name: str) -> None:
             f'checkpoint {name!r} holds a {type(checkpoint).__name__}, not '
             f'a dict of weights (a state dict, or a dict with one under '
             f'"state_dict")')
+    if 'meta' in checkpoint and not isinstance(checkpoint['meta'], Mapping):
+        raise CheckpointError(
+            f'checkpoint {name!r}: its "meta" is '
+            f'{_short(checkpoint["meta"])} (of type '
+            f'{type(checkpoint["meta"]).__name__}), not a dict')
     weights = checkpoint.get('state_dict', checkpoint)
     if not isinstance(weights, Mapping):
         raise CheckpointError(
@@ -161,11 +203,50 @@ def check_checkpoint_content(checkpoint: Any, name: str) -> None:
             f'{type(weights).__name__}, not a dict of weights')
     if not any(isinstance(value, torch.Tensor) for value in weights.values()):
         where = ('its "state_dict"' if 'state_dict' in checkpoint else
-                 'it')
+                 'it has no "state_dict" entry and its top level')
         keys = sorted(map(str, weights))[:8]
+        nested = [key for key, value in weights.items()
+                  if isinstance(value, Mapping) and any(
+                      isinstance(v, torch.Tensor) for v in value.values())]
+        hint = (f'; the tensors are one level down, under {nested[0]!r}'
+                if nested else '')
         raise CheckpointError(
             f'checkpoint {name!r} holds no weights: {where} has no tensor '
-            f'(keys {keys}{" ..." if len(weights) > 8 else ""})')
+            f'(keys {keys}{" ..." if len(weights) > 8 else ""}){hint}')
+    check_finite_weights(weights, name)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def check_finite_weights(weights: Mapping, name: str) -> None:
+    """Refuse NaN or infinite values in the floating-point tensors of a
+    state dict (a model that would predict NaN, or a damaged file).
+
+    Raises:
+        CheckpointError: naming ``name``, the first keys and their counts.
+    """
+    bad = []
+    for key, value in weights.items():
+        if not (isinstance(value, torch.Tensor) and
+                (value.is_floating_point() or value.is_complex())):
+            continue
+        # A NaN or infinity makes the sum NaN or infinite; a finite sum
+        # (the common case, several times faster than isfinite on every
+        # element) proves there is none. An overflowing sum is checked
+        # element by element.
+        if bool(torch.isfinite(value.sum())) or bool(
+                torch.isfinite(value).all()):
+            continue
+        count = int((~torch.isfinite(value)).sum())
+        bad.append(f'{key} ({count} of {value.numel()})')
+    if bad:
+        more = f' ... and {len(bad) - 5} more' if len(bad) > 5 else ''
+        raise CheckpointError(
+            f'checkpoint {name!r} holds NaN or infinite values in '
+            f'{len(bad)} tensor(s): {", ".join(bad[:5])}{more}')
 
 
 def load_local_checkpoint(filename: str,

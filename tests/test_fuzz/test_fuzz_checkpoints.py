@@ -1,5 +1,6 @@
 """Fuzz: 1 040 mutated checkpoint files through the loader tools/test.py
-uses, and 264 through ``tools/train.py --resume``.
+uses, 140 through ``load_from`` for fine-tuning, and 264 through
+``tools/train.py --resume``.
 
 ``tools/test.py CONFIG CHECKPOINT`` runs :func:`setup_test_config` (which
 sets ``load_from``), :func:`build_runner`, and then the runner's
@@ -7,14 +8,17 @@ sets ``load_from``), :func:`build_runner`, and then the runner's
 tiny model (the shapes config with one ResNet stage and 8-channel neck and
 head: 54 tensors, 166k numbers) is built that way once per module; each case
 then points its ``load_from`` at the mutated file and calls
-``load_or_resume()`` again, after the model's weights were set to a sentinel
+``load_or_resume()`` again (inside ``runner.loading_strictly()``, as
+``runner.test()`` does), after the model's weights were set to a sentinel
 state. A mutation must either load the valid checkpoint's state_dict exactly
 or be refused with an error naming the file (and the offending key where
 there is one). The resume cases go through the runner ``tools/train.py
 --resume CKPT`` builds (:func:`setup_train_config`, :func:`build_runner`, the
 steps of ``runner.train()`` before ``load_or_resume()``) and must restore the
 model, epoch, iteration, optimizer and schedulers of the valid checkpoint or
-be refused the same way. Derandomized: each case draws from
+be refused the same way. The ``load_from`` cases (partial loading) must
+load every weight that fits and keep the model's own only for the keys the
+mutation touched, or be refused. Derandomized: each case draws from
 ``random.Random(seed)``.
 """
 import copy
@@ -363,11 +367,18 @@ class RunnerLoader:
         self.state = state
         self.sentinel = {k: torch.full_like(v, 7) for k, v in state.items()}
 
-    def load(self, path: str) -> Dict[str, torch.Tensor]:
+    def load(self, path: str, strict: bool = True) -> Dict[str, torch.Tensor]:
+        """``strict``: as runner.test() loads for tools/test.py (inside
+        ``loading_strictly()``); otherwise as ``load_from`` before training
+        (fine-tuning: what fits loads)."""
         self.model.load_state_dict(self.sentinel)
         self.runner._load_from = path
         self.runner._has_loaded = False
-        self.runner.load_or_resume()
+        if strict:
+            with self.runner.loading_strictly():
+                self.runner.load_or_resume()
+        else:
+            self.runner.load_or_resume()
         return self.model.state_dict()
 
 
@@ -418,6 +429,64 @@ def test_mutated_checkpoints_load_the_valid_weights_or_a_clear_error(
                        lambda: runner_loader.load(path), runner_loader.state,
                        compare=compare_state)
     assert set(kind_counts(cases)) == set(KINDS[category])
+    assert not failures.items, failures.summary()
+
+
+# -------------------------------------------------------- load_from (partial)
+LOAD_FROM_KINDS: Dict[str, Callable] = dict(
+    identity=lambda ckpt, rng, case: ckpt, drop_key=k_drop_key,
+    extra_key=k_extra_key, rename_key=k_rename_key,
+    module_prefix=k_module_prefix, foreign_prefix=k_foreign_prefix,
+    part_missing=k_part_missing, empty_state_dict=k_empty_state_dict,
+    wrong_shape=v_wrong_shape, float64=v_float64,
+    integer_weights=v_integer_weights, nan_inf=v_nan_inf,
+    not_a_tensor=v_not_a_tensor, scalar=v_scalar)
+LOAD_FROM_CASES = 140
+
+
+def compare_partial(loaded: Dict[str, torch.Tensor],
+                    expected: Tuple[dict, set]) -> Optional[str]:
+    """Fine-tuning: every weight is the valid checkpoint's, or (only for
+    the keys the mutation touched) still the model's own (the sentinel);
+    at least one loaded."""
+    state, touched = expected
+    if loaded.keys() != state.keys():
+        return f'keys {sorted(set(loaded) ^ set(state))[:3]}'
+    kept = []
+    for key, value in state.items():
+        if torch.equal(loaded[key], value):
+            continue
+        if key not in touched or not bool((loaded[key] == 7).all()):
+            return f'{key} holds other values'
+        kept.append(key)
+    if len(kept) == len(state):
+        return 'nothing loaded, and not refused'
+    return None
+
+
+def test_mutated_checkpoints_fine_tune_what_fits_or_a_clear_error(loader):
+    """``load_from`` before training: the weights that fit are the valid
+    checkpoint's, the rest (only those the mutation touched) keep the
+    model's; a file of which nothing fits, or holding NaN, is refused."""
+    runner_loader, root = loader
+    failures = Failures()
+    cases: List[Case] = []
+    for seed in range(LOAD_FROM_CASES):
+        rng = random.Random(f'checkpoints/load_from/{seed}')
+        kind = list(LOAD_FROM_KINDS)[seed % len(LOAD_FROM_KINDS)]
+        case = Case('load_from', kind, seed)
+        cases.append(case)
+        path = osp.join(root, f'load_from_{seed:04d}.pth')
+        ckpt = valid_checkpoint(
+            {k: v.clone() for k, v in runner_loader.state.items()})
+        torch.save(LOAD_FROM_KINDS[kind](ckpt, rng, case), path)
+        touched = set(case.names[0]) if case.names else set()
+        failures.check(case, 'load_from', path,
+                       lambda: runner_loader.load(path, strict=False),
+                       (runner_loader.state, touched),
+                       compare=compare_partial)
+    assert set(kind_counts(cases)) == set(LOAD_FROM_KINDS)
+    assert failures.refused and failures.accepted
     assert not failures.items, failures.summary()
 
 
