@@ -29,7 +29,7 @@ CENTERTRACK_MOT17_PARAMETERS = 19_955_755
 BASES = {
     'centertrack_dla34_mot17.py': 'centernet_dla34.py',
     'centertrack_dla34_crowdhuman.py': 'centernet_dla34.py',
-    'centertrack_resnet18_shapes.py': 'centernet_resnet18_shapes.py',
+    'centertrack_resnet18_shapes.py': 'centernet_fast_resnet18_w32_shapes.py',
 }
 # What a tracking config may change in its detection config, besides the
 # model: data, metric, schedule, and no multi-scale test.

@@ -75,9 +75,10 @@ CONFIG_INIT = {
                                               LTRB_BIAS + ZERO_INIT_RESIDUAL),
     'centertrack_dla34_mot17.py': ('pose_dla_dcn', CENTERTRACK_PRIOR),
     'centertrack_dla34_crowdhuman.py': ('pose_dla_dcn', CENTERTRACK_PRIOR),
-    # as its detection base centernet_resnet18_shapes.py
+    # as its detection base centernet_fast_resnet18_w32_shapes.py (its
+    # heatmap prior CenterNet's −2.19: heatmap_prior_bias=None)
     'centertrack_resnet18_shapes.py': ('resnet_dcn',
-                                       CENTERTRACK_PRIOR + ZERO_INIT_RESIDUAL),
+                                       LTRB_BIAS + ZERO_INIT_RESIDUAL),
 }
 
 

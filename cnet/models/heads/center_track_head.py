@@ -113,8 +113,10 @@ class CenterTrackHead(CenterHead):
     Args:
         num_classes: C (1 for MOT17's pedestrians).
         in_channels, feat_channels, num_stacks, bbox_coder, loss_bbox,
-        ltrb_scale, train_cfg, test_cfg, init_cfg: as :class:`CenterHead`
-            (the fast recipe's ``ltrb`` box coding works here too).
+        ltrb_scale, ltrb_bias_init, train_cfg, test_cfg, init_cfg: as
+            :class:`CenterHead` (the fast recipe's ``ltrb`` box coding and
+            its train_cfg options work here too: ``branches=dict(hm=C,
+            ltrb=4, tracking=2)``).
         branches: ``None`` gives CenterTrack's COCO-tracking heads
             ``{hm: C, reg: 2, wh: 2, tracking: 2}``; MOT17 and CrowdHuman add
             ``ltrb_amodal: 4``.
@@ -162,7 +164,8 @@ class CenterTrackHead(CenterHead):
                  init_cfg: OptConfigType = None,
                  loss_bbox: ConfigType = dict(
                      type='IoUFamilyLoss', mode='giou', loss_weight=5.0),
-                 ltrb_scale: float = 16.0) -> None:
+                 ltrb_scale: float = 16.0,
+                 ltrb_bias_init: float = 1.0) -> None:
         if heatmap_prior_bias is not None:
             check_finite_float('CenterTrackHead', 'heatmap_prior_bias',
                                heatmap_prior_bias)
@@ -182,7 +185,8 @@ class CenterTrackHead(CenterHead):
             loss_center_heatmap=loss_center_heatmap, loss_wh=loss_wh,
             loss_offset=loss_offset, bbox_coder=bbox_coder,
             train_cfg=train_cfg, test_cfg=test_cfg, branch_init=branch_init,
-            init_cfg=init_cfg, loss_bbox=loss_bbox, ltrb_scale=ltrb_scale)
+            init_cfg=init_cfg, loss_bbox=loss_bbox, ltrb_scale=ltrb_scale,
+            ltrb_bias_init=ltrb_bias_init)
         self.with_amodal = 'ltrb_amodal' in branches
         self.loss_tracking = MODELS.build(loss_tracking)
         if self.with_amodal:

@@ -177,6 +177,58 @@ def test_flip_test_takes_tracking_from_the_image_alone():
                           torch.tensor([10., 18., 30., 30.]))
 
 
+def make_fast_head(**kwargs):
+    """The fast recipe's head (centernet_fast_resnet18_shapes.py) with the
+    tracking branch."""
+    return CenterTrackHead(
+        num_classes=2, in_channels=4, feat_channels=4,
+        branches=dict(hm=2, ltrb=4, tracking=2),
+        bbox_coder=dict(type='LTRBBBoxCoder', stride=STRIDE),
+        loss_bbox=dict(type='IoUFamilyLoss', mode='giou', loss_weight=2.0),
+        train_cfg=dict(heatmap_radius='elliptical', box_cells='center3x3',
+                       box_weight='uniform', extra_positives=9),
+        **kwargs)
+
+
+def test_fast_recipe_box_coding_composes_with_tracking():
+    head = make_fast_head(ltrb_bias_init=0.5, heatmap_prior_bias=None)
+    assert torch.allclose(head.branches['ltrb'][0][-1].bias,
+                          torch.tensor(0.5))
+    assert torch.allclose(head.branches['hm'][0][-1].bias,
+                          torch.tensor(-2.19))
+    inst = gt([[10., 20., 26., 32.], [40., 40., 60., 64.]], [0, 1], [7, 8])
+    targets = head.get_targets([inst], None, (1, 2, H, W),
+                               batch_img_metas=[previous([[30., 22.]], [7])])
+    assert targets['tracking_mask'].tolist() == [[1., 0.]]
+    assert targets['tracking_target'][0, 0].tolist() == \
+        [30 / 4 - 4, 22 / 4 - 6]
+    torch.manual_seed(0)
+    outputs = {name: [torch.randn(1, channels, H, W)]
+               for name, channels in head.branch_channels.items()}
+    losses = head.loss_by_feat(outputs, targets)
+    assert set(losses) == {'loss_center_heatmap', 'loss_bbox',
+                           'loss_tracking'}
+    tracking = outputs['tracking'][0][0, :, 6, 4]
+    expected = (tracking - targets['tracking_target'][0, 0]).abs().sum() / \
+        (2 + 1e-4)
+    assert torch.isclose(losses['loss_tracking'], expected)
+    # Decode: the box from ltrb about the cell's location (cell × 4), the
+    # centre and the displacement as with wh.
+    maps = dict(hm=torch.full((1, 2, H, W), -20.0),
+                ltrb=torch.zeros(1, 4, H, W),
+                tracking=torch.zeros(1, 2, H, W))
+    maps['hm'][0, 1, 6, 5] = 3.0
+    maps['ltrb'][0, :, 6, 5] = torch.tensor([0.25, 0.5, 0.5, 0.25])
+    maps['tracking'][0, :, 6, 5] = torch.tensor([-1.5, 2.0])
+    result = head.predict_by_feat({k: [v] for k, v in maps.items()},
+                                  [dict(affine_matrix=AFFINE.numpy())])[0]
+    assert result.labels[0] == 1
+    assert torch.allclose(result.centers[0], to_original([20., 24.]))
+    assert torch.allclose(result.tracking[0], torch.tensor([-12., 16.]))
+    expected = torch.cat([to_original([16., 16.]), to_original([28., 28.])])
+    assert torch.allclose(result.bboxes[0], expected)
+
+
 def planted_clip():
     """Per frame: (label, score, cell (x, y), sub-cell offset, (w, h) in
     cells, planted id). A and B (class 0) cross: A moves right, B left, 3
