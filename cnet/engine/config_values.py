@@ -8,11 +8,11 @@ config in ``load_config``, before anything is built: they read the config
 as data and build nothing.
 """
 import fnmatch
-import math
-from numbers import Real
 from typing import Any, Callable, Iterator, List, Mapping, Tuple
 
 from mmengine.config import Config
+
+from cnet.fileio.coco_json import is_int, is_number
 
 
 class ConfigValueError(ValueError):
@@ -20,25 +20,16 @@ class ConfigValueError(ValueError):
     names the config, the dotted key, the value and what is expected."""
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_finite(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) \
-        and math.isfinite(value)
-
-
 def int_at_least(low: int) -> Tuple[Callable[[Any], bool], str]:
-    return (lambda v: _is_int(v) and v >= low), f'an integer >= {low}'
+    return (lambda v: is_int(v) and v >= low), f'an integer >= {low}'
 
 
 def finite_above(low: float) -> Tuple[Callable[[Any], bool], str]:
-    return (lambda v: _is_finite(v) and v > low), f'a finite number > {low}'
+    return (lambda v: is_number(v) and v > low), f'a finite number > {low}'
 
 
 def finite_at_least(low: float) -> Tuple[Callable[[Any], bool], str]:
-    return (lambda v: _is_finite(v) and v >= low), \
+    return (lambda v: is_number(v) and v >= low), \
         f'a finite number >= {low}'
 
 
@@ -61,7 +52,7 @@ VALUE_RULES: List[Tuple[str, Tuple[Callable[[Any], bool], str]]] = [
     ('optim_wrapper.optimizer.weight_decay', finite_at_least(0)),
     ('optim_wrapper.optimizer.momentum', finite_at_least(0)),
     ('optim_wrapper.accumulative_counts', int_at_least(1)),
-    ('randomness.seed', ((lambda v: v is None or (_is_int(v) and v >= 0)),
+    ('randomness.seed', ((lambda v: v is None or (is_int(v) and v >= 0)),
                          'an integer >= 0 or None')),
     ('randomness.deterministic', BOOL),
     ('randomness.diff_rank_seed', BOOL),
@@ -73,14 +64,14 @@ VALUE_RULES: List[Tuple[str, Tuple[Callable[[Any], bool], str]]] = [
     ('param_scheduler.by_epoch', BOOL),
     ('param_scheduler.milestones',
      ((lambda v: isinstance(v, (list, tuple)) and all(
-         _is_int(m) and m >= 0 for m in v)),
+         is_int(m) and m >= 0 for m in v)),
       'a list of integers >= 0')),
     ('auto_scale_lr.base_batch_size', int_at_least(1)),
     ('auto_scale_lr.enable', BOOL),
     ('log_processor.window_size', int_at_least(1)),
     ('log_processor.by_epoch', BOOL),
     ('default_hooks.checkpoint.interval',
-     ((lambda v: _is_int(v) and (v == -1 or v >= 1)),
+     ((lambda v: is_int(v) and (v == -1 or v >= 1)),
       'an integer >= 1, or -1 for never')),
     ('default_hooks.checkpoint.max_keep_ckpts', int_at_least(-1)),
     ('default_hooks.logger.interval', int_at_least(1)),
@@ -208,7 +199,7 @@ def _check_scheduler_spans(cfg: Mapping, config_name: str) -> None:
         schedulers = [schedulers]
     for index, scheduler in enumerate(schedulers or ()):
         begin, end = scheduler.get('begin', 0), scheduler.get('end')
-        if _is_int(begin) and _is_int(end) and end <= begin:
+        if is_int(begin) and is_int(end) and end <= begin:
             raise ConfigValueError(
                 f'{config_name}: param_scheduler.{index}.end must be larger '
                 f'than its begin ({begin}), got {end!r}')

@@ -17,6 +17,7 @@ from typing import Any, List, Optional
 import torch
 
 from cnet.fileio import CheckpointError
+from cnet.fileio.checkpoint import short_repr as _short
 
 __all__ = ['ResumeStateError', 'check_resume_state', 'like']
 
@@ -32,11 +33,6 @@ class ResumeStateError(CheckpointError):
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
 def like(value: Any, reference: Any, where: str) -> Optional[str]:

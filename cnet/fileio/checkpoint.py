@@ -195,7 +195,7 @@ def check_checkpoint_content(checkpoint: Any, name: str) -> None:
     if 'meta' in checkpoint and not isinstance(checkpoint['meta'], Mapping):
         raise CheckpointError(
             f'checkpoint {name!r}: its "meta" is '
-            f'{_short(checkpoint["meta"])} (of type '
+            f'{short_repr(checkpoint["meta"])} (of type '
             f'{type(checkpoint["meta"]).__name__}), not a dict')
     weights = checkpoint.get('state_dict', checkpoint)
     if not isinstance(weights, Mapping):
@@ -217,7 +217,8 @@ def check_checkpoint_content(checkpoint: Any, name: str) -> None:
     check_finite_weights(weights, name)
 
 
-def _short(value: Any, limit: int = 40) -> str:
+def short_repr(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
