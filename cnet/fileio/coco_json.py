@@ -9,7 +9,7 @@ import json
 import math
 import os.path as osp
 from numbers import Real
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 # field → (is_valid(value), what a valid value is)
 FieldChecks = Dict[str, Tuple[Callable[[Any], bool], str]]
@@ -51,41 +51,66 @@ class AnnotationError(ValueError):
         self.entry_id, self.field = entry_id, field
 
 
-def load_coco_json(path: str) -> dict:
+def load_coco_json(path: str,
+                   required: Sequence[str] = ('images', 'categories'),
+                   fill_annotations: bool = True) -> dict:
     """Read a COCO-format json file and check its top level.
 
-    A file without ``annotations`` (an image list such as COCO test-dev) gets
-    an empty list.
+    The one reader of COCO files: the datasets, ``CocoMetric`` (and its
+    subclasses) and ``MOTMetric`` all read through it, so that a file one
+    accepts the others read the same way.
+
+    Args:
+        path: the json file.
+        required: the top-level lists the reader needs (``MOTMetric`` needs
+            only ``images``).
+        fill_annotations: give a file without ``annotations`` (an image list
+            such as COCO test-dev) an empty list; ``False`` leaves the key
+            absent, so that a metric can tell "nothing to evaluate against"
+            from "no objects".
+
+    Returns:
+        The file's object; each of ``images``, ``annotations``,
+        ``categories`` and ``videos`` that it holds is a list.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        AnnotationError (a ValueError): the file is not JSON, not an
-            object, or lacks ``images`` or ``categories``.
+        AnnotationError (a ValueError): the file cannot be read, is not
+            JSON, is not an object, lacks a required list or holds a
+            top-level entry that is not a list.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'annotation file {path} does not exist')
     try:
         with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
         raise AnnotationError(path, 'file', None, None, None,
-                              f'is not valid JSON: {e}') from e
+                              f'cannot be read: {e}') from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AnnotationError(path, 'file', None, None, None,
+                              f'is not valid JSON: reading it as JSON gave '
+                              f'{str(e)!r}') from e
     if not isinstance(data, dict):
         raise AnnotationError(
             path, 'file', None, None, None,
-            f'must hold a JSON object with images, '
-            f'annotations and categories, got '
-            f'{type(data).__name__}')
-    for key in ('images', 'annotations', 'categories'):
+            f'holds a {type(data).__name__}, not a JSON object with '
+            f"'images', 'annotations' and 'categories' lists")
+    for key in required:
         if key not in data:
-            if key == 'annotations':  # image lists (COCO test-dev) have none
-                data[key] = []
-                continue
-            raise AnnotationError(path, 'file', None, None, key, 'is missing')
-        if not isinstance(data[key], list):
+            raise AnnotationError(path, 'file', None, None, key,
+                                  f"is missing (the file has no '{key}' "
+                                  f'list)')
+    for key in ('images', 'annotations', 'categories', 'videos'):
+        if key in data and not isinstance(data[key], list):
             raise AnnotationError(
-                path, 'file', None, None, key, f'must be a list, got '
-                f'{type(data[key]).__name__}')
+                path, 'file', None, None, key,
+                f'at the top level is a {type(data[key]).__name__}, not a '
+                'list')
+    if fill_annotations:  # image lists (COCO test-dev) have none
+        data.setdefault('annotations', [])
     return data
 
 

@@ -309,7 +309,7 @@ def test_failed_write_leaves_existing_results_file_intact(
         f.write('[{"image_id": 1')
         raise OSError('disk full')
 
-    monkeypatch.setattr(coco_metric.json, 'dump', half_dump)
+    monkeypatch.setattr(json, 'dump', half_dump)
     with pytest.raises(OSError, match='disk full'):
         run_metric(CocoMetric(ann_file=ann_file, outfile_prefix=prefix),
                    ALL_CLASSES, imperfect_samples())

@@ -9,9 +9,7 @@ equal those of pycocotools run directly on the same detections.
 """
 import contextlib
 import io
-import json
 import logging
-import os.path as osp
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -24,7 +22,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from terminaltables import AsciiTable
 
-from cnet.fileio import check_coco_entries, dump_json_atomic
+from cnet.fileio import check_coco_entries, dump_json_atomic, load_coco_json
 from cnet.fileio.coco_json import IMAGE_ID_FIELDS, repair_box
 from cnet.registry import METRICS
 
@@ -54,7 +52,8 @@ def load_coco_annotations(ann_file: str) -> COCO:
     Returns:
         COCO: The indexed annotations.
 
-    The entries are checked as ``CocoDataset`` checks them
+    The file is read by :func:`cnet.fileio.load_coco_json`, the datasets'
+    reader, and its entries are checked as ``CocoDataset`` checks them
     (:func:`cnet.fileio.check_coco_entries`: no annotation id 0, which
     pycocotools reserves for "unmatched", no repeated id, ``image_id`` and
     ``category_id`` naming entries, finite boxes); ``iscrowd`` defaults to 0
@@ -63,35 +62,14 @@ def load_coco_annotations(ann_file: str) -> COCO:
     Raises:
         FileNotFoundError: ``ann_file`` does not exist.
         ValueError: ``ann_file`` is not JSON, or lacks a list or an entry key
-            that COCO box evaluation needs (an ``AnnotationError`` when an
-            entry's value is wrong).
+            that COCO box evaluation needs (an ``AnnotationError`` when the
+            file's top level or an entry's value is wrong).
     """
-    if not osp.isfile(ann_file):
-        raise FileNotFoundError(
-            f'CocoMetric: annotation file {ann_file!r} does not exist')
-    try:
-        with open(ann_file, encoding='utf-8') as f:
-            dataset = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f'CocoMetric: cannot read annotation file '
-                         f'{ann_file!r} as JSON: {e}') from e
-    if not isinstance(dataset, dict):
-        raise ValueError(
-            f'CocoMetric: annotation file {ann_file!r} holds a '
-            f'{type(dataset).__name__}, expected a COCO dict with '
-            "'images' and 'categories'")
+    dataset = load_coco_json(ann_file, fill_annotations=False)
     for list_key, entry_keys in _REQUIRED_ENTRY_KEYS.items():
-        if list_key not in dataset:
-            if list_key == 'annotations':
-                continue
-            raise ValueError(f'CocoMetric: annotation file {ann_file!r} has '
-                             f'no {list_key!r} list')
-        entries = dataset[list_key]
-        if not isinstance(entries, list):
-            raise ValueError(
-                f'CocoMetric: {list_key!r} of annotation file {ann_file!r} '
-                f'is a {type(entries).__name__}, expected a list')
-        for index, entry in enumerate(entries):
+        if list_key not in dataset:  # only 'annotations' may be absent
+            continue
+        for index, entry in enumerate(dataset[list_key]):
             missing = [k for k in entry_keys
                        if not isinstance(entry, dict) or k not in entry]
             if missing:

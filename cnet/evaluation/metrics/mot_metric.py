@@ -15,7 +15,6 @@ every frame of the evaluated videos against either
 
 The metric is class-agnostic, as MOTChallenge's: labels are not compared.
 """
-import json
 import os.path as osp
 from collections import defaultdict
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
+from cnet.fileio import load_coco_json
 from cnet.registry import METRICS
 
 from ..mot_challenge import (
@@ -70,15 +70,7 @@ def load_video_index(ann_file: str) -> dict:
     Raises:
         FileNotFoundError / ValueError naming the file and the entry.
     """
-    if not osp.isfile(ann_file):
-        raise FileNotFoundError(f'MOTMetric: annotation file {ann_file} '
-                                f'does not exist')
-    with open(ann_file, encoding='utf-8') as f:
-        data = json.load(f)
-    if not isinstance(data, dict) or not isinstance(data.get('images'),
-                                                    list):
-        raise ValueError(f"MOTMetric: {ann_file} must hold a dict with an "
-                         f"'images' list")
+    data = load_coco_json(ann_file, required=('images', ))
     videos = {}
     for index, video in enumerate(data.get('videos', [])):
         if not isinstance(video, dict) or 'id' not in video:
