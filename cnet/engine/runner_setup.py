@@ -17,6 +17,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.runner import Runner
+from mmengine.visualization import Visualizer
 
 from cnet.datasets.transforms import ORIGINAL_TEST_SCALES
 from cnet.engine.runner import CenterNetRunner
@@ -364,6 +365,40 @@ def _init_cpu_process_group(cfg: Config) -> None:
             seconds=timeout))
 
 
+# Runners built by build_runner in this process, per config file stem.
+_RUNNERS_BUILT: Dict[str, int] = {}
+
+
+def name_experiment(cfg: Config) -> None:
+    """Give the config's run names no earlier runner of this process has.
+
+    mmengine names a run ``<config stem>_<timestamp to the second>`` and
+    shares its logger and message hub by that name, and every config names
+    its visualizer ``'visualizer'`` (as MMDetection's): a second runner in
+    one process (a notebook, a sweep, the tests) would write its scalars
+    into the first run's ``vis_data``, and, built within the same second as
+    a runner of the same config, log to the first run's file and stream and
+    mix its scalars into the first run's history. The first runner of a
+    config keeps mmengine's name; the n-th gets ``experiment_name=
+    '<stem>-<n>'`` (so ``<stem>-<n>_<timestamp>``). A visualizer name that
+    is taken gets ``-2``, ``-3`` ... A name set in the config is kept, and
+    so is a visualizer name not yet taken.
+    """
+    if cfg.get('experiment_name') is None:
+        stem = osp.splitext(osp.basename(cfg.filename))[0] \
+            if cfg.filename else 'experiment'
+        count = _RUNNERS_BUILT[stem] = _RUNNERS_BUILT.get(stem, 0) + 1
+        if count > 1:
+            cfg.experiment_name = f'{stem}-{count}'
+    visualizer = cfg.get('visualizer')
+    if isinstance(visualizer, dict) and visualizer.get('name'):
+        name, n = visualizer['name'], 1
+        while Visualizer.check_instance_created(name):
+            n += 1
+            name = f"{visualizer['name']}-{n}"
+        visualizer['name'] = name
+
+
 def build_runner(cfg: Config) -> Runner:
     """The config's runner with cnet's registries and checkpoint allow-list:
     :class:`~cnet.engine.runner.CenterNetRunner` (``load_from`` also takes
@@ -371,9 +406,11 @@ def build_runner(cfg: Config) -> Runner:
     config names a ``runner_type`` (cnet's configs name ``ResumableRunner``,
     a ``CenterNetRunner``). Its :class:`DatasetCheckHook` compares the
     datasets' classes with the head's ``num_classes`` before the first
-    iteration."""
+    iteration; its name is its own in this process
+    (:func:`name_experiment`)."""
     register_all_modules(init_default_scope=False)
     _init_cpu_process_group(cfg)
+    name_experiment(cfg)
     if 'runner_type' in cfg:
         from cnet.registry import RUNNERS  # cnet's, then mmengine's
         runner = RUNNERS.build(cfg)

@@ -3,13 +3,18 @@
 exactly as mmengine's Runner."""
 import json
 import os.path as osp
+import time
 from collections import OrderedDict
 
 import torch
 
 from cnet.engine.checkpoint_convert import build_model_from_config
 from cnet.engine.runner import CenterNetRunner
-from cnet.engine.runner_setup import build_runner, setup_test_config
+from cnet.engine.runner_setup import (
+    build_runner,
+    setup_test_config,
+    setup_train_config,
+)
 
 from shapes_setup import SHAPES_CONFIG, tiny_options
 
@@ -83,3 +88,38 @@ def test_a_partial_cnet_checkpoint_loads_as_with_mmengine(tmp_path):
     assert all(bool((loaded[key] == 0.5).all()) for key in state_dict)
     assert not bool((loaded['bbox_head.branches.hm.0.0.weight'] == 0.5)
                     .all())
+
+
+def test_runners_of_one_config_in_one_second_log_apart(
+        tiny_shapes_root, tmp_path, capsys, monkeypatch):
+    """mmengine shares a logger by run name (config stem + timestamp to the
+    second): a second runner of the same config in the same second logged
+    into the first run's file and stream."""
+    # Both runners within one second, however long building one takes.
+    strftime = time.strftime
+    monkeypatch.setattr(
+        time, 'strftime', lambda fmt, *args: strftime(
+            fmt, time.localtime(0)) if fmt == '%Y%m%d_%H%M%S' else strftime(
+                fmt, *args))
+    runners = []
+    for work_dir in ('first', 'second'):
+        cfg = setup_train_config(
+            SHAPES_CONFIG, work_dir=str(tmp_path / work_dir),
+            cfg_options=tiny_options(tiny_shapes_root))
+        runners.append(build_runner(cfg))
+    first, second = runners
+    assert first.experiment_name != second.experiment_name
+    assert first.logger is not second.logger
+    assert first.message_hub is not second.message_hub
+    # Each run's scalars go to its own vis_data.
+    assert first.visualizer is not second.visualizer
+    second.visualizer.add_scalars({'loss': 1.0}, step=1)
+    assert osp.isdir(osp.join(second.log_dir, 'vis_data'))
+    second.logger.info('a line of the second run')
+    assert 'a line of the second run' in capsys.readouterr().out
+    second_log = osp.join(second.log_dir, f'{second.timestamp}.log')
+    with open(second_log) as f:
+        assert 'a line of the second run' in f.read()
+    first_log = osp.join(first.log_dir, f'{first.timestamp}.log')
+    with open(first_log) as f:
+        assert 'a line of the second run' not in f.read()
