@@ -13,6 +13,11 @@ track's, and both have the same class. Unmatched detections scoring above
 public detection). A track that finds no detection is kept, inactive, while
 its age is below ``max_age``.
 
+One option is cnet's, not CenterTrack's: ``cross_class_iou`` keeps one class
+per object, dropping a detection whose box overlaps a better detection of
+another class before matching (off by default, as CenterTrack has nothing of
+the kind).
+
 The state is tensors (one row per track); the distance matrix is one
 broadcast, and the greedy pass is one loop over the detections (each step a
 vectorised argmin), as CenterTrack's order-dependent assignment needs.
@@ -23,6 +28,7 @@ import torch
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from cnet.models.utils.nms import cross_class_nms
 from cnet.registry import TASK_UTILS
 
 # CenterTrack's "no match" cost and its acceptance bound (greedy_assignment).
@@ -91,14 +97,35 @@ class CenterTracker:
         public_det: start tracks only from detections that lie within their
             box area (squared distance) of a public detection given to
             :meth:`step` (``--public_det``).
+        cross_class_iou: one class per object (cnet's option; CenterTrack
+            has none): of the detections above ``score_thresh``, one whose
+            box has an IoU above this with a better-scoring detection of
+            another class is dropped (greedily, best first:
+            :func:`cross_class_nms`) before matching. The metric of
+            MOTChallenge ignores classes, so the second class of an object
+            is a false positive, and a track whose class flips between
+            frames fails the class gate. ``None`` (default): off, every
+            detection is tracked.
+        class_gate: match a detection only to a track of its class
+            (CenterTrack's rule). False (cnet's option): any class, and the
+            track takes the detection's class; with ``cross_class_iou``
+            set, an object whose class flips between frames keeps its id.
     """
 
     def __init__(self, score_thresh: float = 0.3, new_thresh: float = 0.3,
-                 max_age: int = -1, public_det: bool = False) -> None:
+                 max_age: int = -1, public_det: bool = False,
+                 cross_class_iou: Optional[float] = None,
+                 class_gate: bool = True) -> None:
         self.score_thresh = float(score_thresh)
         self.new_thresh = float(new_thresh)
         self.max_age = int(max_age)
         self.public_det = bool(public_det)
+        if cross_class_iou is not None and not 0 <= cross_class_iou < 1:
+            raise ValueError(f'CenterTracker: cross_class_iou must be None '
+                             f'or in [0, 1), got {cross_class_iou!r}')
+        self.cross_class_iou = (None if cross_class_iou is None else
+                                float(cross_class_iou))
+        self.class_gate = bool(class_gate)
         self.reset()
 
     def reset(self) -> None:
@@ -165,16 +192,21 @@ class CenterTracker:
         """
         detections = self._detections(instances)
         detections = detections[detections.scores > self.score_thresh]
-        order = torch.argsort(detections.scores, descending=True,
-                              stable=True)
+        if self.cross_class_iou is None:
+            order = torch.argsort(detections.scores, descending=True,
+                                  stable=True)
+        else:
+            order = cross_class_nms(detections.bboxes, detections.scores,
+                                    detections.labels, self.cross_class_iou)
         detections = detections[order]
         tracks = self.tracks
         previous = detections.centers + detections.tracking       # (N, 2)
         cost = ((previous[:, None, :] - tracks.centers[None, :, :]) ** 2
                 ).sum(-1)                                         # (N, M)
         invalid = ((cost > box_areas(tracks.bboxes)[None, :]) |
-                   (cost > box_areas(detections.bboxes)[:, None]) |
-                   (detections.labels[:, None] != tracks.labels[None, :]))
+                   (cost > box_areas(detections.bboxes)[:, None]))
+        if self.class_gate:
+            invalid |= detections.labels[:, None] != tracks.labels[None, :]
         cost = torch.where(invalid, torch.full_like(cost, _INVALID), cost)
         match = greedy_assignment(cost)
         matched = match >= 0

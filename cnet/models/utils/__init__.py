@@ -34,7 +34,14 @@ from .keypoints import (
                                     snap_keypoints,
                                     swap_index,
 )
-from .nms import batched_nms, batched_soft_nms, box_iou, nms, soft_nms
+from .nms import (
+                                    batched_nms,
+                                    batched_soft_nms,
+                                    box_iou,
+                                    cross_class_nms,
+                                    nms,
+                                    soft_nms,
+)
 from .peaks import (
                                     coordinate_dtype,
                                     extract_peaks,
@@ -63,7 +70,8 @@ __all__ = [
     'transpose_and_gather_feat', 'affine_points', 'inverse_affine_points',
     'inverse_affine_vectors', 'inverse_affine_bboxes',
     'stack_affine_matrices', 'merge_flipped',
-    'box_iou', 'nms', 'batched_nms', 'soft_nms', 'batched_soft_nms',
+    'box_iou', 'nms', 'batched_nms', 'cross_class_nms', 'soft_nms',
+    'batched_soft_nms',
     'wrap_angle', 'project_points', 'unproject_points', 'alpha_to_rotation_y',
     'rotation_y_to_alpha', 'encode_orientation', 'decode_orientation',
     'swap_index', 'flip_joint_maps', 'flip_joint_offsets', 'joint_peaks',

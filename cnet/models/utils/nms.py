@@ -122,6 +122,44 @@ def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor,
     return _greedy_nms(boxes, scores, iou_threshold, labels, 'batched_nms')
 
 
+def cross_class_nms(boxes: Tensor, scores: Tensor, labels: Tensor,
+                    iou_threshold: float = 0.5) -> Tensor:
+    """Greedy NMS between classes only: one class per object.
+
+    Boxes are visited best first; each one still standing is kept and
+    suppresses every later box of another class whose IoU with it
+    (continuous coordinates, no ``+ 1``) is above ``iou_threshold``. Boxes
+    of the same class never suppress each other (CenterNet's peak
+    extraction already keeps one peak per class and object), so only an
+    object detected in two classes at once loses its weaker class.
+
+    Args:
+        boxes: (N, 4) xyxy.
+        scores: (N,).
+        labels: (N,) int classes.
+        iou_threshold: suppress above this IoU.
+
+    Returns:
+        (M,) int64 indices of the kept boxes, best first (equal scores in
+        their given order).
+    """
+    _check_boxes(boxes, scores, 'cross_class_nms')
+    if labels.shape != scores.shape:
+        raise ValueError(f'cross_class_nms: labels must be (N,) = '
+                         f'{tuple(scores.shape)}, got {tuple(labels.shape)}')
+    order = torch.argsort(scores, descending=True, stable=True)
+    boxes = boxes[order].float()
+    labels = labels[order]
+    overlap = box_iou(boxes, boxes, pixel_offset=0.0)              # (N, N)
+    hits = (overlap > iou_threshold) & (labels[:, None] != labels[None, :])
+    suppressed = torch.zeros(len(order), dtype=torch.bool,
+                             device=boxes.device)
+    for i in range(len(order)):
+        if not bool(suppressed[i]):
+            suppressed[i + 1:] |= hits[i, i + 1:]
+    return order[~suppressed]
+
+
 def soft_nms(boxes: Tensor, scores: Tensor, iou_threshold: float = 0.5,
              sigma: float = 0.5, score_threshold: float = 0.001,
              method: str = 'gaussian') -> Tuple[Tensor, Tensor]:

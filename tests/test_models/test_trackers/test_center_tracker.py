@@ -269,3 +269,63 @@ def test_vectorised_step_matches_the_pairwise_rules_on_random_frames():
 def test_registered_as_a_task_util():
     tracker = TASK_UTILS.build(dict(type='CenterTracker', max_age=5))
     assert isinstance(tracker, CenterTracker) and tracker.max_age == 5
+
+
+def two_class_clip():
+    """A (id 1) moves right, detected at its peak cell in both classes: class
+    0 at 0.9 and class 1 at 0.6 for frames 0-3, then the classes swap
+    (class 1 at 0.9, class 0 at 0.6). B (id 2, class 1) stands apart."""
+    frames = []
+    for t in range(7):
+        best, second = (0, 1) if t < 4 else (1, 0)
+        frames.append([
+            (best, 0.9, (4 + 2 * t, 8), (0.5, 0.5), (6.0, 6.0), 1),
+            (second, 0.6, (4 + 2 * t, 8), (0.5, 0.5), (6.0, 6.0), None),
+            (1, 0.8, (24, 24), (0.0, 0.0), (5.0, 5.0), 2)])
+    return frames
+
+
+def track_clip(tracker, frames):
+    previous, results = {}, []
+    for objects in frames:
+        results.append(tracker.step(decode(*planted_maps(objects,
+                                                         previous))))
+        previous = {obj[5]: obj[2] for obj in objects if obj[5] is not None}
+    return results
+
+
+def test_one_class_per_object_and_no_class_gate_keep_a_flipping_id():
+    frames = two_class_clip()
+    # CenterTrack's rules: A's second class is a second track (a false
+    # positive for the class-agnostic metric), and when the classes swap
+    # the class gate hands A's best detection to that second track.
+    plain = track_clip(CenterTracker(score_thresh=0.4, new_thresh=0.4),
+                       frames)
+    assert [len(tracks) for tracks in plain] == [3] * 7
+    assert plain[3].track_ids.tolist() == [1, 2, 3]
+    assert plain[4].track_ids.tolist() == [3, 2, 1]
+    # Off by default.
+    assert CenterTracker().cross_class_iou is None
+    assert CenterTracker().class_gate
+    # One class per object: A's weaker class is dropped, B (another class,
+    # apart) is kept; the swap still breaks A's track at the class gate.
+    one = track_clip(CenterTracker(score_thresh=0.4, new_thresh=0.4,
+                                   cross_class_iou=0.5), frames)
+    assert [tracks.track_ids.tolist() for tracks in one[:4]] == [[1, 2]] * 4
+    assert one[4].track_ids.tolist() == [2, 3]
+    # Without the class gate too: A keeps id 1 through the swap and takes
+    # its detection's class; every box is the planted one.
+    kept = track_clip(TASK_UTILS.build(dict(
+        type='CenterTracker', score_thresh=0.4, new_thresh=0.4,
+        cross_class_iou=0.5, class_gate=False)), frames)
+    for objects, tracks in zip(frames, kept):
+        assert tracks.track_ids.tolist() == [1, 2]
+        assert tracks.labels.tolist() == [objects[0][0], 1]
+        assert torch.allclose(tracks.bboxes[0], planted_box(objects[0]))
+        assert torch.allclose(tracks.bboxes[1], planted_box(objects[2]))
+
+
+def test_cross_class_iou_must_be_a_fraction():
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match='cross_class_iou'):
+            CenterTracker(cross_class_iou=bad)

@@ -7,6 +7,7 @@ from cnet.models.utils import (
     batched_nms,
     batched_soft_nms,
     box_iou,
+    cross_class_nms,
     nms,
     soft_nms,
 )
@@ -192,6 +193,34 @@ def test_batched_nms_suppresses_within_a_class_only():
     assert keep.tolist() == [0, 2]
 
 
+def test_cross_class_nms_suppresses_between_classes_only_and_greedily():
+    boxes = torch.tensor([[0., 0., 10., 10.],     # 0: class 0, best
+                          [0., 0., 10., 10.],     # 1: class 0, same box
+                          [1., 0., 11., 10.],     # 2: class 1, IoU 9/11
+                          [9., 0., 19., 10.],     # 3: class 2, IoU 1/19 to 0
+                          [10., 0., 20., 10.]])   # 4: class 0, IoU 9/11 to 3
+    scores = torch.tensor([0.9, 0.5, 0.8, 0.7, 0.6])
+    labels = torch.tensor([0, 0, 1, 2, 0])
+    # 2 falls to 0; 1 is 0's class and stays; 4 falls to 3, which stands.
+    keep = cross_class_nms(boxes, scores, labels, 0.5)
+    assert keep.tolist() == [0, 3, 1]
+    # Greedy: a suppressed box suppresses nothing. 1 (class 1, IoU 2/3 to
+    # 0) falls to 0, so 2 (IoU 2/3 to 1, 3/7 to 0) stands.
+    boxes = torch.tensor([[0., 0., 10., 10.], [2., 0., 12., 10.],
+                          [4., 0., 14., 10.]])
+    keep = cross_class_nms(boxes, torch.tensor([0.9, 0.8, 0.7]),
+                           torch.tensor([0, 1, 0]), 0.6)
+    assert keep.tolist() == [0, 2]
+    assert cross_class_nms(boxes, torch.tensor([0.9, 0.8, 0.7]),
+                           torch.tensor([0, 1, 2]), 0.6).tolist() == [0, 2]
+    # Continuous coordinates: IoU exactly 0.5 is not above 0.5.
+    half = torch.tensor([[0., 0., 10., 10.], [0., 0., 10., 5.]])
+    assert cross_class_nms(half, torch.tensor([0.9, 0.8]),
+                           torch.tensor([0, 1]), 0.5).tolist() == [0, 1]
+    assert cross_class_nms(torch.zeros(0, 4), torch.zeros(0),
+                           torch.zeros(0, dtype=torch.int64)).shape == (0, )
+
+
 def test_empty_inputs_and_bad_arguments():
     empty = torch.zeros(0, 4)
     keep, kept_scores = soft_nms(empty, torch.zeros(0))
@@ -203,3 +232,5 @@ def test_empty_inputs_and_bad_arguments():
         soft_nms(torch.zeros(2, 4), torch.ones(3))
     with pytest.raises(ValueError, match='labels'):
         batched_soft_nms(torch.zeros(2, 4), torch.ones(2), torch.zeros(3))
+    with pytest.raises(ValueError, match='cross_class_nms: labels'):
+        cross_class_nms(torch.zeros(2, 4), torch.ones(2), torch.zeros(3))
