@@ -108,9 +108,8 @@ tta_note = ('tracking: the flip test is model.test_cfg.flip=True; scales '
 
 # schedule: the base's Adam 2e-3 at batch 16 and gradient clipping, for 24
 # epochs of the 60 training videos (87 iterations each, 2088 in all), x0.1 for
-# the last two. Measured under the AVX2 emulation (fp32): at 24 epochs MOTA
-# 0.681, IDF1 0.806; the earlier 40 epochs without the tracker's two options
-# gave 0.587, 0.733 (docs/tracking.md).
+# the last two (docs/tracking.md has its measured MOTA / IDF1 / HOTA and
+# times, and the 40-epoch schedule it replaced).
 max_epochs = 24
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
