@@ -3,7 +3,7 @@
 # 384x384 input, batch 32, Adam 1.25e-4 (opts defaults), 70 epochs, x0.1 at 45
 # and 60, --flip_test.
 _base_ = [
-    './_base_/models/centernet_resnet18.py',
+    './_base_/models/centernet_dla34.py',
     './_base_/datasets/pascal_voc0712.py',
     './_base_/schedules/adam_140e.py',
     './_base_/default_runtime.py',
@@ -15,22 +15,6 @@ model = dict(
     data_preprocessor=dict(
         mean=[0.485 * 255, 0.456 * 255, 0.406 * 255],
         std=[0.229 * 255, 0.224 * 255, 0.225 * 255]),
-    # As configs/centernet_dla34.py (src/lib/models/networks/pose_dla_dcn.py).
-    backbone=dict(
-        _delete_=True,
-        type='DLA',
-        depth=34,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='http://dl.yf.io/dla/models/imagenet/dla34-ba72cf86.pth'
-        )),
-    neck=dict(
-        _delete_=True,
-        type='DLANeck',
-        in_channels=(16, 32, 64, 128, 256, 512),
-        first_level=2,
-        last_level=5,
-        conv_cfg=dict(type='DCNv2')),
     bbox_head=dict(
         num_classes=20,
         in_channels=64,
