@@ -193,6 +193,14 @@ DEFAULT_HOOK_NAMES = frozenset({
 # epoch of training.
 FORWARDED_KWARGS: Dict[str, frozenset] = {'CheckpointHook': frozenset()}
 
+# Classes whose **kwargs build another class, by class name: the key naming
+# that class's type, its default, and the arguments the class fills in
+# itself. EMAHook builds ``dict(type=ema_type, **kwargs)`` from mmengine's
+# MODELS with ``model`` given (``momentum``, ``update_buffers`` go there).
+KWARGS_BUILD: Dict[str, Tuple[str, str, frozenset]] = {
+    'EMAHook': ('ema_type', 'ExponentialMovingAverage', frozenset({'model'})),
+}
+
 
 def _parameters(function) -> Tuple[Set[str], bool]:
     """The keyword names ``function`` takes (``self`` left out), and
@@ -214,12 +222,15 @@ def init_arguments(cls: type) -> Optional[Set[str]]:
     bases' (and those in :data:`FORWARDED_KWARGS`). ``None`` where the
     ``**kwargs`` go somewhere it cannot tell."""
     names: Set[str] = set()
+    takes_kwargs = False
     for klass in cls.__mro__:
         init = klass.__dict__.get('__init__')
         if init is None:
             continue
         if klass is object:
-            return names
+            # **kwargs that reach object.__init__ would fail there: a class
+            # that takes them uses them some other way.
+            return None if takes_kwargs else names
         own, takes_kwargs = _parameters(init)
         names |= own
         if klass.__name__ in FORWARDED_KWARGS:
@@ -258,11 +269,30 @@ def _check_built(section: str, node: Any, registry, default_type: Any,
     cls = _registered_class(registry, node.get('type', default_type))
     if cls is None:
         return  # an unknown type is the registry's error, at build time
+    if cls.__name__ in KWARGS_BUILD:
+        _check_kwargs_build(section, node, cls, config_name)
+        return
     allowed = init_arguments(cls)
     if allowed is None:
         return
     _check_keys(section, node.keys(), (allowed - ignored) | {'type'},
                 cls.__name__, config_name)
+
+
+def _check_kwargs_build(section: str, node: Mapping, cls: type,
+                        config_name: str) -> None:
+    """``node``'s keys against ``cls``'s own arguments and those of the
+    class its ``**kwargs`` build (:data:`KWARGS_BUILD`)."""
+    from mmengine.registry import MODELS
+    type_key, default, filled = KWARGS_BUILD[cls.__name__]
+    own = _parameters(cls.__init__)[0] | {'type'}
+    built = _registered_class(MODELS, node.get(type_key, default))
+    allowed = init_arguments(built) if built is not None else None
+    if allowed is None:
+        return
+    _check_keys(section, node.keys(), own | (allowed - filled),
+                f'{cls.__name__} or its {type_key} {built.__name__}',
+                config_name)
 
 
 def _without_priority(hook: Any) -> Any:

@@ -111,3 +111,39 @@ def test_edit_distance_counts_a_transposition_once():
     assert edit_distance('trian_cfg', 'train_cfg') == 1
     assert edit_distance('test_pipeline', 'tta_pipeline') == 3
     assert edit_distance('', 'abc') == 3
+
+
+EMA_HOOK = ("custom_hooks = [dict(type='EMAHook', "
+            "ema_type='ExponentialMovingAverage', {})]")
+
+
+def test_ema_hook_takes_the_arguments_of_the_average_it_builds(tmp_path):
+    """EMAHook's **kwargs build its ``ema_type`` with the model given:
+    ``momentum`` and ``update_buffers`` are that class's arguments."""
+    config = derived_config(
+        tmp_path, EMA_HOOK.format('momentum=0.002, update_buffers=True'))
+    cfg = setup_train_config(config, work_dir=str(tmp_path / 'work'))
+    assert cfg.custom_hooks[0].momentum == 0.002
+
+
+@pytest.mark.parametrize('body, key, closest', [
+    ('momentun=0.002', 'momentun', 'momentum'),
+    ('strict_lod=False', 'strict_lod', 'strict_load'),
+])
+def test_ema_hook_misspelt_argument_is_refused(tmp_path, body, key, closest):
+    config = derived_config(tmp_path, EMA_HOOK.format(body))
+    with pytest.raises(KeyError) as error:
+        setup_train_config(config, work_dir=str(tmp_path / 'work'))
+    message = str(error.value)
+    assert config in message and key in message
+    assert 'ExponentialMovingAverage' in message
+    assert f'did you mean {closest!r}' in message
+
+
+def test_ema_hook_refuses_the_model_it_fills_in_itself(tmp_path):
+    config = derived_config(tmp_path, EMA_HOOK.format('model=None'))
+    with pytest.raises(KeyError) as error:
+        setup_train_config(config, work_dir=str(tmp_path / 'work'))
+    message = str(error.value)
+    assert 'custom_hooks.0.model is not a key of EMAHook' in message
+    assert 'momentum' in message and 'update_buffers' in message
