@@ -9,14 +9,15 @@ _base_ = './centernet_resnet18_shapes.py'
 # (CenterNet-Update), which also become heatmap positives where their box is
 # already good; the centre heatmap is drawn with TTFNet's elliptical Gaussians
 # and its focal loss weighted as CenterNet-Update's (0.25 on the positive
-# term, 0.75 on the negative one).
+# term, 0.75 on the negative one). GIoU at weight 1 (CenterNet-Update's 2
+# and TTFNet's 5 gave less in 7 epochs here: docs/fast_recipe.md).
 model = dict(
     bbox_head=dict(
         loss_center_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0,
                                  pos_weight=0.25, neg_weight=0.75),
         branches=dict(hm=4, ltrb=4),
         bbox_coder=dict(type='LTRBBBoxCoder', stride=4),
-        loss_bbox=dict(type='IoUFamilyLoss', mode='giou', loss_weight=2.0)),
+        loss_bbox=dict(type='IoUFamilyLoss', mode='giou', loss_weight=1.0)),
     train_cfg=dict(
         heatmap_radius='elliptical',
         alpha=0.54,
