@@ -488,13 +488,55 @@ def check_typed_keys(cfg: Config, config_name: str) -> None:
                         cls.__name__, config_name)
 
 
+def _leftover_delete(path: str, node: Any) -> Optional[str]:
+    """The dotted path of the first dict in ``node`` that still holds
+    ``_delete_``, or None."""
+    if isinstance(node, (list, tuple)):
+        items = enumerate(node)
+    elif isinstance(node, Mapping):
+        if '_delete_' in node:
+            return path
+        items = node.items()
+    else:
+        return None
+    for key, value in items:
+        found = _leftover_delete(f'{path}.{key}' if path else str(key),
+                                 value)
+        if found is not None:
+            return found
+    return None
+
+
+def check_no_leftover_delete(cfg: Config, config_name: str) -> None:
+    """Refuse a ``_delete_`` that the merge did not consume.
+
+    mmengine consumes ``_delete_=True`` where the child's dict replaces a
+    key the base has; where the base has no such key it keeps the dict as
+    written, ``_delete_`` included, and hands it to the class it builds
+    (``PretrainedInit.__init__() got an unexpected keyword argument
+    '_delete_'``, after the model is half built), or, for a dict nothing
+    builds, keeps it silently.
+
+    Raises:
+        ConfigKeyError: naming the config and the dotted key.
+    """
+    path = _leftover_delete('', dict(cfg.items()))
+    if path is not None:
+        raise ConfigKeyError(
+            f'{config_name}: {path}: _delete_=True has nothing to replace '
+            f'there (no base config has {path!r}); remove _delete_, the '
+            f'dict is taken as written')
+
+
 def check_config_keys(cfg: Config, config_name: str) -> None:
     """What ``tools/train.py`` and ``tools/test.py`` run on a config (after
     its ``--cfg-options``) before anything is built or written: the shapes
     of its sections and its well-known values
     (:mod:`cnet.engine.config_values`), :func:`check_top_level_keys`,
-    :func:`check_section_keys` and :func:`check_typed_keys`."""
+    :func:`check_section_keys`, :func:`check_typed_keys` and
+    :func:`check_no_leftover_delete`."""
     from .config_values import check_section_types, check_values
+    check_no_leftover_delete(cfg, config_name)
     check_top_level_keys(cfg, config_name)
     check_section_types(cfg, config_name)
     check_section_keys(cfg, config_name)

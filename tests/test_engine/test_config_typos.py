@@ -147,3 +147,40 @@ def test_ema_hook_refuses_the_model_it_fills_in_itself(tmp_path):
     message = str(error.value)
     assert 'custom_hooks.0.model is not a key of EMAHook' in message
     assert 'momentum' in message and 'update_buffers' in message
+
+
+def test_delete_with_nothing_to_replace_is_refused_before_anything_is_built(
+        tmp_path):
+    """The shapes config's neck has no init_cfg: mmengine keeps the
+    ``_delete_`` of a child's one and hands it to PretrainedInit, which
+    fails after the model is half built."""
+    config = derived_config(tmp_path, (
+        "model = dict(neck=dict(init_cfg=dict(\n"
+        "    _delete_=True, type='Pretrained', checkpoint='x.pth')))"))
+    with pytest.raises(KeyError) as error:
+        setup_train_config(config, work_dir=str(tmp_path / 'work'))
+    message = str(error.value)
+    assert config in message
+    assert 'model.neck.init_cfg: _delete_=True has nothing to replace' in (
+        message)
+    assert not osp.exists(tmp_path / 'work')
+
+
+def test_delete_that_replaces_a_base_key_is_consumed_and_accepted(tmp_path):
+    """The backbone's init_cfg is None in the base: ``_delete_`` replaces it
+    and mmengine drops the key."""
+    config = derived_config(tmp_path, (
+        "model = dict(backbone=dict(init_cfg=dict(\n"
+        "    _delete_=True, type='Pretrained', checkpoint='x.pth')))"))
+    cfg = setup_train_config(config, work_dir=str(tmp_path / 'work'))
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained',
+                                               checkpoint='x.pth')
+
+
+def test_delete_given_through_cfg_options_is_refused(tmp_path):
+    with pytest.raises(KeyError) as error:
+        setup_train_config(
+            SHAPES_CONFIG, work_dir=str(tmp_path / 'work'),
+            cfg_options={'model.neck.init_cfg': dict(
+                _delete_=True, type='Pretrained', checkpoint='x.pth')})
+    assert 'model.neck.init_cfg: _delete_=True' in str(error.value)
