@@ -239,7 +239,8 @@ def _check_schedulers(state: Any, schedulers: Any, where: str,
 
 def check_resume_state(checkpoint: Mapping, filename: str,
                        optim_wrapper: Optional[Any] = None,
-                       param_schedulers: Optional[Any] = None) -> None:
+                       param_schedulers: Optional[Any] = None,
+                       with_ema_hook: Optional[bool] = None) -> None:
     """Refuse a checkpoint ``--resume`` cannot restore exactly.
 
     Args:
@@ -250,6 +251,10 @@ def check_resume_state(checkpoint: Mapping, filename: str,
             optimizer is resumed; its ``state_dict()`` is the reference.
         param_schedulers: this run's built schedulers (a list, or a dict of
             lists by optimizer), when they are resumed.
+        with_ema_hook: whether this run has mmengine's ``EMAHook`` (None:
+            not checked). A checkpoint its EMAHook saved keeps the averaged
+            weights in ``state_dict`` and the trained ones in
+            ``ema_state_dict``; only the hook swaps them back on resume.
 
     Raises:
         ResumeStateError: listing every problem found.
@@ -277,6 +282,12 @@ def check_resume_state(checkpoint: Mapping, filename: str,
         else:
             _check_schedulers(checkpoint['param_schedulers'],
                               param_schedulers, 'param_schedulers', problems)
+    if with_ema_hook is False and 'ema_state_dict' in checkpoint:
+        problems.append(
+            'it was saved with an EMAHook (it holds ema_state_dict, and its '
+            'state_dict is the averaged weights): without that EMAHook in '
+            'custom_hooks the run would go on from the average and drop the '
+            'trained weights; add the EMAHook of the run that saved it')
     if problems:
         raise ResumeStateError(
             f'--resume {filename!r} cannot be resumed from: '

@@ -34,6 +34,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 import torch
 from mmengine.dist import master_only
 from mmengine.fileio import LocalBackend, get_file_backend
+from mmengine.hooks import EMAHook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch.utils.data import DataLoader
@@ -128,7 +129,9 @@ class CenterNetRunner(Runner):
             self.param_schedulers = self.build_param_scheduler(
                 self.param_schedulers)
             schedulers = self.param_schedulers
-        check_resume_state(checkpoint, filename, optim_wrapper, schedulers)
+        with_ema_hook = any(isinstance(hook, EMAHook) for hook in self.hooks)
+        check_resume_state(checkpoint, filename, optim_wrapper, schedulers,
+                           with_ema_hook)
 
     _config_dump_pending = False
 

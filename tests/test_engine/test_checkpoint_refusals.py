@@ -366,3 +366,46 @@ def test_resume_refuses_a_checkpoint_without_message_hub_before_loading(
         runner.train()
     key = 'backbone.conv1.weight'  # refused before any weight was loaded
     assert not torch.equal(runner.model.state_dict()[key], trained[key])
+
+
+def test_resume_checks_refuse_an_ema_checkpoint_without_the_ema_hook():
+    """EMAHook saves the averaged weights as ``state_dict`` and the trained
+    ones as ``ema_state_dict``; only the hook swaps them back."""
+    optim_wrapper, schedulers, checkpoint = resume_parts()
+    checkpoint['ema_state_dict'] = dict(checkpoint['state_dict'])
+    with pytest.raises(ResumeStateError,
+                       match="--resume 'e.pth' cannot be resumed from: it "
+                       'was saved with an EMAHook .* add the EMAHook'):
+        check_resume_state(checkpoint, 'e.pth', optim_wrapper, schedulers,
+                           with_ema_hook=False)
+    check_resume_state(checkpoint, 'e.pth', optim_wrapper, schedulers,
+                       with_ema_hook=True)
+    checkpoint.pop('ema_state_dict')
+    check_resume_state(checkpoint, 'e.pth', optim_wrapper, schedulers,
+                       with_ema_hook=False)
+
+
+def test_resume_of_an_ema_run_without_its_hook_is_refused_before_loading(
+        tiny_shapes_root, tmp_path):
+    """Through tools/train.py --resume: mmengine would load the average as
+    the trained weights, silently; with the hook the run goes on."""
+    ema = [dict(type='EMAHook', ema_type='ExponentialMovingAverage',
+                momentum=0.01)]
+    options = dict(tiny_options(tiny_shapes_root, max_epochs=1),
+                   custom_hooks=ema)
+    work_dir = str(tmp_path / 'w')
+    build_runner(setup_train_config(SHAPES_CONFIG, work_dir=work_dir,
+                                    cfg_options=options)).train()
+    path = os.path.join(work_dir, 'epoch_1.pth')
+    average = torch.load(path, weights_only=False)['state_dict']
+    longer = dict(tiny_options(tiny_shapes_root, max_epochs=2))
+    runner = build_runner(setup_train_config(
+        SHAPES_CONFIG, work_dir=work_dir, resume=path, cfg_options=longer))
+    with pytest.raises(ResumeStateError, match='saved with an EMAHook'):
+        runner.train()
+    key = 'backbone.conv1.weight'  # refused before any weight was loaded
+    assert not torch.equal(runner.model.state_dict()[key], average[key])
+    build_runner(setup_train_config(
+        SHAPES_CONFIG, work_dir=work_dir, resume=path,
+        cfg_options=dict(longer, custom_hooks=ema))).train()
+    assert os.path.exists(os.path.join(work_dir, 'epoch_2.pth'))
