@@ -71,9 +71,9 @@ class SuggestingRegistry(Registry):
             return False
 
 
-def _child(name: str, parent: Registry, location: str) -> Registry:
+def _child(name: str, parent: Registry, *locations: str) -> Registry:
     return SuggestingRegistry(
-        name, parent=parent, scope='cnet', locations=[location])
+        name, parent=parent, scope='cnet', locations=list(locations))
 
 
 MODELS = _child('model', MMENGINE_MODELS, 'cnet.models')
@@ -86,8 +86,10 @@ HOOKS = _child('hook', MMENGINE_HOOKS, 'cnet.engine')
 VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS, 'cnet.visualization')
 VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS, 'cnet.visualization')
 DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, 'cnet.datasets')
+# cnet.engine: the checked 'Pretrained' (cnet/engine/pretrained_init.py).
 WEIGHT_INITIALIZERS = _child('weight initializer',
-                             MMENGINE_WEIGHT_INITIALIZERS, 'cnet.models')
+                             MMENGINE_WEIGHT_INITIALIZERS, 'cnet.models',
+                             'cnet.engine')
 
 # Registries cnet adds nothing to yet; children so that scope 'cnet' resolves.
 LOOPS = Registry(

@@ -25,10 +25,12 @@ from .optim_wrapper import (
                                  GuardedOptimWrapper,
                                  NonFiniteLossError,
 )
+from .pretrained_init import CheckedPretrainedInit
 from .runner import CenterNetRunner, ResumableRunner
 
 __all__ = [
     'AutocastOptimWrapper', 'CPUDistributedDataParallel', 'CenterNetRunner',
+    'CheckedPretrainedInit',
     'CheckpointConversionError', 'GuardedOptimWrapper', 'NonFiniteLossError',
     'ResumableEpochBasedTrainLoop', 'ResumableRunner',
     'UnsafeCheckpointError', 'atomic_save', 'atomic_write',

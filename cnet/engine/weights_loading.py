@@ -164,8 +164,8 @@ def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
                  strict: bool = True,
                  revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.',
                                                             ''), ),
-                 before_load: Optional[Callable[[], None]] = None
-                 ) -> StateDictDiff:
+                 before_load: Optional[Callable[[], None]] = None,
+                 source: str = 'load_from') -> StateDictDiff:
     """Load ``checkpoint``'s weights (its ``state_dict``, or itself) into
     ``model`` (DDP and TTA wrappers are looked through).
 
@@ -177,6 +177,8 @@ def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
             initialisation, and one line gives the counts.
         before_load: called once the weights are known to fit, before any
             is loaded (``--resume``'s checks of the rest of the file).
+        source: what loads partially, named in its error and summary
+            (``load_from``, or a backbone's ``init_cfg Pretrained``).
 
     Returns:
         How the checkpoint fits the model.
@@ -198,15 +200,16 @@ def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
             f'{diff.details()}. Testing, inference and --resume load '
             f'strictly; is it the checkpoint of this config?')
     if not strict:
-        if not diff.loaded:
+        # BatchNorm's step counters fit any BatchNorm: they are no weights.
+        if all(key.endswith('num_batches_tracked') for key in diff.loaded):
             raise CheckpointMismatchError(
-                f'load_from {filename!r}: none of its weights fit the '
+                f'{source} {filename!r}: none of its weights fit the '
                 f'{type(module).__name__} of this config '
                 f'({diff.summary()}): {diff.details()}')
         for key, _, _ in diff.mismatched + diff.wrong_type:
             del state_dict[key]
         print_log(
-            f'load_from {filename}: {diff.summary()} keys (fine-tuning '
+            f'{source} {filename}: {diff.summary()} keys (fine-tuning '
             f'loads what fits; the rest keep their initialisation)',
             logger='current',
             level=logging.INFO if diff.exact else logging.WARNING)
