@@ -10,12 +10,13 @@ in scope ``cnet``) loads through
 load, one line gives the counts, and a checkpoint of which nothing fits, or
 a ``prefix`` that no key starts with, is refused.
 """
-from typing import Mapping, Optional
+from typing import Mapping
 
 import torch.nn as nn
 from mmengine.model.weight_init import PretrainedInit, update_init_info
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from cnet.fileio import check_checkpoint_content
 from cnet.registry import WEIGHT_INITIALIZERS
 
 from .weights_loading import CheckpointMismatchError, _first, load_weights
@@ -42,13 +43,10 @@ class CheckedPretrainedInit(PretrainedInit):
     """mmengine's ``Pretrained`` init, refusing a checkpoint that does not
     fit instead of warning (see the module docstring)."""
 
-    def __init__(self, checkpoint: str, prefix: Optional[str] = None,
-                 map_location: str = 'cpu') -> None:
-        super().__init__(checkpoint, prefix=prefix, map_location=map_location)
-
     def __call__(self, module: nn.Module) -> None:
         checkpoint = _load_checkpoint(self.checkpoint,
                                       map_location=self.map_location)
+        check_checkpoint_content(checkpoint, self.checkpoint)
         if self.prefix is not None:
             state_dict = checkpoint.get('state_dict', checkpoint)
             checkpoint = _with_prefix(state_dict, self.prefix,

@@ -12,6 +12,7 @@ from cnet.engine.pretrained_init import CheckedPretrainedInit
 from cnet.engine.runner_setup import build_runner, setup_train_config
 from cnet.engine.setup_env import register_all_modules
 from cnet.engine.weights_loading import CheckpointMismatchError
+from cnet.fileio import CheckpointError
 from cnet.registry import MODELS
 
 from shapes_setup import SHAPES_CONFIG, tiny_options
@@ -105,3 +106,12 @@ def test_training_with_a_backbone_that_does_not_fit_stops_before_a_step(
     with pytest.raises(CheckpointMismatchError, match='none of its weights'):
         runner.train()
     assert runner.iter == 0
+
+
+def test_a_file_that_holds_no_weights_is_refused_naming_it(tmp_path):
+    path = str(tmp_path / 'list.pth')
+    torch.save([1, 2, 3], path)
+    model = resnet(init_cfg=dict(type='Pretrained', checkpoint=path,
+                                 prefix='backbone.'))
+    with pytest.raises(CheckpointError, match=re.escape(path)):
+        init(model)
