@@ -160,12 +160,29 @@ def _revised(state_dict: Mapping[str, object],
     return revised
 
 
+def _under_prefix(state_dict: Mapping[str, object], prefix: str,
+                  filename: str, source: str) -> 'OrderedDict':
+    """The keys of ``state_dict`` under ``prefix``, the prefix removed."""
+    if not prefix.endswith('.'):
+        prefix += '.'
+    picked = OrderedDict((key[len(prefix):], value)
+                         for key, value in state_dict.items()
+                         if key.startswith(prefix))
+    if not picked:
+        heads = sorted({key.split('.', 1)[0] + '.' for key in state_dict})
+        raise CheckpointMismatchError(
+            f'{source} {filename!r}: no key starts with prefix {prefix!r}; '
+            f'its keys start with {_first(heads)}')
+    return picked
+
+
 def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
                  strict: bool = True,
                  revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.',
                                                             ''), ),
                  before_load: Optional[Callable[[], None]] = None,
-                 source: str = 'load_from') -> StateDictDiff:
+                 source: str = 'load_from',
+                 prefix: Optional[str] = None) -> StateDictDiff:
     """Load ``checkpoint``'s weights (its ``state_dict``, or itself) into
     ``model`` (DDP and TTA wrappers are looked through).
 
@@ -179,6 +196,9 @@ def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
             is loaded (``--resume``'s checks of the rest of the file).
         source: what loads partially, named in its error and summary
             (``load_from``, or a backbone's ``init_cfg Pretrained``).
+        prefix: load only the keys under it (``'backbone.'`` of a
+            detector's file), the prefix removed; a prefix no key starts
+            with is an error.
 
     Returns:
         How the checkpoint fits the model.
@@ -189,8 +209,10 @@ def load_weights(model: nn.Module, checkpoint: Mapping, filename: str,
         CheckpointError: ``checkpoint`` holds no weights.
     """
     check_checkpoint_content(checkpoint, filename)
-    state_dict = _revised(checkpoint.get('state_dict', checkpoint),
-                          revise_keys)
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    if prefix is not None:  # on the file's own keys ('module.' included)
+        state_dict = _under_prefix(state_dict, prefix, filename, source)
+    state_dict = _revised(state_dict, revise_keys)
     module = unwrap_model(model)
     diff = diff_state_dict(module, state_dict)
     if strict and not diff.exact:
