@@ -20,6 +20,7 @@ from .checkpoint_convert import (
 from .cpu_ddp import CPUDistributedDataParallel
 from .hooks import *  # noqa: F401,F403
 from .loops import ResumableEpochBasedTrainLoop
+from .muon import MuonAdam
 from .optim_wrapper import (
                                  AutocastOptimWrapper,
                                  GuardedOptimWrapper,
@@ -31,7 +32,8 @@ from .runner import CenterNetRunner, ResumableRunner
 __all__ = [
     'AutocastOptimWrapper', 'CPUDistributedDataParallel', 'CenterNetRunner',
     'CheckedPretrainedInit',
-    'CheckpointConversionError', 'GuardedOptimWrapper', 'NonFiniteLossError',
+    'CheckpointConversionError', 'GuardedOptimWrapper', 'MuonAdam',
+    'NonFiniteLossError',
     'ResumableEpochBasedTrainLoop', 'ResumableRunner',
     'UnsafeCheckpointError', 'atomic_save', 'atomic_write',
     'checkpoint_safe_globals', 'convert_checkpoint',

@@ -1,0 +1,106 @@
+"""What MuonAdam costs against Adam: the optimizer's step alone and the
+whole training step, in one run, interleaved.
+
+For a config's model with random weights (default: the fast shapes recipe),
+``model.train_step`` (preprocessing, forward, targets, loss, backward,
+optimizer step) through ``AutocastOptimWrapper`` at ``--dtype``, batch
+``--batch`` at ``--size``², once with ``torch.optim.Adam`` and once with
+``cnet.engine.MuonAdam``, one call of each per round (so that a change of
+the machine's load hits both), and each optimizer's ``step`` alone, on
+gradients of zeros (the same arithmetic). Medians over ``--rounds`` rounds
+after a warm-up.
+
+    python benchmarks/bench_optimizer.py [--config configs/...py]
+        [--batch 4] [--size 128] [--dtype auto] [--rounds 20] [--threads 2]
+"""
+import argparse
+import copy
+import os.path as osp
+import platform
+import statistics
+import time
+import warnings
+from typing import Callable, Dict, List
+
+import torch
+from bench_compile import build
+from mmengine.registry import DefaultScope
+from synthetic_batch import random_data
+
+from cnet.engine import AutocastOptimWrapper, MuonAdam
+from cnet.engine.precision import DTYPE_ALIASES, cpu_description
+from cnet.utils import register_all_modules
+from cnet.utils.benchmark import resolve_dtype
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_CONFIG = osp.join(ROOT, 'configs',
+                          'centernet_fast_resnet18_shapes.py')
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config', default=DEFAULT_CONFIG)
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--size', type=int, default=128)
+    parser.add_argument('--dtype', default='auto',
+                        choices=['auto', 'fp32', 'bf16'])
+    parser.add_argument('--rounds', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    register_all_modules()
+    dtype = DTYPE_ALIASES[resolve_dtype(args.dtype, 'cpu')]
+    print(f'{osp.basename(args.config)}: {platform.processor() or "CPU"} '
+          f'({cpu_description()}), {args.threads} threads, torch '
+          f'{torch.__version__}; training batch {args.batch} at '
+          f'{args.size}x{args.size} in {dtype}; medians of {args.rounds} '
+          f'interleaved rounds after {args.warmup}', flush=True)
+    with DefaultScope.overwrite_default_scope('cnet'):
+        model = build(args.config)
+        model.train()
+        data = random_data(model.bbox_head, args.batch, args.size)
+        makers = dict(Adam=lambda ps: torch.optim.Adam(ps, lr=1e-4),
+                      MuonAdam=lambda ps: MuonAdam(ps, lr=1e-4))
+        models, wrappers = {}, {}
+        for name, make in makers.items():
+            models[name] = copy.deepcopy(model)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                wrappers[name] = AutocastOptimWrapper(
+                    make(models[name].parameters()), dtype=dtype)
+        steps: Dict[str, List[float]] = {name: [] for name in makers}
+        alone: Dict[str, List[float]] = {name: [] for name in makers}
+        for round_index in range(args.warmup + args.rounds):
+            for name in makers:
+                step_ms = timed(
+                    lambda: models[name].train_step(data, wrappers[name]))
+                # The wrapper has cleared the gradients: time the
+                # optimizer's step alone on zeros (the same arithmetic).
+                wrapper = wrappers[name]
+                for param in models[name].parameters():
+                    if param.grad is None:
+                        param.grad = torch.zeros_like(param)
+                optimizer_ms = timed(wrapper.optimizer.step)
+                if round_index >= args.warmup:
+                    steps[name].append(step_ms)
+                    alone[name].append(optimizer_ms)
+    base_step = statistics.median(steps['Adam'])
+    base_alone = statistics.median(alone['Adam'])
+    for name in makers:
+        step_ms = statistics.median(steps[name])
+        optimizer_ms = statistics.median(alone[name])
+        print(f'{name:<9} training step {step_ms:8.1f} ms '
+              f'({step_ms / base_step:4.2f}x Adam)   optimizer step alone '
+              f'{optimizer_ms:7.1f} ms ({optimizer_ms / base_alone:5.1f}x '
+              f'Adam)', flush=True)
+
+
+if __name__ == '__main__':
+    main()

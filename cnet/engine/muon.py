@@ -1,0 +1,177 @@
+"""Muon on convolution filters, Adam on the other parameters.
+
+Muon (Jordan et al., 2024) replaces a weight matrix's momentum by its nearest
+semi-orthogonal matrix (five Newton-Schulz iterations) before the step.
+PyTorch's ``torch.optim.Muon`` takes 2-D parameters only; here every weight
+of ``ndim >= 2`` whose two sides (out channels, and in channels times the
+kernel's cells) are both at least ``min_side`` is flattened to a matrix and
+stepped by Muon, and every other parameter (biases, norms' weights, the
+head's few-channel output convs) by Adam. Muon's step is scaled as Moonshot's
+(``0.2 * sqrt(max(rows, cols))``) so that one ``lr`` serves both kinds.
+"""
+import math
+from typing import Any, Dict, Iterable, List, Tuple
+
+import torch
+
+from cnet.registry import OPTIMIZERS
+
+_NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+def orthogonalize(matrix: torch.Tensor, steps: int = 5,
+                  eps: float = 1e-7) -> torch.Tensor:
+    """The semi-orthogonal matrix nearest to ``matrix`` (rows x cols), by the
+    quintic Newton-Schulz iteration of Muon, in float32."""
+    a, b, c = _NS_COEFFICIENTS
+    x = matrix.float()
+    transposed = x.shape[0] > x.shape[1]
+    if transposed:
+        x = x.T
+    x = x / (x.norm() + eps)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if transposed else x
+
+
+def uses_muon(param: torch.Tensor, min_side: int) -> bool:
+    """Whether ``param`` is a filter that Muon steps: ``ndim >= 2`` with both
+    sides of its matrix at least ``min_side``."""
+    if param.ndim < 2:
+        return False
+    rows = param.shape[0]
+    cols = param.numel() // rows
+    return min(rows, cols) >= min_side
+
+
+@OPTIMIZERS.register_module()
+class MuonAdam(torch.optim.Optimizer):
+    """Muon for filters (``uses_muon``), Adam for the rest, one ``lr``.
+
+    Args:
+        params: parameters or parameter groups (mmengine's constructor).
+        lr: the rate of both; Muon's step is scaled to Adam's size.
+        momentum: Muon's momentum (Nesterov).
+        betas, eps: Adam's.
+        weight_decay: decoupled decay of the Muon filters (0: none).
+        min_side: the smallest side of a matrix that Muon steps.
+        ns_steps: Newton-Schulz iterations.
+        adam_lr_mult: the Adam parameters' rate over ``lr`` (schedulers
+            keep the ratio).
+    """
+
+    def __init__(self,
+                 params: Iterable[Any],
+                 lr: float = 1e-3,
+                 momentum: float = 0.95,
+                 betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8,
+                 weight_decay: float = 0.0,
+                 min_side: int = 16,
+                 ns_steps: int = 5,
+                 adam_lr_mult: float = 1.0) -> None:
+        _check_hyperparameters(lr=lr, momentum=momentum, betas=betas,
+                               eps=eps, weight_decay=weight_decay,
+                               min_side=min_side, ns_steps=ns_steps,
+                               adam_lr_mult=adam_lr_mult)
+        defaults = dict(lr=lr, momentum=momentum, betas=betas, eps=eps,
+                        weight_decay=weight_decay, ns_steps=ns_steps)
+        groups: List[Dict[str, Any]] = []
+        for group in _as_groups(params):
+            params_of_group = list(group.pop('params'))
+            for muon in (True, False):
+                chosen = [p for p in params_of_group
+                          if uses_muon(p, min_side) == muon]
+                if not chosen:
+                    continue
+                split = dict(group, params=chosen, muon=muon)
+                if not muon:
+                    split['lr'] = group.get('lr', lr) * adam_lr_mult
+                groups.append(split)
+        super().__init__(groups, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):  # type: ignore[override]
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            if group['muon']:
+                self._muon_step(group)
+            else:
+                self._adam_step(group)
+        return loss
+
+    def _muon_step(self, group: Dict[str, Any]) -> None:
+        lr, momentum = group['lr'], group['momentum']
+        for param in group['params']:
+            if param.grad is None:
+                continue
+            grad = param.grad.float()
+            state = self.state[param]
+            if 'momentum_buffer' not in state:
+                state['momentum_buffer'] = torch.zeros_like(grad)
+            buf = state['momentum_buffer']
+            buf.lerp_(grad, 1 - momentum)
+            update = grad.lerp(buf, momentum).reshape(param.shape[0], -1)
+            rows, cols = update.shape
+            direction = orthogonalize(update, group['ns_steps'])
+            if group['weight_decay']:
+                param.mul_(1 - lr * group['weight_decay'])
+            scale = 0.2 * math.sqrt(max(rows, cols))
+            param.add_(direction.reshape(param.shape).to(param.dtype),
+                       alpha=-lr * scale)
+
+    def _adam_step(self, group: Dict[str, Any]) -> None:
+        lr, (beta1, beta2), eps = group['lr'], group['betas'], group['eps']
+        for param in group['params']:
+            if param.grad is None:
+                continue
+            grad = param.grad
+            state = self.state[param]
+            if 'step' not in state:
+                state['step'] = 0
+                state['exp_avg'] = torch.zeros_like(param)
+                state['exp_avg_sq'] = torch.zeros_like(param)
+            state['step'] += 1
+            step = state['step']
+            state['exp_avg'].lerp_(grad, 1 - beta1)
+            state['exp_avg_sq'].mul_(beta2).addcmul_(grad, grad,
+                                                     value=1 - beta2)
+            denom = (state['exp_avg_sq'] / (1 - beta2**step)).sqrt_().add_(eps)
+            param.addcdiv_(state['exp_avg'], denom,
+                           value=-lr / (1 - beta1**step))
+
+
+def _check_hyperparameters(*, lr: float, momentum: float,
+                           betas: Tuple[float, float], eps: float,
+                           weight_decay: float, min_side: int,
+                           ns_steps: int, adam_lr_mult: float) -> None:
+    problems = []
+    if not lr >= 0:
+        problems.append(f'lr={lr!r} (must be >= 0)')
+    if not 0 <= momentum < 1:
+        problems.append(f'momentum={momentum!r} (must be in [0, 1))')
+    if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
+        problems.append(f'betas={betas!r} (two values in [0, 1))')
+    if not eps > 0:
+        problems.append(f'eps={eps!r} (must be > 0)')
+    if not weight_decay >= 0:
+        problems.append(f'weight_decay={weight_decay!r} (must be >= 0)')
+    if min_side < 1:
+        problems.append(f'min_side={min_side!r} (must be >= 1)')
+    if ns_steps < 1:
+        problems.append(f'ns_steps={ns_steps!r} (must be >= 1)')
+    if not adam_lr_mult >= 0:
+        problems.append(f'adam_lr_mult={adam_lr_mult!r} (must be >= 0)')
+    if problems:
+        raise ValueError('MuonAdam: ' + '; '.join(problems))
+
+
+def _as_groups(params: Iterable[Any]) -> List[Dict[str, Any]]:
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        return [dict(group) for group in params]
+    return [dict(params=params)]
