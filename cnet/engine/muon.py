@@ -14,17 +14,20 @@ from typing import Any, Dict, Iterable, List, Tuple
 
 import torch
 
+from cnet.engine.precision import canonical_dtype_name, native_bf16
 from cnet.registry import OPTIMIZERS
 
 _NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
 def orthogonalize(matrix: torch.Tensor, steps: int = 5,
-                  eps: float = 1e-7) -> torch.Tensor:
+                  eps: float = 1e-7,
+                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The semi-orthogonal matrix nearest to ``matrix`` (rows x cols), by the
-    quintic Newton-Schulz iteration of Muon, in float32."""
+    quintic Newton-Schulz iteration of Muon, computed in ``dtype`` (Muon's
+    reference computes it in bfloat16)."""
     a, b, c = _NS_COEFFICIENTS
-    x = matrix.float()
+    x = matrix.to(dtype)
     transposed = x.shape[0] > x.shape[1]
     if transposed:
         x = x.T
@@ -59,6 +62,11 @@ class MuonAdam(torch.optim.Optimizer):
         ns_steps: Newton-Schulz iterations.
         adam_lr_mult: the Adam parameters' rate over ``lr`` (schedulers
             keep the ratio).
+        ns_dtype: what the Newton-Schulz products compute in: ``'auto'``
+            (bfloat16 where the device runs it natively, as Muon's
+            reference; float32 elsewhere: on a CPU without AVX512-BF16
+            bfloat16 products are several times slower), ``'float32'``
+            or ``'bfloat16'``.
     """
 
     def __init__(self,
@@ -70,11 +78,18 @@ class MuonAdam(torch.optim.Optimizer):
                  weight_decay: float = 0.0,
                  min_side: int = 16,
                  ns_steps: int = 5,
-                 adam_lr_mult: float = 1.0) -> None:
+                 adam_lr_mult: float = 1.0,
+                 ns_dtype: str = 'auto') -> None:
         _check_hyperparameters(lr=lr, momentum=momentum, betas=betas,
                                eps=eps, weight_decay=weight_decay,
                                min_side=min_side, ns_steps=ns_steps,
                                adam_lr_mult=adam_lr_mult)
+        ns_dtype = canonical_dtype_name(ns_dtype)
+        if ns_dtype == 'float16':
+            raise ValueError("MuonAdam: ns_dtype='float16' is not offered "
+                             "(use 'auto', 'float32' or 'bfloat16')")
+        self.ns_dtype = ns_dtype
+        self._auto_dtypes: Dict[str, torch.dtype] = {}
         defaults = dict(lr=lr, momentum=momentum, betas=betas, eps=eps,
                         weight_decay=weight_decay, ns_steps=ns_steps)
         groups: List[Dict[str, Any]] = []
@@ -117,12 +132,23 @@ class MuonAdam(torch.optim.Optimizer):
             buf.lerp_(grad, 1 - momentum)
             update = grad.lerp(buf, momentum).reshape(param.shape[0], -1)
             rows, cols = update.shape
-            direction = orthogonalize(update, group['ns_steps'])
+            direction = orthogonalize(update, group['ns_steps'],
+                                      dtype=self._ns_dtype(param))
             if group['weight_decay']:
                 param.mul_(1 - lr * group['weight_decay'])
             scale = 0.2 * math.sqrt(max(rows, cols))
             param.add_(direction.reshape(param.shape).to(param.dtype),
                        alpha=-lr * scale)
+
+    def _ns_dtype(self, param: torch.Tensor) -> torch.dtype:
+        if self.ns_dtype != 'auto':
+            return getattr(torch, self.ns_dtype)
+        device_type = param.device.type
+        if device_type not in self._auto_dtypes:
+            native = native_bf16(device_type)
+            self._auto_dtypes[device_type] = (torch.bfloat16 if native else
+                                              torch.float32)
+        return self._auto_dtypes[device_type]
 
     def _adam_step(self, group: Dict[str, Any]) -> None:
         lr, (beta1, beta2), eps = group['lr'], group['betas'], group['eps']

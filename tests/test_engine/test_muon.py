@@ -8,6 +8,7 @@ from mmengine.optim import build_optim_wrapper
 from torch import nn
 
 from cnet.engine.muon import MuonAdam, orthogonalize, uses_muon
+from cnet.engine.precision import native_bf16
 
 
 def _net() -> nn.Module:
@@ -84,7 +85,7 @@ def test_muon_step_is_the_scaled_orthogonalized_nesterov_momentum():
     weight = net[3].weight
     before = weight.detach().clone()
     optimizer = MuonAdam(net.parameters(), lr=1e-2, momentum=0.9,
-                         weight_decay=0.1)
+                         weight_decay=0.1, ns_dtype='float32')
     _fill_grads(net, 0)
     grad = weight.grad.clone()
     optimizer.step()
@@ -151,3 +152,25 @@ def test_adam_lr_mult_sets_the_adam_groups_rate():
     rates = {group['muon']: group['lr'] for group in optimizer.param_groups}
     assert rates[True] == pytest.approx(3e-3)
     assert rates[False] == pytest.approx(1e-3)
+
+
+def test_auto_ns_dtype_is_bfloat16_only_where_native():
+    optimizer = MuonAdam(_net().parameters(), lr=1e-3)
+    expected = torch.bfloat16 if native_bf16('cpu') else torch.float32
+    assert optimizer._ns_dtype(torch.empty(2, 2)) == expected
+    fp32 = MuonAdam(_net().parameters(), lr=1e-3, ns_dtype='fp32')
+    assert fp32._ns_dtype(torch.empty(2, 2)) == torch.float32
+
+
+def test_bfloat16_products_give_nearly_the_float32_direction():
+    matrix = torch.randn(32, 288, generator=torch.Generator().manual_seed(3))
+    exact = orthogonalize(matrix)
+    rounded = orthogonalize(matrix, dtype=torch.bfloat16).float()
+    cosine = torch.nn.functional.cosine_similarity(
+        rounded.flatten(), exact.flatten(), dim=0)
+    assert cosine > 0.995
+
+
+def test_float16_products_are_refused():
+    with pytest.raises(ValueError, match='ns_dtype'):
+        MuonAdam(_net().parameters(), ns_dtype='fp16')
