@@ -5,10 +5,10 @@ For a config's model with random weights (default: the fast shapes recipe),
 ``model.train_step`` (preprocessing, forward, targets, loss, backward,
 optimizer step) through ``AutocastOptimWrapper`` at ``--dtype``, batch
 ``--batch`` at ``--size``², once with ``torch.optim.Adam`` and once with
-``cnet.engine.MuonAdam``, one call of each per round (so that a change of
-the machine's load hits both), and each optimizer's ``step`` alone, on
-gradients of zeros (the same arithmetic). Medians over ``--rounds`` rounds
-after a warm-up.
+``cnet.engine.MuonAdam``, and each optimizer's ``step`` alone (on a copy
+whose gradients are zeros: the same arithmetic), one call of each per round
+(``bench_train_step.interleaved``, so that a change of the machine's load
+hits all alike). Medians over ``--rounds`` rounds after a warm-up.
 
     python benchmarks/bench_optimizer.py [--config configs/...py]
         [--batch 4] [--size 128] [--dtype auto] [--rounds 20] [--threads 2]
@@ -17,13 +17,12 @@ import argparse
 import copy
 import os.path as osp
 import platform
-import statistics
-import time
 import warnings
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 import torch
 from bench_compile import build
+from bench_train_step import interleaved
 from mmengine.registry import DefaultScope
 from synthetic_batch import random_data
 
@@ -37,10 +36,13 @@ DEFAULT_CONFIG = osp.join(ROOT, 'configs',
                           'centernet_fast_resnet18_shapes.py')
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
+def optimizer_alone(model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer) -> Callable[[], None]:
+    """``optimizer.step`` on gradients of zeros that nothing clears (the
+    same arithmetic as on real ones)."""
+    for param in model.parameters():
+        param.grad = torch.zeros_like(param)
+    return optimizer.step
 
 
 def main() -> None:
@@ -68,34 +70,25 @@ def main() -> None:
         data = random_data(model.bbox_head, args.batch, args.size)
         makers = dict(Adam=lambda ps: torch.optim.Adam(ps, lr=1e-4),
                       MuonAdam=lambda ps: MuonAdam(ps, lr=1e-4))
-        models, wrappers = {}, {}
+        steps: Dict[str, Callable[[], object]] = {}
         for name, make in makers.items():
-            models[name] = copy.deepcopy(model)
+            trained = copy.deepcopy(model)
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
-                wrappers[name] = AutocastOptimWrapper(
-                    make(models[name].parameters()), dtype=dtype)
-        steps: Dict[str, List[float]] = {name: [] for name in makers}
-        alone: Dict[str, List[float]] = {name: [] for name in makers}
-        for round_index in range(args.warmup + args.rounds):
-            for name in makers:
-                step_ms = timed(
-                    lambda: models[name].train_step(data, wrappers[name]))
-                # The wrapper has cleared the gradients: time the
-                # optimizer's step alone on zeros (the same arithmetic).
-                wrapper = wrappers[name]
-                for param in models[name].parameters():
-                    if param.grad is None:
-                        param.grad = torch.zeros_like(param)
-                optimizer_ms = timed(wrapper.optimizer.step)
-                if round_index >= args.warmup:
-                    steps[name].append(step_ms)
-                    alone[name].append(optimizer_ms)
-    base_step = statistics.median(steps['Adam'])
-    base_alone = statistics.median(alone['Adam'])
+                wrapper = AutocastOptimWrapper(make(trained.parameters()),
+                                               dtype=dtype)
+            steps[f'{name} step'] = (
+                lambda trained=trained, wrapper=wrapper: trained.train_step(
+                    data, wrapper))
+            alone = copy.deepcopy(model)
+            steps[f'{name} alone'] = optimizer_alone(
+                alone, make(alone.parameters()))
+        times = interleaved(steps, args.warmup, args.rounds)
+    base_step = times['Adam step']['median']
+    base_alone = times['Adam alone']['median']
     for name in makers:
-        step_ms = statistics.median(steps[name])
-        optimizer_ms = statistics.median(alone[name])
+        step_ms = times[f'{name} step']['median']
+        optimizer_ms = times[f'{name} alone']['median']
         print(f'{name:<9} training step {step_ms:8.1f} ms '
               f'({step_ms / base_step:4.2f}x Adam)   optimizer step alone '
               f'{optimizer_ms:7.1f} ms ({optimizer_ms / base_alone:5.1f}x '
