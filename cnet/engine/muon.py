@@ -9,6 +9,7 @@ stepped by Muon, and every other parameter (biases, norms' weights, the
 head's few-channel output convs) by Adam. Muon's step is scaled as Moonshot's
 (``0.2 * sqrt(max(rows, cols))``) so that one ``lr`` serves both kinds.
 """
+import functools
 import math
 from typing import Any, Dict, Iterable, List, Tuple
 
@@ -89,7 +90,6 @@ class MuonAdam(torch.optim.Optimizer):
             raise ValueError("MuonAdam: ns_dtype='float16' is not offered "
                              "(use 'auto', 'float32' or 'bfloat16')")
         self.ns_dtype = ns_dtype
-        self._auto_dtypes: Dict[str, torch.dtype] = {}
         defaults = dict(lr=lr, momentum=momentum, betas=betas, eps=eps,
                         weight_decay=weight_decay, ns_steps=ns_steps)
         groups: List[Dict[str, Any]] = []
@@ -143,12 +143,7 @@ class MuonAdam(torch.optim.Optimizer):
     def _ns_dtype(self, param: torch.Tensor) -> torch.dtype:
         if self.ns_dtype != 'auto':
             return getattr(torch, self.ns_dtype)
-        device_type = param.device.type
-        if device_type not in self._auto_dtypes:
-            native = native_bf16(device_type)
-            self._auto_dtypes[device_type] = (torch.bfloat16 if native else
-                                              torch.float32)
-        return self._auto_dtypes[device_type]
+        return _auto_ns_dtype(param.device.type)
 
     def _adam_step(self, group: Dict[str, Any]) -> None:
         lr, (beta1, beta2), eps = group['lr'], group['betas'], group['eps']
@@ -169,6 +164,12 @@ class MuonAdam(torch.optim.Optimizer):
             denom = (state['exp_avg_sq'] / (1 - beta2**step)).sqrt_().add_(eps)
             param.addcdiv_(state['exp_avg'], denom,
                            value=-lr / (1 - beta1**step))
+
+
+@functools.lru_cache(maxsize=None)
+def _auto_ns_dtype(device_type: str) -> torch.dtype:
+    """bfloat16 where ``device_type`` computes it natively, else float32."""
+    return torch.bfloat16 if native_bf16(device_type) else torch.float32
 
 
 def _check_hyperparameters(*, lr: float, momentum: float,
