@@ -9,6 +9,7 @@ from cnet.apis import detection_picture, init_detector
 from cnet.engine.runner_setup import (
     build_runner,
     close_process_group,
+    end_distributed_rank,
     setup_test_config,
 )
 
@@ -92,7 +93,8 @@ def main() -> None:
                                  osp.join(cfg.work_dir, 'detections.png'))
         print(f'detections and centre heatmaps of {len(images)} test '
               f'images: {path}')
-    close_process_group()
+    if close_process_group():
+        end_distributed_rank()
 
 
 if __name__ == '__main__':

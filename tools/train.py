@@ -7,6 +7,7 @@ from mmengine.config import DictAction
 from cnet.engine.runner_setup import (
     build_runner,
     close_process_group,
+    end_distributed_rank,
     setup_train_config,
 )
 
@@ -44,7 +45,8 @@ def main() -> None:
         auto_scale_lr=args.auto_scale_lr, cfg_options=args.cfg_options,
         launcher=args.launcher, compile=args.compile)
     build_runner(cfg).train()
-    close_process_group()
+    if close_process_group():
+        end_distributed_rank()
 
 
 if __name__ == '__main__':

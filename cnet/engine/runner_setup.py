@@ -10,8 +10,9 @@ import importlib.util
 import logging
 import os
 import os.path as osp
+import sys
 import warnings
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NoReturn, Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
@@ -445,14 +446,36 @@ def compile_network(model: torch.nn.Module) -> None:
         head.decode = torch.compile(head.decode)
 
 
-def close_process_group() -> None:
+def close_process_group() -> bool:
     """Wait for every rank, then destroy the default process group.
 
     A process that exits with a live gloo group can abort in interpreter
     teardown ('terminate called without an active exception', SIGABRT) while
     gloo's worker threads still hold tensors; torch asks callers to destroy
-    the group at the end of main. No-op in a single process.
+    the group at the end of main. No-op in a single process. Returns whether
+    there was a group to destroy.
     """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
+        return True
+    return False
+
+
+def end_distributed_rank() -> NoReturn:
+    """Exit a finished rank of a distributed run with status 0, skipping
+    the interpreter's teardown.
+
+    Even with the group destroyed (``close_process_group``), a rank of
+    ``tools/dist_test.sh`` now and then aborted after its metrics were
+    printed (SIGABRT, 'terminate called without an active exception': a C++
+    thread still joinable when static objects are destroyed), which turns a
+    finished run into a failed one. Everything the run writes is closed by
+    then (checkpoints, results, the visualiser's files by its hooks); the
+    log handlers are closed and the standard streams flushed here, then
+    ``os._exit(0)`` leaves without destructors or ``atexit`` handlers.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
