@@ -85,7 +85,14 @@ def test_pose_config_changes_only_head_data_and_metric(name):
     base = load_config(BASES[name]).to_dict()
     changed = {key for key in set(pose) | set(base)
                if pose.get(key) != base.get(key)}
-    assert changed - {'model'} <= POSE_KEYS
+    allowed = POSE_KEYS
+    if name == 'centernet_pose_resnet18_shapes.py':
+        # Tuned for 2 CPU cores: the fast shapes recipe's optimiser, half
+        # the base's epochs.
+        allowed = POSE_KEYS | {'optim_wrapper', 'default_hooks'}
+        fast = load_config('centernet_fast_resnet18_shapes.py')
+        assert pose['optim_wrapper'] == fast.to_dict()['optim_wrapper']
+    assert changed - {'model'} <= allowed
     model_changed = {key for key in pose['model']
                      if pose['model'][key] != base['model'].get(key)}
     assert model_changed - {'train_cfg', 'test_cfg'} == {'bbox_head'}
@@ -140,7 +147,8 @@ def test_shapes_pose_config_trains_and_tests_end_to_end(tmp_path):
         generate_stick_figures(root, split, **size, **TINY_FIGURES)
     options = {
         'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
-        'param_scheduler.0.end': 1, 'param_scheduler.1.milestones': [1],
+        'param_scheduler.0.end': 1, 'param_scheduler.1.begin': 0,
+        'param_scheduler.1.end': 1,
         'default_hooks.checkpoint.interval': 1,
         'default_hooks.logger.interval': 1,
         'train_dataloader.batch_size': 4,
