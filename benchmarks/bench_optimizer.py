@@ -4,8 +4,10 @@ whole training step, in one run, interleaved.
 For a config's model with random weights (default: the fast shapes recipe),
 ``model.train_step`` (preprocessing, forward, targets, loss, backward,
 optimizer step) through ``AutocastOptimWrapper`` at ``--dtype``, batch
-``--batch`` at ``--size``², once with ``torch.optim.Adam`` and once with
-``cnet.engine.MuonAdam``, and each optimizer's ``step`` alone (on a copy
+``--batch`` at ``--size``², with ``torch.optim.Adam``, with
+``cnet.engine.MuonAdam`` computing Newton-Schulz on the filters themselves
+(``ns_gram=False``) and with ``MuonAdam`` as it chooses (on the Gram matrix
+where it computes in float32), and each optimizer's ``step`` alone (on a copy
 whose gradients are zeros: the same arithmetic), one call of each per round
 (``bench_train_step.interleaved``, so that a change of the machine's load
 hits all alike). Medians over ``--rounds`` rounds after a warm-up.
@@ -68,8 +70,14 @@ def main() -> None:
         model = build(args.config)
         model.train()
         data = random_data(model.bbox_head, args.batch, args.size)
-        makers = dict(Adam=lambda ps: torch.optim.Adam(ps, lr=1e-4),
-                      MuonAdam=lambda ps: MuonAdam(ps, lr=1e-4))
+        # MuonAdam's Newton-Schulz on the filters themselves (ns_gram=False)
+        # and as it chooses (on the Gram matrix where in float32).
+        makers = {
+            'Adam': lambda ps: torch.optim.Adam(ps, lr=1e-4),
+            'MuonAdam direct': lambda ps: MuonAdam(ps, lr=1e-4,
+                                                   ns_gram=False),
+            'MuonAdam': lambda ps: MuonAdam(ps, lr=1e-4),
+        }
         steps: Dict[str, Callable[[], object]] = {}
         for name, make in makers.items():
             trained = copy.deepcopy(model)
@@ -89,7 +97,7 @@ def main() -> None:
     for name in makers:
         step_ms = times[f'{name} step']['median']
         optimizer_ms = times[f'{name} alone']['median']
-        print(f'{name:<9} training step {step_ms:8.1f} ms '
+        print(f'{name:<15} training step {step_ms:8.1f} ms '
               f'({step_ms / base_step:4.2f}x Adam)   optimizer step alone '
               f'{optimizer_ms:7.1f} ms ({optimizer_ms / base_alone:5.1f}x '
               f'Adam)', flush=True)
