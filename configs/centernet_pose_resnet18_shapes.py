@@ -1,8 +1,9 @@
 # Multi-person pose on the synthetic stick-figure set
 # (cnet/datasets/stick_figures.py, generated under data/stick_figures on first
 # use): the shapes detector with the pose head, sized to train and test on 2
-# CPU cores in under 10 minutes (880 images, the base's 28 epochs): keypoint AP
-# 0.403 in 9 min 43 s on 2 cores (docs/pose.md, section 9).
+# CPU cores in under 10 minutes (880 images, 14 epochs with MuonAdam): keypoint
+# AP 0.414 in 7 min 46 s from a fresh clone on 2 cores without native bf16
+# (docs/pose.md, section 9).
 _base_ = './centernet_resnet18_shapes.py'
 
 num_joints = 17
@@ -83,8 +84,8 @@ test_dataloader = val_dataloader
 # convolution filters and Adam on the rest (MuonAdam, one rate: 3e-3),
 # gradients clipped at norm 35, a 400-step warm-up, then the rate held and
 # brought down linearly to 1/50 over the last four epochs. With the base's
-# Adam these figures needed all 28 epochs; without native bf16 those took over
-# 12 minutes (docs/pose.md, "Without native bf16").
+# Adam and 28 epochs: keypoint AP 0.409 in 12 min 48 s without native bf16;
+# 20 epochs gave 0.349 (docs/pose.md, section 9).
 max_epochs = 14
 optim_wrapper = dict(
     optimizer=dict(type='MuonAdam', lr=3e-3),
