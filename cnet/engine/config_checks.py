@@ -409,13 +409,21 @@ def _typed_class(registries: Tuple, type_name: Any) -> Optional[type]:
     return None
 
 
+# Keys mmengine's ``initialize`` takes out of an ``init_cfg`` dict before it
+# builds the initializer: ``override`` (dicts for named children) and, in
+# each of those, the child's ``name``.
+INIT_CFG_EXTRAS = frozenset({'override', 'name'})
+
+
 def _check_typed_tree(path: str, node: Any, registries: Tuple,
                       config_name: str, extras: frozenset = frozenset()
                       ) -> None:
     """Every dict with a ``type`` in ``node`` against the constructor of
     the class it names, looked up in ``registries`` in turn (skipped when
     none has it: the builder reports an unknown type, or when the class
-    takes ``**kwargs`` it hands on to something it cannot tell)."""
+    takes ``**kwargs`` it hands on to something it cannot tell). A weight
+    initializer's dict may also hold :data:`INIT_CFG_EXTRAS`."""
+    from cnet.registry import WEIGHT_INITIALIZERS
     if isinstance(node, (list, tuple)):
         for index, item in enumerate(node):
             _check_typed_tree(f'{path}.{index}', item, registries,
@@ -426,6 +434,9 @@ def _check_typed_tree(path: str, node: Any, registries: Tuple,
     if 'type' in node:
         cls = _typed_class(registries, node['type'])
         allowed = init_arguments(cls) if cls is not None else None
+        if cls is not None and cls is _registered_class(
+                WEIGHT_INITIALIZERS, node['type']):
+            extras = extras | INIT_CFG_EXTRAS
         if allowed is not None:
             _check_keys(path, node.keys(), set(allowed) | {'type'} | extras,
                         cls.__name__, config_name)
@@ -452,7 +463,8 @@ def _check_dataloader(section: str, node: Any, config_name: str) -> None:
 def check_typed_keys(cfg: Config, config_name: str) -> None:
     """Refuse a key that the class a dict builds does not take.
 
-    Every dict with a ``type`` in ``model`` (MODELS, TASK_UTILS), the
+    Every dict with a ``type`` in ``model`` (MODELS, TASK_UTILS, and
+    WEIGHT_INITIALIZERS for its ``init_cfg`` dicts), the
     dataloaders' datasets and pipelines (DATASETS, TRANSFORMS) and samplers,
     ``param_scheduler`` (PARAM_SCHEDULERS) and ``optim_wrapper.optimizer``
     (OPTIMIZERS) is checked against its class's constructor
@@ -463,9 +475,15 @@ def check_typed_keys(cfg: Config, config_name: str) -> None:
         ConfigKeyError: naming the config, the dotted key, the class and
             the closest valid key.
     """
-    from cnet.registry import MODELS, OPTIMIZERS, PARAM_SCHEDULERS, TASK_UTILS
-    _check_typed_tree('model', cfg.get('model'), (MODELS, TASK_UTILS),
-                      config_name)
+    from cnet.registry import (
+        MODELS,
+        OPTIMIZERS,
+        PARAM_SCHEDULERS,
+        TASK_UTILS,
+        WEIGHT_INITIALIZERS,
+    )
+    _check_typed_tree('model', cfg.get('model'),
+                      (MODELS, TASK_UTILS, WEIGHT_INITIALIZERS), config_name)
     for section in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         _check_dataloader(section, cfg.get(section), config_name)
     schedulers = cfg.get('param_scheduler')

@@ -184,3 +184,33 @@ def test_delete_given_through_cfg_options_is_refused(tmp_path):
             cfg_options={'model.neck.init_cfg': dict(
                 _delete_=True, type='Pretrained', checkpoint='x.pth')})
     assert 'model.neck.init_cfg: _delete_=True' in str(error.value)
+
+
+@pytest.mark.parametrize('init_cfg, key, closest', [
+    ("dict(_delete_=True, type='Kaiming', layer='Conv2d', mdoe='fan_out')",
+     'mdoe', 'mode'),
+    ("[dict(type='Normal', layer='Conv2d', std=0.01), "
+     "dict(type='Constant', layer='BatchNorm2d', vall=1)]", '1.vall', 'val'),
+    ("dict(_delete_=True, type='Normal', layer='Conv2d', std=0.01, "
+     "override=dict(type='Normal', nmae='conv1', std=0.1))",
+     'override.nmae', 'name'),
+])
+def test_misspelt_init_cfg_key_is_refused(tmp_path, init_cfg, key, closest):
+    config = derived_config(
+        tmp_path, f'model = dict(backbone=dict(init_cfg={init_cfg}))')
+    with pytest.raises(KeyError) as error:
+        setup_train_config(config, work_dir=str(tmp_path / 'work'))
+    message = str(error.value)
+    assert f'model.backbone.init_cfg.{key} is not a key' in message
+    assert f'did you mean {closest!r}' in message
+
+
+def test_init_cfg_override_and_pretrained_keys_are_accepted(tmp_path):
+    config = derived_config(tmp_path, (
+        "model = dict(backbone=dict(init_cfg=dict(_delete_=True, "
+        "type='Normal', "
+        "layer='Conv2d', std=0.01, override=dict(type='Normal', "
+        "name='conv1', std=0.1))), neck=dict(init_cfg=dict("
+        "type='Pretrained', checkpoint='neck.pth', prefix='neck.')))"))
+    cfg = setup_train_config(config, work_dir=str(tmp_path / 'work'))
+    assert cfg.model.backbone.init_cfg.override.name == 'conv1'
