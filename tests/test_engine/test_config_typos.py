@@ -187,13 +187,13 @@ def test_delete_given_through_cfg_options_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize('init_cfg, key, closest', [
-    ("dict(_delete_=True, type='Kaiming', layer='Conv2d', mdoe='fan_out')",
-     'mdoe', 'mode'),
+    ("dict(_delete_=True, type='Kaiming', layer='Conv2d', modde='fan_out')",
+     'modde', 'mode'),
     ("[dict(type='Normal', layer='Conv2d', std=0.01), "
      "dict(type='Constant', layer='BatchNorm2d', vall=1)]", '1.vall', 'val'),
     ("dict(_delete_=True, type='Normal', layer='Conv2d', std=0.01, "
-     "override=dict(type='Normal', nmae='conv1', std=0.1))",
-     'override.nmae', 'name'),
+     "override=dict(type='Normal', naem='conv1', std=0.1))",
+     'override.naem', 'name'),
 ])
 def test_misspelt_init_cfg_key_is_refused(tmp_path, init_cfg, key, closest):
     config = derived_config(
