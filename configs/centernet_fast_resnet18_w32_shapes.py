@@ -20,10 +20,10 @@ model = dict(
 
 # schedule: the original recipe's 28 epochs at its batch of 16 and Adam
 # 2e-3 (the base's 7-epoch recipe trains at batch 4 with MuonAdam), x0.1 for
-# the last two.
+# the last two (`_delete_`: none of MuonAdam's options).
 max_epochs = 28
 train_dataloader = dict(batch_size=16)
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='Adam', lr=2e-3))
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
